@@ -1,0 +1,219 @@
+"""Source-account wire shapes: Codat's v1 (`SourceAccount`) and v2 (`SourceAccountV2`).
+
+A create body is read as v2 when it carries a v2-only field (`routingInfo`, `accountInfo`) or a
+v2 account type (checking, savings, loan, creditCard, prepaidCard), else as v1; the account then
+answers in the shape it was created in.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+)
+
+from app.schemas import Money, Wire
+
+V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
+CURRENCIES = ("USD", "CAD")
+AccountStatus = Literal["pending", "connected", "connecting", "disconnected", "unknown"]
+RoutingType = Literal[
+    "rtn",
+    "aba",
+    "swift",
+    "bsb",
+    "iban",
+    "nz2",
+    "trno",
+    "sortcode",
+    "blz",
+    "ifsc",
+    "bankcode",
+    "apca",
+    "clabe",
+]
+
+
+def _us_or_canada(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError(
+            f"currency {value!r} is not supported: QuickBooks Online bank feeds serve "
+            "US and Canadian businesses, so accounts must be USD or CAD"
+        )
+    return value
+
+
+AccountId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\]+$"),
+    Field(description="Your unique id for the account (no spaces or / ? # % \\; ≤ 100)."),
+]
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_us_or_canada),
+    Field(description="ISO 4217 code; USD or CAD only."),
+]
+Name = Annotated[str, StringConstraints(max_length=255)]
+AccountNumber = Annotated[str, StringConstraints(max_length=64)]
+SortCode = Annotated[str, StringConstraints(max_length=32)]
+V1AccountType = Annotated[str, StringConstraints(max_length=32)]
+V2AccountType = Literal["checking", "savings", "loan", "creditCard", "prepaidCard"]
+
+
+class RoutingInfo(Wire):
+    model_config = ConfigDict(title="Routing Info", extra="ignore")
+
+    bankCode: Annotated[str, StringConstraints(max_length=64)] | None = None
+    type: RoutingType | None = "bankcode"
+
+
+class AccountInfo(Wire):
+    model_config = ConfigDict(title="Account Info", extra="ignore")
+
+    description: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    nickname: Name | None = None
+    accountOpenDate: date | None = None
+    availableBalance: Money | None = None
+
+
+class SourceAccountPrototype(BaseModel):
+    """Create body, v1."""
+
+    model_config = ConfigDict(title="Source account (v1)", extra="ignore")
+
+    id: AccountId
+    accountName: Name | None = None
+    accountType: V1AccountType | None = None
+    accountNumber: AccountNumber | None = None
+    sortCode: SortCode | None = None
+    currency: Currency
+    balance: Money | None = None
+    modifiedDate: datetime | None = None
+
+
+class SourceAccountV2Prototype(BaseModel):
+    """Create body, v2."""
+
+    model_config = ConfigDict(title="Source account (v2)", extra="ignore")
+
+    id: AccountId
+    accountName: Name
+    accountType: V2AccountType
+    accountNumber: AccountNumber
+    routingInfo: RoutingInfo | None = None
+    sortCode: SortCode | None = None
+    currency: Currency
+    balance: Money
+    modifiedDate: datetime | None = None
+    accountInfo: AccountInfo | None = None
+
+
+def _version(value: Any) -> str:
+    if isinstance(value, dict) and (
+        "routingInfo" in value
+        or "accountInfo" in value
+        or value.get("accountType") in V2_ACCOUNT_TYPES
+    ):
+        return "v2"
+    return "v1"
+
+
+AnyPrototype = Annotated[
+    Annotated[SourceAccountV2Prototype, Tag("v2")] | Annotated[SourceAccountPrototype, Tag("v1")],
+    Discriminator(_version),
+]
+BatchBody = Annotated[list[AnyPrototype], Field(min_length=1, max_length=500)]
+
+
+class SourceAccount(Wire):
+    """Source account (v1), as listed and returned."""
+
+    model_config = ConfigDict(title="Source account (v1)", extra="forbid")
+
+    id: str
+    accountName: str | None = None
+    accountType: str | None = None
+    accountNumber: str | None = None
+    sortCode: str | None = None
+    currency: str
+    balance: Money | None = None
+    modifiedDate: datetime | None = None
+    status: AccountStatus | None = None
+    feedStartDate: datetime | None = None
+
+
+class SourceAccountV2(Wire):
+    model_config = ConfigDict(title="Source account (v2)", extra="forbid")
+
+    id: str
+    accountName: str
+    accountType: str
+    accountNumber: str
+    sortCode: str | None = None
+    routingInfo: RoutingInfo | None = Field(default=None, exclude_if=lambda v: v is None)
+    currency: str
+    balance: Money
+    accountInfo: AccountInfo | None = None
+    modifiedDate: datetime | None = None
+    status: AccountStatus | None = None
+    feedStartDate: date | None = None
+
+
+AnySourceAccount = SourceAccountV2 | SourceAccount
+
+
+class SourceAccountUpdate(BaseModel):
+    """PATCH body: a whole account may be sent back, but only accountName, status (to
+    `disconnected`) and balance (while not connected) may differ from what is stored."""
+
+    model_config = ConfigDict(title="Update source account", extra="forbid")
+
+    id: str | None = None
+    accountName: Name | None = None
+    accountType: str | None = None
+    accountNumber: str | None = None
+    sortCode: str | None = None
+    routingInfo: RoutingInfo | None = None
+    accountInfo: AccountInfo | None = None
+    currency: str | None = None
+    balance: Money | None = None
+    modifiedDate: datetime | None = None
+    status: AccountStatus | None = None
+    feedStartDate: date | datetime | None = None
+
+
+class BatchCreatedResult(Wire):
+    statusCode: int
+    error: str | None = None
+    account: AnySourceAccount
+
+
+class BatchCreated(Wire):
+    model_config = ConfigDict(title="Batch source account creation response")
+
+    sourceAccountId: str
+    result: BatchCreatedResult
+
+
+class BatchErrorResult(Wire):
+    statusCode: str = Field(description="The error status, as a string (Codat's shape).")
+    error: str
+
+
+class BatchError(Wire):
+    model_config = ConfigDict(title="Batch source account creation error")
+
+    sourceAccountId: str
+    result: BatchErrorResult
+
+
+BatchItem = BatchCreated | BatchError

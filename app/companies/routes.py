@@ -1,0 +1,108 @@
+"""HTTP for companies: parse, call the service, render."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from starlette.responses import Response
+
+from app.api import Call, client_api
+from app.companies import schemas, service
+from app.schemas import PageQuery, page_meta
+
+TAG = "Companies"
+
+
+class CompanyPageQuery(PageQuery):
+    tags: str | None = Field(default=None, description="Filter by tags, e.g. region=us && team=x")
+
+
+@client_api.operation(
+    "POST",
+    "/companies",
+    operation_id="create-company",
+    summary="Create company",
+    tag=TAG,
+    body=schemas.CompanyRequestBody,
+    responses={200: schemas.Company},
+)
+async def create_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Company:
+    company = await service.create(call.session, call.principal, call.body)
+    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
+        0
+    ]
+
+
+@client_api.operation(
+    "GET",
+    "/companies",
+    operation_id="list-companies",
+    summary="List companies",
+    tag=TAG,
+    query=CompanyPageQuery,
+    responses={200: schemas.Companies},
+)
+async def list_companies(call: Call[None]) -> schemas.Companies:
+    q: CompanyPageQuery = call.query
+    rows, total = await service.page(call.session, call.principal, q, q.tags)
+    results = await service.to_wire(call.session, call.services.settings, call.principal, rows)
+    return schemas.Companies(results=results, **page_meta("/companies", q, total))
+
+
+@client_api.operation(
+    "GET",
+    "/companies/{companyId}",
+    operation_id="get-company",
+    summary="Get company",
+    tag=TAG,
+    responses={200: schemas.Company},
+)
+async def get_company(call: Call[None]) -> schemas.Company:
+    company = await service.get(call.session, call.principal, call.path("companyId"))
+    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
+        0
+    ]
+
+
+@client_api.operation(
+    "PUT",
+    "/companies/{companyId}",
+    operation_id="replace-company",
+    summary="Replace company",
+    tag=TAG,
+    body=schemas.CompanyRequestBody,
+    responses={200: schemas.Company},
+)
+async def replace_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Company:
+    company = await service.replace(call.session, call.principal, call.path("companyId"), call.body)
+    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
+        0
+    ]
+
+
+@client_api.operation(
+    "PATCH",
+    "/companies/{companyId}",
+    operation_id="update-company",
+    summary="Update company",
+    tag=TAG,
+    body=schemas.CompanyUpdateRequest,
+    responses={200: schemas.Company},
+)
+async def update_company(call: Call[schemas.CompanyUpdateRequest]) -> schemas.Company:
+    company = await service.update(call.session, call.principal, call.path("companyId"), call.body)
+    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
+        0
+    ]
+
+
+@client_api.operation(
+    "DELETE",
+    "/companies/{companyId}",
+    operation_id="delete-company",
+    summary="Delete a company",
+    tag=TAG,
+    responses={204: None},
+)
+async def delete_company(call: Call[None]) -> Response:
+    await service.delete(call.session, call.principal, call.path("companyId"))
+    return Response(status_code=204)

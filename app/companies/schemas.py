@@ -1,0 +1,83 @@
+"""Company wire shapes (Codat's Company, CompanyRequestBody, CompanyUpdateRequest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.connections.schemas import Connection
+from app.schemas import PageMeta, Wire
+
+NAME_PATTERN = r"^[A-Za-z0-9\s\-',&@.,?!\s]+$"
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("name must contain a letter or digit, not only spaces")
+    return value
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone such as America/Toronto") from exc
+    return value
+
+
+CompanyName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN),
+    AfterValidator(_not_blank),
+    Field(description="Name of the company; letters, digits, spaces and - ' , & @ . ? !"),
+]
+Description = Annotated[str, StringConstraints(max_length=4000)]
+TagKey = Annotated[str, StringConstraints(pattern=r"^.{1,27}$")]
+TagValue = Annotated[str, StringConstraints(max_length=100)]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=10)]
+TimeZone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_known_zone),
+    Field(description="Extension: IANA time zone for the no-future-dates rule."),
+]
+
+
+class CompanyRequestBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="Create company request")
+
+    name: CompanyName
+    description: Description | None = None
+    tags: Tags | None = None
+    timeZone: TimeZone | None = None
+
+
+class CompanyUpdateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="Update company request")
+
+    name: CompanyName | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+    timeZone: TimeZone | None = None
+
+
+class Company(Wire):
+    id: str
+    name: str
+    description: str | None = None
+    redirect: str
+    lastSync: datetime | None = None
+    created: datetime
+    createdByUserName: str | None = None
+    products: list[str]
+    tags: dict[str, str] = Field(default_factory=dict)
+    referenceSubsidiaryCompanies: list[dict[str, str]] = Field(default_factory=list)
+    dataConnections: list[Connection] = Field(default_factory=list)
+    timeZone: str = Field(description="Extension: the zone used for 'today' in push rules.")
+
+
+class Companies(PageMeta):
+    results: list[Company]

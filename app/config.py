@@ -1,0 +1,79 @@
+"""The one settings object. Every field is listed in the README's Configuration table."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BANKFEEDS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".bankfeeds"),
+        description="Where the embedded SQLite file and embedded Redis live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BANKFEEDS_DATABASE_URL"),
+        description="SQLAlchemy URL; postgresql+asyncpg://... in production. "
+        "Unset: SQLite file in data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "BANKFEEDS_REDIS_URL"),
+        description="redis:// or unix:// URL. Unset: `bankfeeds dev` starts an embedded Redis.",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL the SMB's browser uses to reach us; used in linkUrl.",
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Request bodies above this get 413."
+    )
+    otp_ttl_minutes: int = Field(default=60, ge=1, description="Lifetime of a linkUrl OTP.")
+    default_time_zone: str = Field(
+        default="America/Toronto",
+        description="Time zone of new tenants (companies may override with timeZone).",
+    )
+    max_api_keys: int = Field(default=10, ge=1, description="Active API keys per tenant.")
+    db_schema: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema for our tables (search_path); unset: the default.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size per process.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Accept the plain forms operators copy from their provider.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+asyncpg://" + url[len(prefix) :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'bankfeeds.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

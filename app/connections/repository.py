@@ -1,0 +1,78 @@
+"""All SQL of the connections domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.companies.tables import Company
+from app.connections.tables import Connection, LinkOtp
+from app.tenants.service import Principal
+
+
+async def add(session: AsyncSession, row: Connection | LinkOtp) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def get(
+    session: AsyncSession, principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
+) -> Connection | None:
+    stmt = (
+        select(Connection)
+        .join(Company, Company.id == Connection.company_id)
+        .where(
+            Connection.id == connection_id,
+            Connection.company_id == company_id,
+            Company.tenant_id == principal.tenant_id,
+            Company.environment == principal.environment,
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def of_companies(session: AsyncSession, company_ids: Sequence[uuid.UUID]) -> list[Connection]:
+    if not company_ids:
+        return []
+    stmt = (
+        select(Connection)
+        .where(Connection.company_id.in_(company_ids))
+        .order_by(Connection.created_at, Connection.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def page(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[object]],
+    offset: int,
+    limit: int,
+) -> tuple[list[Connection], int]:
+    conditions = [Connection.company_id == company_id, *where]
+    count = select(func.count()).select_from(Connection).where(*conditions)
+    total = (await session.execute(count)).scalar_one()
+    stmt = select(Connection).where(*conditions).order_by(*order).offset(offset).limit(limit)
+    return list((await session.execute(stmt)).scalars()), int(total)
+
+
+async def set_status(session: AsyncSession, connection: Connection, status: str) -> None:
+    await session.execute(
+        update(Connection).where(Connection.id == connection.id).values(status=status)
+    )
+    connection.status = status
+
+
+async def remove(session: AsyncSession, connection: Connection) -> None:
+    await session.execute(delete(Connection).where(Connection.id == connection.id))
+
+
+async def purge_otps(session: AsyncSession, expired_before: datetime) -> int:
+    result = await session.execute(delete(LinkOtp).where(LinkOtp.expires_at < expired_before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,218 @@
+"""create_app(): routes mounted; the lifespan builds the engine and the Redis client once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import app.accounts.routes
+import app.companies.routes
+import app.connections.routes  # noqa: F401  (registers operations)
+from app import openapi
+from app.api import client_api
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import (
+    ApiError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    handle_api_error,
+    handle_unexpected,
+    render,
+    where,
+)
+from app.logs import correlation_id, setup_logging, tenant_id
+from app.services import Services
+
+log = logging.getLogger("app.request")
+VERSION = "0.1.0"
+
+
+class RequestContext:
+    """Pure ASGI middleware: correlation id, body-size cap, one log line per request."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = uuid.uuid4().hex
+        correlation_id.set(cid)
+        tenant_id.set(None)
+        started = time.perf_counter()
+        status = 500
+        started_response = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started_response = True
+                message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
+            await send(message)
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_body:
+                response = render(PayloadTooLarge(_too_large(self.max_body)))
+                await response(scope, receive, send_with_id)
+                return
+            await self.app(scope, self._capped(receive), send_with_id)
+        except Exception as exc:
+            # Answered here, not by Starlette's ServerErrorMiddleware, which would re-raise and
+            # have the server print a traceback: tracebacks can carry SQL and secrets.
+            response = await handle_unexpected(Request(scope), exc)
+            if not started_response:
+                await response(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    }
+                },
+            )
+
+    def _capped(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise PayloadTooLarge(_too_large(self.max_body))
+            return message
+
+        return capped
+
+
+def _too_large(limit: int) -> str:
+    return f"Request body too large: the limit is {limit} bytes."
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return render(NotFound(f"No route for {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        return render(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+    error = ApiError(str(exc.detail))
+    error.status = exc.status_code
+    error.can_be_retried = "False"
+    return render(error)
+
+
+async def handle_unavailable(request: Request, exc: Exception) -> Response:
+    logging.getLogger("app.errors").error(
+        "dependency unavailable: %s at %s", type(exc).__name__, where(exc)
+    )
+    return render(ServiceUnavailable())
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+
+    async def database() -> None:
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def redis() -> None:
+        await services.redis.ping()
+
+    for name, probe in (("database", database), ("redis", redis)):
+        try:
+            await asyncio.wait_for(probe(), timeout=2)
+            checks[name] = "ok"
+        except (TimeoutError, OSError, DBAPIError, RedisError) as exc:
+            checks[name] = f"unavailable ({type(exc).__name__})"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    setup_logging(settings.log_level)
+    document: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not settings.redis_url:
+            raise RuntimeError(
+                "REDIS_URL is not set: run `bankfeeds dev` for an embedded Redis, or set REDIS_URL"
+            )
+        engine = make_engine(settings)
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    async def openapi_json(request: Request) -> Response:
+        if not document:
+            document.update(
+                openapi.build(client_api, title="Bank Feeds Connector", version=VERSION)
+            )
+        return JSONResponse(document)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *client_api.routes(),
+    ]
+    unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)
+    handlers: dict[Any, Any] = {
+        ApiError: handle_api_error,
+        HTTPException: handle_http_exception,
+        **{exc: handle_unavailable for exc in unavailable},
+    }
+    application = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    application.add_middleware(RequestContext, max_body=settings.max_body_bytes)
+    return application

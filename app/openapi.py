@@ -1,0 +1,135 @@
+"""/openapi.json, generated from the operation table and the very pydantic types routes use."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
+
+from app.api import Api
+from app.schemas import ErrorMessage
+
+REF = "#/components/schemas/{model}"
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "companyId": {
+        "type": "string",
+        "format": "uuid",
+        "description": "Unique identifier for a company.",
+    },
+    "connectionId": {
+        "type": "string",
+        "format": "uuid",
+        "description": "Unique identifier for a connection.",
+    },
+    "accountId": {"type": "string", "description": "Unique identifier for a source account."},
+    "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
+}
+ERROR_TEXT = {
+    400: "The request made is not valid.",
+    401: "Your API request was not properly authorized.",
+    404: "One or more of the resources you referenced could not be found.",
+    409: "Conflict with stored data.",
+    413: "The request body is larger than the service accepts.",
+    415: "The request body is not JSON.",
+    422: "The request could not be processed.",
+    429: "Too many requests.",
+    500: "There is a problem with our server.",
+    503: "The service is temporarily unavailable.",
+}
+ALWAYS = (500, 503)
+
+
+def build(api: Api, *, title: str, version: str) -> dict[str, Any]:
+    inputs: list[tuple[Any, Any, Any]] = [
+        (("error",), "serialization", TypeAdapter(ErrorMessage).core_schema)
+    ]
+    for op in api.operations:
+        if op.body is not None:
+            inputs.append(((op.operation_id, "body"), "validation", op.body_adapter.core_schema))
+        for status, adapter in op.response_adapters.items():
+            if adapter is not None:
+                inputs.append(((op.operation_id, status), "serialization", adapter.core_schema))
+    generator = GenerateJsonSchema(ref_template=REF)
+    mapping: dict[Any, Any]
+    mapping, definitions = generator.generate_definitions(inputs=inputs)
+    error_ref = mapping[(("error",), "serialization")]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in api.operations:
+        item: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "security": [{"auth_header": []}],
+        }
+        if op.description:
+            item["description"] = op.description
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
+            for name in re.findall(r"{(\w+)}", op.path)
+        ]
+        if op.query is not None:
+            schema = op.query.model_json_schema(ref_template=REF)
+            for name, prop in schema.get("properties", {}).items():
+                description = prop.pop("description", None)
+                prop.pop("title", None)
+                param: dict[str, Any] = {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": prop,
+                }
+                if description:
+                    param["description"] = description
+                params.append(param)
+        if params:
+            item["parameters"] = params
+        if op.body is not None:
+            item["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": mapping[((op.operation_id, "body"), "validation")]
+                    }
+                },
+            }
+        responses: dict[str, Any] = {}
+        for status, adapter in op.response_adapters.items():
+            entry: dict[str, Any] = {"description": "Success" if status < 300 else "Result"}
+            if adapter is not None:
+                key: Any = ((op.operation_id, status), "serialization")
+                entry["content"] = {"application/json": {"schema": mapping[key]}}
+            responses[str(status)] = entry
+        extra = {413, 415} if op.body is not None else set()
+        for status in sorted({*op.errors, *extra, *ALWAYS} - set(op.responses)):
+            responses[str(status)] = {
+                "description": ERROR_TEXT[status],
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        item["responses"] = responses
+        paths.setdefault(op.path, {})[op.method.lower()] = item
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Codat-compatible Bank Feeds API for QuickBooks Online (US and Canada).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"auth_header": []}],
+        "paths": paths,
+        "components": {
+            "schemas": definitions,
+            "securitySchemes": {
+                "auth_header": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "The word Basic, a space, and base64(API_KEY).",
+                }
+            },
+        },
+    }

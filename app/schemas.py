@@ -1,0 +1,105 @@
+"""Wire shapes shared by every domain: the error body and paging,."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+class Wire(BaseModel):
+    """Base of every response shape: field names are the wire's camelCase."""
+
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
+
+
+class ErrorValidationItem(Wire):
+    itemId: str | None = None
+    message: str | None = None
+    validatorName: str | None = None
+
+
+class ErrorValidation(Wire):
+    errors: list[ErrorValidationItem] | None = None
+    warnings: list[ErrorValidationItem] | None = None
+
+
+class ErrorMessage(Wire):
+    statusCode: int
+    service: str
+    error: str
+    correlationId: str | None
+    validation: ErrorValidation | None = None
+    canBeRetried: Literal["True", "False", "Unknown"]
+    detailedErrorCode: int
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(default=1, ge=1, le=2**31 - 1, description="Page number, from 1.")
+    pageSize: int = Field(default=100, ge=1, le=5000, description="Records per page.")
+    query: str | None = Field(default=None, description="Codat query string (see README).")
+    orderBy: str | None = Field(default=None, description="Field to order by; '-' for descending.")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.pageSize
+
+
+class HalRef(Wire):
+    href: str
+
+
+class Links(Wire):
+    self_: HalRef = Field(alias="self")
+    current: HalRef
+    next: HalRef | None = Field(default=None, exclude_if=lambda v: v is None)
+    previous: HalRef | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class PageMeta(Wire):
+    pageNumber: int
+    pageSize: int
+    totalResults: int
+    links: Links = Field(alias="_links")
+
+
+def page_meta(path: str, q: PageQuery, total: int) -> dict[str, object]:
+    """pageNumber/pageSize/totalResults and HAL links, as Codat pages them."""
+
+    def at(page: int) -> HalRef:
+        params: dict[str, object] = {"page": page, "pageSize": q.pageSize}
+        if q.query:
+            params["query"] = q.query
+        if q.orderBy:
+            params["orderBy"] = q.orderBy
+        return HalRef(href=f"{path}?{urlencode(params)}")
+
+    last_page = max(1, -(-total // q.pageSize))
+    links = Links.model_validate(
+        {
+            "self": HalRef(href=path),
+            "current": at(q.page),
+            "next": at(q.page + 1) if q.page < last_page else None,
+            "previous": at(q.page - 1) if 1 < q.page <= last_page + 1 else None,
+        }
+    )
+    return {"pageNumber": q.page, "pageSize": q.pageSize, "totalResults": total, "_links": links}
+
+
+def _as_json_number(value: Decimal) -> int | float:
+    # Amounts are capped at 15 significant digits, so the float's shortest repr is the exact
+    # decimal text: the wire carries a JSON number as Codat's does, never a rounded one.
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+Money = Annotated[
+    Decimal,
+    Field(max_digits=15, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(_as_json_number, return_type=float, when_used="json"),
+]

