@@ -1,0 +1,99 @@
+"""The bankfeeds command: tenants and keys, against the same database the tests use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.config import Settings, get_settings
+from tests.conftest import basic
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("BANKFEEDS_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    if settings.db_schema:
+        monkeypatch.setenv("BANKFEEDS_DB_SCHEMA", settings.db_schema)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_tenants_create_prints_keys_once_as_json(cli: Any) -> None:
+    out = json.loads(cli("tenants", "create", "CLI Lender One", "--json").output)
+    assert out["name"] == "CLI Lender One"
+    assert out["apiKey"].startswith("bfk_live_")
+    assert out["sandboxApiKey"].startswith("bfk_test_")
+    assert set(out["partnerKeys"]) == {"production", "sandbox"}
+    assert all(not any(c.isspace() for c in k) for k in out["partnerKeys"].values())
+    listed = cli("tenants", "keys", "list", "CLI Lender One", "--json").output
+    assert out["apiKey"] not in listed, "keys are never shown again"
+    assert len(json.loads(listed)) == 2
+
+    again = cli("tenants", "create", "CLI Lender One", ok=False)
+    assert again.exit_code != 0
+    assert "already exists" in again.output
+
+
+async def test_keys_add_revoke_and_limit(cli: Any, client: httpx.AsyncClient) -> None:
+    async def run(*args: str, ok: bool = True) -> Any:
+        # The CLI runs its own event loop, so it gets a thread of its own here.
+        return await asyncio.to_thread(cli, *args, ok=ok)
+
+    out = json.loads((await run("tenants", "create", "CLI Lender Two", "--json")).output)
+    added = json.loads((await run("tenants", "keys", "add", out["tenantId"], "--json")).output)
+    assert (await client.get("/companies", headers=basic(added["apiKey"]))).status_code == 200
+
+    keys = json.loads((await run("tenants", "keys", "list", "CLI Lender Two", "--json")).output)
+    newest = keys[-1]
+    assert added["apiKey"].startswith(newest["prefix"])
+    assert newest["revoked"] is None
+    await run("tenants", "keys", "revoke", "CLI Lender Two", newest["keyId"])
+    assert (await client.get("/companies", headers=basic(added["apiKey"]))).status_code == 401
+    assert (await client.get("/companies", headers=basic(out["apiKey"]))).status_code == 200
+
+    for _ in range(8):
+        await run("tenants", "keys", "add", "CLI Lender Two", "--environment", "sandbox")
+    over = await run("tenants", "keys", "add", "CLI Lender Two", ok=False)
+    assert over.exit_code != 0
+    assert "10 active API keys" in over.output
+
+    missing = await run("tenants", "keys", "revoke", "CLI Lender Two", "not-an-id", ok=False)
+    assert missing.exit_code != 0
+
+
+def test_partner_key_rotation_and_unknown_tenant(cli: Any) -> None:
+    cli("tenants", "create", "CLI Lender Three")
+    rotated = json.loads(
+        cli(
+            "tenants",
+            "partner-keys",
+            "rotate",
+            "CLI Lender Three",
+            "--environment",
+            "sandbox",
+            "--json",
+        ).output
+    )
+    assert rotated["partnerKey"].startswith("bfp_test_")
+    unknown = cli("tenants", "keys", "list", "Nobody", ok=False)
+    assert unknown.exit_code != 0
+    assert "no tenant 'Nobody'" in unknown.output
+    bad_zone = cli("tenants", "create", "Zoned", "--time-zone", "Mars/Base", ok=False)
+    assert bad_zone.exit_code != 0

@@ -1,0 +1,118 @@
+"""The README's walkthrough over real HTTP: `bankfeeds serve` in a subprocess, a tenant made
+by the CLI, then a company, a connection and two source accounts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.conftest import basic
+
+BIN = Path(sys.executable).parent / "bankfeeds"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def env(settings: Settings) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "BANKFEEDS_DATA_DIR": str(settings.data_dir),
+        "REDIS_URL": settings.redis_url or "",
+    }
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    if settings.db_schema:
+        env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env={**env, "BANKFEEDS_PUBLIC_BASE_URL": base},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            pytest.fail(
+                f"server did not start: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_walkthrough_over_real_http(server: str, env: dict[str, str]) -> None:
+    made = subprocess.run(
+        [str(BIN), "tenants", "create", "Walkthrough Lending", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = json.loads(made.stdout)["apiKey"]
+    with httpx.Client(base_url=server, headers=basic(key)) as http:
+        company = http.post("/companies", json={"name": "Toft Stores"}).json()
+        connection = http.post(
+            f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
+        ).json()
+        assert connection["linkUrl"].startswith(f"{server}/companies/{company['id']}/connections/")
+        link = f"/companies/{company['id']}/connections/{connection['id']}"
+        base = f"{link}/connectionInfo/bankFeedAccounts"
+        r = http.post(
+            f"{base}/batch",
+            json=[
+                {
+                    "id": "chk-001",
+                    "accountName": "Checking",
+                    "accountType": "checking",
+                    "accountNumber": "12345670",
+                    "currency": "USD",
+                    "balance": 1520.75,
+                },
+                {
+                    "id": "cc-002",
+                    "accountName": "Visa",
+                    "accountType": "creditCard",
+                    "accountNumber": "4111111111111111",
+                    "currency": "USD",
+                    "balance": -240.10,
+                },
+            ],
+        )
+        assert r.status_code == 201, r.text
+        listed = http.get(base).json()
+        assert [(a["id"], a["status"]) for a in listed] == [
+            ("chk-001", "pending"),
+            ("cc-002", "pending"),
+        ]
+        assert http.get("/openapi.json").status_code == 200
+        assert "x-correlation-id" in r.headers
