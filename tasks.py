@@ -33,7 +33,7 @@ def _fingerprint() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (the point: say so on an old Python)
         sys.exit("Python 3.11 or newer is needed.")
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
