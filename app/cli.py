@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -102,6 +103,10 @@ async def _serve_with_worker(host: str, port: int) -> None:
         await worker.close()
 
 
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @main.command()
 @host_option
 @port_option
@@ -124,6 +129,9 @@ def dev(host: str, port: int, data_dir: Path | None) -> None:
     )
     os.environ.setdefault("BANKFEEDS_PUBLIC_BASE_URL", base)
     get_settings.cache_clear()
+    # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit lets the
+    # embedded Redis below be stopped instead of orphaned.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         asyncio.run(_serve_with_worker(host, port))
     finally:

@@ -116,3 +116,50 @@ def test_walkthrough_over_real_http(server: str, env: dict[str, str]) -> None:
         ]
         assert http.get("/openapi.json").status_code == 200
         assert "x-correlation-id" in r.headers
+
+
+def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
+    """`bankfeeds dev` with nothing configured: SQLite file, embedded Redis, worker, API."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
+    proc = subprocess.Popen(
+        [str(BIN), "dev", "--port", str(port), "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        ready = None
+        while time.monotonic() < deadline and ready is None:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None and ready.json() == {
+            "status": "ok",
+            "database": "ok",
+            "redis": "ok",
+        }
+        assert (tmp_path / "bankfeeds.db").exists()
+        made = subprocess.run(
+            [str(BIN), "--data-dir", str(tmp_path), "tenants", "create", "Dev Co", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        key = json.loads(made.stdout)["apiKey"]
+        r = httpx.post(f"{base}/companies", json={"name": "Dev SMB"}, headers=basic(key))
+        assert r.status_code == 200
+        assert r.json()["redirect"].startswith(base)
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=15)
+    assert "Bank Feeds Connector on" in output
+    assert "tenants create" in output
+    assert "Starting worker" in output, "the arq worker runs inside dev"
+    assert proc.returncode == 0, output
