@@ -108,11 +108,20 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves (below), so the driver must not.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # SQLite cannot upgrade a read transaction to a write one while another writer
+            # commits (it fails at once instead of waiting). Taking the write lock up front makes
+            # concurrent requests queue on the busy timeout: the embedded mode is serial, not flaky.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}

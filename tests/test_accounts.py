@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -209,3 +210,12 @@ async def test_other_tenants_accounts_are_404(api: Api, other_api: Api) -> None:
     assert (await other_api.call("PATCH", f"{base}/mine", {"accountName": "x"})).status_code == 404
     assert (await other_api.call("DELETE", f"{base}/mine")).status_code == 404
     assert [a["id"] for a in (await api.call("GET", base)).json()] == ["mine"]
+
+
+async def test_concurrent_creates_of_one_id_store_it_once(api: Api) -> None:
+    base = await api.accounts_path()
+    results = await asyncio.gather(
+        *(api.call("POST", base, v1_account("race", accountName=f"n{i}")) for i in range(8))
+    )
+    assert sorted(r.status_code for r in results) == [200] + [409] * 7
+    assert len((await api.call("GET", base)).json()) == 1
