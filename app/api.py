@@ -24,7 +24,7 @@ from app.db import transaction
 from app.errors import BadRequest, Unauthorized, UnsupportedMediaType, validation_items
 from app.logs import tenant_id
 from app.services import Services
-from app.tenants.service import Principal, authenticate
+from app.tenants.service import authenticate
 
 B = TypeVar("B")
 Q = TypeVar("Q", bound=BaseModel)
@@ -45,7 +45,7 @@ class Call(Generic[B]):
     request: Request
     services: Services
     session: AsyncSession
-    principal: Principal
+    principal: Any  # tenants.Principal on the client API, idx.IdxPrincipal on the IDX API
     body: B
     query: Any
 
@@ -54,6 +54,8 @@ class Call(Generic[B]):
 
 
 Handler = Callable[[Call[Any]], Awaitable[Any]]
+# Finds who is calling (raising Unauthorized or the like) inside the request's transaction.
+Authenticator = Callable[[Request, AsyncSession, Services], Awaitable[Any]]
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Operation:
     responses: dict[int, Any] = field(default_factory=dict)
     errors: tuple[int, ...] = (400, 401, 404)
     description: str = ""
+    security: str = "auth_header"
 
     @cached_property
     def body_adapter(self) -> TypeAdapter[Any]:
@@ -139,10 +142,13 @@ def render(op: Operation, value: Any) -> Response:
 
 
 class Api:
-    """The client API's operation table."""
+    """An operation table: every operation is authenticated the same way."""
 
-    def __init__(self) -> None:
+    def __init__(self, authenticate: Authenticator, *, security: str, prefix: str = "") -> None:
         self.operations: list[Operation] = []
+        self.authenticate = authenticate
+        self.security = security
+        self.prefix = prefix
 
     def operation(
         self,
@@ -162,7 +168,7 @@ class Api:
             self.operations.append(
                 Operation(
                     method=method,
-                    path=path,
+                    path=self.prefix + path,
                     handler=handler,
                     operation_id=operation_id,
                     summary=summary,
@@ -172,6 +178,7 @@ class Api:
                     responses=responses,
                     errors=errors,
                     description=description or (handler.__doc__ or "").strip(),
+                    security=self.security,
                 )
             )
             return handler
@@ -188,23 +195,23 @@ class Api:
             by_path, key=lambda p: [("~" if s.startswith("{") else s) for s in p.split("/")]
         )
         return [
-            Route(p, _endpoint(by_path[p]), methods=[o.method for o in by_path[p]]) for p in ordered
+            Route(
+                p, _endpoint(by_path[p], self.authenticate), methods=[o.method for o in by_path[p]]
+            )
+            for p in ordered
         ]
 
 
-def _endpoint(ops: list[Operation]) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    ops: list[Operation], authenticate: Authenticator
+) -> Callable[[Request], Awaitable[Response]]:
     by_method = {op.method: op for op in ops}
 
     async def endpoint(request: Request) -> Response:
         op = by_method[request.method]
         services: Services = request.app.state.services
         async with transaction(services.sessions) as session:
-            principal = await authenticate(session, request.headers.get("authorization"))
-            if principal is None:
-                raise Unauthorized(
-                    "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
-                    headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
-                )
+            principal = await authenticate(request, session, services)
             tenant_id.set(str(principal.tenant_id))
             query = parse_query(request, op.query) if op.query is not None else None
             body = await read_body(request, op) if op.body is not None else None
@@ -215,4 +222,14 @@ def _endpoint(ops: list[Operation]) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-client_api = Api()
+async def client_principal(request: Request, session: AsyncSession, services: Services) -> Any:
+    principal = await authenticate(session, request.headers.get("authorization"))
+    if principal is None:
+        raise Unauthorized(
+            "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
+            headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
+        )
+    return principal
+
+
+client_api = Api(client_principal, security="auth_header")

@@ -18,6 +18,7 @@ from app import migrate
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import ApiError
+from app.idx.sandbox import sandbox_group
 from app.tenants import repository as tenants_repo
 from app.tenants import service as tenants
 from app.tenants.tables import ENVIRONMENTS
@@ -332,6 +333,8 @@ def partner_keys_rotate(tenant: str, environment: str, as_json: bool) -> None:
         [f"New {environment} partner key (shown once): {key}"],
     )
 
+
+main.add_command(sandbox_group)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -40,6 +40,30 @@ class Settings(BaseSettings):
         default="America/Toronto",
         description="Time zone of new tenants (companies may override with timeZone).",
     )
+    credentials_ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        description="Lifetime of a set of one-time credentials Intuit has not used.",
+    )
+    idx_throttle_after: int = Field(
+        default=5, ge=1, description="Failed IDX sign-ins (per username or address) before 429s."
+    )
+    idx_lock_after: int = Field(
+        default=10, ge=2, description="Failed IDX sign-ins before a temporary lock."
+    )
+    idx_ip_lock_after: int = Field(
+        default=50, ge=2, description="Failed IDX sign-ins from one address before it is locked."
+    )
+    idx_failure_window_seconds: int = Field(
+        default=900, ge=1, description="How long failed IDX sign-ins are remembered."
+    )
+    idx_lock_seconds: int = Field(default=900, ge=1, description="How long a lock lasts.")
+    idx_verify_cache_seconds: int = Field(
+        default=60, ge=0, description="How long a verified credential skips the argon2 check."
+    )
+    redis_prefix: str = Field(
+        default="bf:", max_length=64, description="Prefix of every Redis key we write."
+    )
     max_api_keys: int = Field(default=10, ge=1, description="Active API keys per tenant.")
     db_schema: str | None = Field(
         default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -82,6 +83,17 @@ class Unprocessable(ApiError):
     default_message = "The request could not be processed"
 
 
+class TooManyRequests(ApiError):
+    status = 429
+    can_be_retried = "True"
+    default_message = (
+        "You have made too many requests in a given amount of time; please retry later."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     can_be_retried = "True"
@@ -133,15 +145,20 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
     return render(exc)
 
 
+_OURS = str(Path(__file__).resolve().parent)
+
+
 def where(exc: BaseException) -> str:
-    """The innermost frame as file:line, so an operator can find the fault without a traceback
-    (tracebacks and SQL can carry secrets, so neither is logged)."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    """The innermost frame of our own code (and of all code) as file:line, so an operator can
+    find the fault without a traceback: tracebacks and SQL can carry secrets, so neither is logged.
+    """
+    tb, ours, last = exc.__traceback__, None, None
+    while tb is not None:
+        last = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        if tb.tb_frame.f_code.co_filename.startswith(_OURS):
+            ours = last
         tb = tb.tb_next
-    if tb is None:
-        return "?"
-    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+    return f"{ours} (raised at {last})" if ours and ours != last else last or "?"
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import app.accounts.routes
 import app.companies.routes
-import app.connections.routes  # noqa: F401  (registers operations)
+import app.connections.routes
+import app.credentials.routes  # noqa: F401  (registers operations)
 from app import openapi
 from app.api import client_api
 from app.config import Settings, get_settings
@@ -39,6 +40,7 @@ from app.errors import (
     render,
     where,
 )
+from app.idx.routes import idx_api
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.services import Services
 
@@ -197,7 +199,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         if not document:
             document.update(
-                openapi.build(client_api, title="Bank Feeds Connector", version=VERSION)
+                openapi.build([client_api, idx_api], title="Bank Feeds Connector", version=VERSION)
             )
         return JSONResponse(document)
 
@@ -206,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *client_api.routes(),
+        *idx_api.routes(),
     ]
     unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)
     handlers: dict[Any, Any] = {

@@ -34,18 +34,19 @@ ERROR_TEXT = {
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
     422: "The request could not be processed.",
-    429: "Too many requests.",
+    429: "Too many requests; see Retry-After.",
     500: "There is a problem with our server.",
     503: "The service is temporarily unavailable.",
 }
 ALWAYS = (500, 503)
 
 
-def build(api: Api, *, title: str, version: str) -> dict[str, Any]:
+def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
+    operations = [op for api in apis for op in api.operations]
     inputs: list[tuple[Any, Any, Any]] = [
         (("error",), "serialization", TypeAdapter(ErrorMessage).core_schema)
     ]
-    for op in api.operations:
+    for op in operations:
         if op.body is not None:
             inputs.append(((op.operation_id, "body"), "validation", op.body_adapter.core_schema))
         for status, adapter in op.response_adapters.items():
@@ -57,12 +58,14 @@ def build(api: Api, *, title: str, version: str) -> dict[str, Any]:
     error_ref = mapping[(("error",), "serialization")]
 
     paths: dict[str, dict[str, Any]] = {}
-    for op in api.operations:
+    for op in operations:
         item: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,
             "tags": [op.tag],
-            "security": [{"auth_header": []}],
+            "security": [{"basic_credentials": [], "partner_key": []}]
+            if op.security == "idx"
+            else [{"auth_header": []}],
         }
         if op.description:
             item["description"] = op.description
@@ -129,7 +132,18 @@ def build(api: Api, *, title: str, version: str) -> dict[str, Any]:
                     "in": "header",
                     "name": "Authorization",
                     "description": "The word Basic, a space, and base64(API_KEY).",
-                }
+                },
+                "basic_credentials": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "IDX: one-time credentials, Basic base64(username:password).",
+                },
+                "partner_key": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Partner-Key",
+                    "description": "IDX: base64 of the tenant's partner key for the environment.",
+                },
             },
         },
     }

@@ -3,6 +3,18 @@
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
+from app.credentials.tables import Credential
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
+from app.transactions.tables import BankTransaction
 
-__all__ = ["ApiKey", "Company", "Connection", "LinkOtp", "PartnerKey", "SourceAccount", "Tenant"]
+__all__ = [
+    "ApiKey",
+    "BankTransaction",
+    "Company",
+    "Connection",
+    "Credential",
+    "LinkOtp",
+    "PartnerKey",
+    "SourceAccount",
+    "Tenant",
+]

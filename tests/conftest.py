@@ -63,6 +63,10 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         public_base_url="http://link.test",
         max_body_bytes=64 * 1024,
         db_pool_size=5,
+        # Each run writes under its own Redis prefix; every test signs in from 127.0.0.1, so the
+        # per-address lock is out of the way here and tested on an app of its own.
+        redis_prefix=f"t{secrets.token_hex(4)}:",
+        idx_ip_lock_after=100_000,
     )
     migrate.upgrade(made)
     yield made
@@ -190,6 +194,70 @@ def api(client: httpx.AsyncClient, tenant: TenantKeys) -> Api:
 @pytest.fixture
 def other_api(client: httpx.AsyncClient, other_tenant: TenantKeys) -> Api:
     return Api(client, other_tenant.headers)
+
+
+@dataclass
+class Idx:
+    """QuickBooks' side: the IDX API with a set of credentials and a partner key."""
+
+    http: httpx.AsyncClient
+    username: str
+    password: str
+    partner_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        pair = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {
+            "Authorization": f"Basic {pair}",
+            "X-Partner-Key": base64.b64encode(self.partner_key.encode()).decode(),
+        }
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.http.get(
+            f"/partners/intuit/idx{path}", params=params, headers=self.headers
+        )
+
+
+@dataclass
+class Linkable:
+    """A company, a connection with two source accounts, and a set of credentials."""
+
+    api: Api
+    company: dict[str, Any]
+    connection: dict[str, Any]
+    idx: Idx
+
+    @property
+    def connection_path(self) -> str:
+        return f"/companies/{self.company['id']}/connections/{self.connection['id']}"
+
+    @property
+    def accounts_path(self) -> str:
+        return f"{self.connection_path}/connectionInfo/bankFeedAccounts"
+
+    async def new_credentials(self) -> Idx:
+        r = await self.api.call("POST", f"{self.accounts_path}/credentials")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return Idx(self.idx.http, body["username"], body["password"], self.idx.partner_key)
+
+
+@pytest.fixture
+async def linkable(api: Api, tenant: TenantKeys) -> Linkable:
+    company = await api.company()
+    connection = await api.connection(company["id"])
+    base = (
+        f"/companies/{company['id']}/connections/{connection['id']}/connectionInfo/bankFeedAccounts"
+    )
+    r = await api.call("POST", f"{base}/batch", [v1_account("chk-1"), v2_account("sav-2")])
+    assert r.status_code == 201, r.text
+    r = await api.call("POST", f"{base}/credentials")
+    assert r.status_code == 200, r.text
+    idx = Idx(
+        api.http, r.json()["username"], r.json()["password"], tenant.partner_keys["production"]
+    )
+    return Linkable(api, company, connection, idx)
 
 
 def v1_account(account_id: str = "acc-1", **kw: Any) -> dict[str, Any]:

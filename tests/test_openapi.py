@@ -9,6 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from app.api import client_api
+from app.idx.routes import idx_api
 from tests.conftest import Api, v1_account, v2_account
 from tests.reference import assert_valid, document
 
@@ -21,7 +22,8 @@ async def test_openapi_is_valid_and_covers_every_route(client: httpx.AsyncClient
     doc = (await client.get("/openapi.json")).json()
     validate(doc)
     assert doc["openapi"] == "3.1.0"
-    served = {(op.method.lower(), op.path) for op in client_api.operations}
+    operations = client_api.operations + idx_api.operations
+    served = {(op.method.lower(), op.path) for op in operations}
     documented = {(m, p) for p, item in doc["paths"].items() for m in item}
     assert served == documented
     create = doc["paths"]["/companies"]["post"]
@@ -32,13 +34,18 @@ async def test_openapi_is_valid_and_covers_every_route(client: httpx.AsyncClient
 
 
 def test_every_operation_exists_in_codats_spec_with_its_operation_id() -> None:
-    spec = document(SPEC)
-    for op in client_api.operations:
-        if (op.method, op.path) in EXTENSIONS:
-            continue
-        item = spec["paths"].get(op.path, {}).get(op.method.lower())
-        assert item is not None, f"{op.method} {op.path} is not in {SPEC}"
-        assert item["operationId"] == op.operation_id
+    for api, name, prefix in (
+        (client_api, SPEC, ""),
+        (idx_api, "Codat-Intuit-IDX.yaml", "/partners/intuit/idx"),
+    ):
+        spec = document(name)
+        for op in api.operations:
+            if (op.method, op.path) in EXTENSIONS:
+                continue
+            path = op.path.removeprefix(prefix)
+            item = spec["paths"].get(path, {}).get(op.method.lower())
+            assert item is not None, f"{op.method} {op.path} is not in {name}"
+            assert item["operationId"] == op.operation_id
 
 
 async def test_responses_validate_against_codats_schemas(api: Api) -> None:

@@ -76,3 +76,17 @@ async def remove(session: AsyncSession, connection: Connection) -> None:
 async def purge_otps(session: AsyncSession, expired_before: datetime) -> int:
     result = await session.execute(delete(LinkOtp).where(LinkOtp.expires_at < expired_before))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_linked(session: AsyncSession, connection_id: uuid.UUID) -> bool:
+    """PendingAuth or Unlinked → Linked; True when the status changed."""
+    stmt = (
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.status != "Linked")
+        .values(status="Linked")
+    )
+    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+
+async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
+    return await session.get(Connection, connection_id)

@@ -79,11 +79,8 @@ async def principal_for_key(session: AsyncSession, key_hash: str) -> tuple[uuid.
     return (row[0], row[1]) if row else None
 
 
-async def principal_for_partner_key(
-    session: AsyncSession, key_hash: str
-) -> tuple[uuid.UUID, str] | None:
-    stmt = select(PartnerKey.tenant_id, PartnerKey.environment).where(
+async def partner_key(session: AsyncSession, key_hash: str) -> PartnerKey | None:
+    stmt = select(PartnerKey).where(
         PartnerKey.key_hash == key_hash, PartnerKey.revoked_at.is_(None)
     )
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row else None
+    return (await session.execute(stmt)).scalar_one_or_none()

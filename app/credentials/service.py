@@ -1,0 +1,167 @@
+"""One-time credentials: shown once, argon2-hashed, claimed by their first successful use.
+
+A set that Intuit has not used expires after `credentials_ttl_hours`; the first successful IDX
+sign-in claims it (for its connection and partner key) and moves the connection to Linked.
+Generating a set leaves older ones valid; revoking revokes every set of the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import string
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from passlib.context import CryptContext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.config import Settings
+from app.connections import repository as connections_repo
+from app.connections import service as connections
+from app.credentials import repository
+from app.credentials.tables import Credential
+from app.tenants.service import Principal
+
+# argon2id at OWASP's recommended floor: ~20 ms a check, 19 MiB.
+HASHER = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_username() -> str:
+    """Like S0MW-TR0P-7DS0: 36^12 possibilities."""
+    return "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)  # 24 characters, 144 random bits
+
+
+@dataclass(frozen=True)
+class PartnerIdentity:
+    partner_key_id: uuid.UUID
+    tenant_id: uuid.UUID
+    environment: str
+
+
+class VerifiedCache:
+    """Skips argon2 for a set verified within the last few seconds.
+
+    Holds a keyed digest (HMAC under a per-process random key) of the password and its hash,
+    never the password; a changed or wrong password simply misses the cache.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._key = secrets.token_bytes(32)
+        self._size = size
+        self._entries: OrderedDict[uuid.UUID, tuple[bytes, datetime]] = OrderedDict()
+
+    def _digest(self, password: str, password_hash: str) -> bytes:
+        message = password.encode() + b"\0" + password_hash.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def hit(self, credential: Credential, password: str) -> bool:
+        entry = self._entries.get(credential.id)
+        if entry is None or entry[1] <= clock.now():
+            return False
+        return hmac.compare_digest(entry[0], self._digest(password, credential.password_hash))
+
+    def remember(self, credential: Credential, password: str, seconds: int) -> None:
+        if seconds <= 0:
+            return
+        self._entries[credential.id] = (
+            self._digest(password, credential.password_hash),
+            clock.now() + timedelta(seconds=seconds),
+        )
+        self._entries.move_to_end(credential.id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+verified = VerifiedCache()
+
+
+async def generate(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    company_id: str,
+    connection_id: str,
+) -> tuple[str, str]:
+    connection = await connections.get(session, principal, company_id, connection_id)
+    password = new_password()
+    password_hash = await asyncio.to_thread(HASHER.hash, password)
+    now = clock.now()
+    username = new_username()
+    await repository.add(
+        session,
+        Credential(
+            connection_id=connection.id,
+            username=username,
+            password_hash=password_hash,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.credentials_ttl_hours),
+        ),
+    )
+    return username, password
+
+
+async def revoke(
+    session: AsyncSession, principal: Principal, company_id: str, connection_id: str
+) -> int:
+    connection = await connections.get(session, principal, company_id, connection_id)
+    return await repository.revoke_all(session, connection.id, clock.now())
+
+
+async def _password_matches(credential: Credential, password: str, settings: Settings) -> bool:
+    if verified.hit(credential, password):
+        return True
+    ok = await asyncio.to_thread(HASHER.verify, password, credential.password_hash)
+    if ok:
+        verified.remember(credential, password, settings.idx_verify_cache_seconds)
+    return bool(ok)
+
+
+async def authenticate(
+    session: AsyncSession,
+    settings: Settings,
+    partner: PartnerIdentity,
+    username: str,
+    password: str,
+) -> Credential | None:
+    """The usable set for these values, claimed on first use; None for any failure, alike."""
+    found = await repository.by_username(session, username)
+    if found is None:
+        await asyncio.to_thread(HASHER.dummy_verify)  # same cost as a real check
+        return None
+    credential, tenant_id, environment = found
+    if not await _password_matches(credential, password, settings):
+        return None
+    if (tenant_id, environment) != (partner.tenant_id, partner.environment):
+        return None
+    now = clock.now()
+    if credential.claimed_at is None:
+        locked = await repository.lock(session, credential.id, exclusive=True)
+        if locked is None or locked.revoked_at is not None:
+            return None
+        if locked.claimed_at is None:
+            if locked.expires_at <= now:
+                return None
+            await repository.claim(session, locked.id, now, partner.partner_key_id)
+            await connections_repo.mark_linked(session, locked.connection_id)
+        return locked
+    locked = await repository.lock(session, credential.id, exclusive=False)
+    if locked is None or locked.revoked_at is not None:
+        return None
+    return locked

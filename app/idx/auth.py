@@ -1,0 +1,87 @@
+"""Who is calling the IDX API: QuickBooks, with a set of credentials and a tenant's partner key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.credentials import service as credentials
+from app.errors import Unauthorized
+from app.idx.throttle import Throttle
+from app.services import Services
+from app.tenants import repository as tenants_repo
+from app.tenants.service import digest
+
+BAD_SIGN_IN = "Unauthorized: the username or password is not valid, has expired or was revoked."
+
+
+@dataclass(frozen=True)
+class IdxPrincipal:
+    tenant_id: uuid.UUID
+    environment: str
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID
+
+
+def _b64(value: str) -> str | None:
+    try:
+        return base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def partner_key_from(header: str | None) -> str | None:
+    key = _b64(header) if header else None
+    if not key or any(c.isspace() for c in key):
+        return None
+    return key
+
+
+def username_password_from(header: str | None) -> tuple[str, str] | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    pair = _b64(value)
+    if pair is None or ":" not in pair:
+        return None
+    username, _, password = pair.partition(":")
+    if not username or not password:
+        return None
+    return username, password
+
+
+async def idx_principal(
+    request: Request, session: AsyncSession, services: Services
+) -> IdxPrincipal:
+    address = request.client.host if request.client else "unknown"
+    pair = username_password_from(request.headers.get("authorization"))
+    username = pair[0] if pair else None
+    throttle = Throttle(services.redis, services.settings)
+    await throttle.check(username, address)
+
+    key = partner_key_from(request.headers.get("x-partner-key"))
+    partner = await tenants_repo.partner_key(session, digest(key)) if key else None
+    if partner is None:
+        await throttle.failed(None, address)
+        raise Unauthorized("Unauthorized: X-Partner-Key must be base64 of an active partner key.")
+    if pair is None:
+        await throttle.failed(None, address)
+        raise Unauthorized("Unauthorized: send Authorization: Basic base64(username:password).")
+    identity = credentials.PartnerIdentity(partner.id, partner.tenant_id, partner.environment)
+    credential = await credentials.authenticate(
+        session, services.settings, identity, pair[0], pair[1]
+    )
+    if credential is None:
+        await throttle.failed(pair[0], address)
+        raise Unauthorized(BAD_SIGN_IN)
+    await throttle.succeeded(pair[0])
+    return IdxPrincipal(
+        partner.tenant_id, partner.environment, credential.connection_id, credential.id
+    )

@@ -1,0 +1,237 @@
+"""`bankfeeds sandbox qbo`: plays QuickBooks Online against a running service, over real HTTP.
+
+It calls the IDX API exactly as Intuit does (Basic username:password and X-Partner-Key) and
+prints what QuickBooks would show. What it has linked is kept in a small state file (no secrets),
+so `link`, `pull`, `update` and `stop` can be run one after another like days in QuickBooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+IDX = "/partners/intuit/idx"
+
+
+class Sandbox:
+    def __init__(self, url: str, username: str, password: str, partner_key: str, state: Path):
+        self.url = url.rstrip("/")
+        pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.headers = {
+            "Authorization": f"Basic {pair}",
+            "X-Partner-Key": base64.b64encode(partner_key.encode()).decode(),
+        }
+        self.state_path = state
+        self.state: dict[str, Any] = (
+            json.loads(state.read_text()) if state.exists() else {"accounts": {}}
+        )
+
+    def save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps(self.state, indent=2))
+        self.state_path.chmod(0o600)
+
+    def get(self, path: str, **params: str) -> Any:
+        try:
+            r = httpx.get(f"{self.url}{IDX}{path}", params=params, headers=self.headers, timeout=30)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"cannot reach {self.url}: {exc}") from exc
+        if r.status_code != 200:
+            try:
+                message = r.json().get("error", r.text)
+            except ValueError:
+                message = r.text
+            hint = (
+                f" (retry after {r.headers['retry-after']} s)" if "retry-after" in r.headers else ""
+            )
+            raise click.ClickException(f"QuickBooks got {r.status_code}: {message}{hint}")
+        return r.json()
+
+    def accounts(self) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.get("/accounts", page=str(page), pageSize="500")
+            results += body["results"]
+            if len(results) >= body["totalResults"] or not body["results"]:
+                return results
+            page += 1
+
+    def transactions(self, account_id: str, start: str, end: str) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self.get(
+                f"/accounts/{account_id}/transactions",
+                startDate=start,
+                endDate=end,
+                page=str(page),
+                pageSize="1000",
+            )
+            results += body["results"]
+            if len(results) >= body["totalResults"] or not body["results"]:
+                return results
+            page += 1
+
+    def pull(self, label: str) -> int:
+        """One pull of every linked account, as the nightly run or the Update button does."""
+        linked = self.state["accounts"]
+        if not linked:
+            click.echo("No linked accounts: run `bankfeeds sandbox qbo link` first.")
+            return 0
+        shown = 0
+        tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+        for account_id, info in linked.items():
+            rows = self.transactions(account_id, info["since"], tomorrow)
+            fresh = [t for t in rows if t["transactionId"] not in info["seen"]]
+            click.echo(f"{label} · {info['name']}: {len(fresh)} new transaction(s)")
+            for t in sorted(fresh, key=lambda t: (t["transactionDate"], t["modifiedDate"])):
+                sign = "+" if t["transactionValueType"] == "CREDIT" else ""
+                amount = f"{sign}{t['amount']['amount']} {t['amount']['currency']}"
+                click.echo(
+                    f"    {t['transactionDate']}  {t['transactionDescription']:<40} {amount:>18}"
+                )
+                info["seen"].append(t["transactionId"])
+            shown += len(fresh)
+            if rows:
+                info["since"] = max(t["modifiedDate"] for t in rows)[:10]
+        self.save()
+        return shown
+
+
+def _state_default(username: str) -> Path:
+    return Path(".bankfeeds") / f"sandbox-qbo-{username}.json"
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Stand-ins for parties we cannot run here."""
+
+
+@sandbox_group.group("qbo")
+@click.option(
+    "--url",
+    envvar="BANKFEEDS_SANDBOX_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The running service.",
+)
+@click.option(
+    "--username",
+    envvar="BANKFEEDS_SANDBOX_USERNAME",
+    required=True,
+    help="One-time credentials' username (or BANKFEEDS_SANDBOX_USERNAME).",
+)
+@click.option(
+    "--password",
+    envvar="BANKFEEDS_SANDBOX_PASSWORD",
+    required=True,
+    help="Their password (or BANKFEEDS_SANDBOX_PASSWORD; keeps it out of shell history).",
+)
+@click.option(
+    "--partner-key",
+    envvar="BANKFEEDS_SANDBOX_PARTNER_KEY",
+    required=True,
+    help="The tenant's partner key for the environment.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where what was linked is remembered (default .bankfeeds/sandbox-qbo-USER.json).",
+)
+@click.pass_context
+def qbo(
+    ctx: click.Context, url: str, username: str, password: str, partner_key: str, state: Path | None
+) -> None:
+    """Play QuickBooks Online: link accounts, pull, Update, stop pulling."""
+    ctx.obj = Sandbox(url, username, password, partner_key, state or _state_default(username))
+
+
+@qbo.command()
+@click.option(
+    "--account",
+    "picked",
+    multiple=True,
+    help="Account to link, by name, number or IDX id (repeat); default: all listed.",
+)
+@click.option(
+    "--start-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Feed start date chosen in QuickBooks.",
+)
+@click.option("--days-back", type=int, default=None, help="Start date as days before today.")
+@click.pass_obj
+def link(
+    sandbox: Sandbox, picked: tuple[str, ...], start_date: datetime | None, days_back: int | None
+) -> None:
+    """Sign in, list the accounts, pick some, choose a start date and pull once."""
+    listed = sandbox.accounts()
+    click.echo("QuickBooks lists these accounts:")
+    for a in listed:
+        click.echo(
+            f"    {a['accountDisplayInfo']['displayName']:<36} {a['accountType']:<11} "
+            f"{a['primaryCurrency']}"
+        )
+    wanted = picked or tuple(a["id"] for a in listed)
+    found = {p: _find(listed, p) for p in wanted}
+    missing = [p for p, a in found.items() if a is None]
+    if missing:
+        raise click.ClickException(f"not listed by the service: {', '.join(missing)}")
+    start: date = (
+        start_date.date()
+        if start_date
+        else date.today() - timedelta(days=days_back if days_back is not None else 7)
+    )
+    for account in found.values():
+        assert account is not None
+        sandbox.state["accounts"][account["id"]] = {
+            "name": account["accountDisplayInfo"]["displayName"],
+            "since": start.isoformat(),
+            "seen": [],
+        }
+    click.echo(f"Linked {len(wanted)} account(s) with start date {start.isoformat()}.")
+    sandbox.pull("First download")
+
+
+def _find(listed: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """An account by IDX id, account number, name or display name, as a person picks it."""
+    for a in listed:
+        names = (a["accountDisplayInfo"].get("description"), a["accountDisplayInfo"]["displayName"])
+        if wanted in (a["id"], a["accountNumber"], *names):
+            return a
+    return None
+
+
+@qbo.command()
+@click.pass_obj
+def pull(sandbox: Sandbox) -> None:
+    """The nightly download of every linked account."""
+    sandbox.pull("Nightly download")
+
+
+@qbo.command()
+@click.pass_obj
+def update(sandbox: Sandbox) -> None:
+    """The SMB clicks Update: download now."""
+    sandbox.pull("Update")
+
+
+@qbo.command()
+@click.option("--account", "accounts", multiple=True, help="IDX account id; default: all.")
+@click.pass_obj
+def stop(sandbox: Sandbox, accounts: tuple[str, ...]) -> None:
+    """The SMB disconnects feeds in QuickBooks: no more pulls (the service notices in 10 days)."""
+    linked = sandbox.state["accounts"]
+    for key in accounts or tuple(linked):
+        info = linked.pop(key, None)
+        if info:
+            click.echo(f"Stopped pulling {info['name']}.")
+    sandbox.save()

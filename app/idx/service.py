@@ -1,0 +1,209 @@
+"""What QuickBooks sees of a connection, and the status changes its calls drive.
+
+Listing accounts moves `pending` ones to `connecting`; the first transactions query of an account
+fixes its `feedStartDate` (never more than 7 days back) and makes it `connected`; any later query
+keeps it so, returns a `disconnected` account to `connected`, and its connection to `Linked`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.accounts import repository as accounts_repo
+from app.accounts.tables import SourceAccount
+from app.companies import repository as companies_repo
+from app.connections import repository as connections_repo
+from app.db import parse_uuid
+from app.errors import BadRequest, NotFound
+from app.idx import schemas
+from app.idx.auth import IdxPrincipal
+from app.tenants import repository as tenants_repo
+from app.tenants.service import Principal
+from app.transactions import repository as transactions_repo
+from app.transactions.tables import BankTransaction
+
+BACKFILL_DAYS = 7
+# Stable transaction ids for Intuit (its schema wants a uuid; ours are the client's strings).
+TRANSACTION_NAMESPACE = uuid.UUID("0b7e5f0c-6f0e-4d4e-9a53-5c8f4b7c2d10")
+
+_V2_TYPES: dict[str, tuple[schemas.IntuitAccountType, str]] = {
+    "checking": ("deposit", "checking"),
+    "savings": ("deposit", "savings"),
+    "loan": ("loan", "loan"),
+    "creditcard": ("creditcard", "creditcard"),
+    "prepaidcard": ("cashcard", "prepaidcard"),
+}
+
+
+def intuit_type(account: SourceAccount) -> tuple[schemas.IntuitAccountType, str]:
+    """Intuit's account type and sub-type from ours. v1's free text: Credit means a card."""
+    raw = (account.account_type or "").replace(" ", "").replace("_", "").lower()
+    if raw in _V2_TYPES:
+        return _V2_TYPES[raw]
+    if raw in ("credit", "creditcards"):
+        return "creditcard", "creditcard"
+    if raw in ("prepaid", "cashcard"):
+        return "cashcard", "prepaidcard"
+    if raw in ("mortgage", "loans"):
+        return "loan", "loan"
+    return "deposit", "checking"
+
+
+def mask(number: str | None) -> str:
+    digits = (number or "").strip()
+    return f"••••{digits[-4:]}" if digits else "••••"
+
+
+def _money(value: Decimal, currency: str) -> schemas.Amount:
+    return schemas.Amount(currency=currency, amount=f"{value:.2f}")
+
+
+def to_intuit_account(account: SourceAccount) -> schemas.IntuitAccount:
+    kind, sub_type = intuit_type(account)
+    balance = account.balance if account.balance is not None else Decimal(0)
+    as_of = (account.modified_date or account.created_at).date()
+    current = _money(balance, account.currency)
+    name = account.account_name or account.account_id
+    info = account.account_info or {}
+    routing = account.routing_info or {}
+    display = schemas.AccountDisplayInfo(
+        displayName=f"{name} {mask(account.account_number)}",
+        description=name,
+        nickname=info.get("nickname") or name,
+    )
+    out = schemas.IntuitAccount(
+        id=str(account.pk),
+        accountDisplayInfo=display,
+        accountType=kind,
+        accountNumber=account.account_number or account.account_id,
+        primaryCurrency=account.currency,
+        accountOpenDate=info.get("accountOpenDate"),
+        modifiedDate=account.modified_date,
+    )
+    if routing.get("bankCode"):
+        out.bankRoutingInfo = [
+            schemas.BankRoutingInfo(id=routing["bankCode"], type=routing.get("type") or "bankcode")
+        ]
+    elif account.sort_code:
+        out.bankRoutingInfo = [schemas.BankRoutingInfo(id=account.sort_code, type="bankcode")]
+    if kind == "deposit":
+        out.depositAccountInfo = schemas.DepositAccountInfo(
+            accountSubType=sub_type,
+            depositBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+        )
+    elif kind == "creditcard":
+        out.creditCardAccountInfo = schemas.CreditCardAccountInfo(
+            accountSubType=sub_type,
+            creditCardBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+        )
+    elif kind == "cashcard":
+        out.cashCardAccountInfo = schemas.CashCardAccountInfo(
+            accountSubType=sub_type,
+            cashCardBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+        )
+    else:
+        out.loanAccountInfo = schemas.LoanAccountInfo(accountSubType=sub_type, loanBalance=current)
+    return out
+
+
+def to_intuit_transaction(
+    account: SourceAccount, row: BankTransaction
+) -> schemas.IntuitTransaction:
+    kind, _ = intuit_type(account)
+    direction = "credit" if row.amount > 0 else "debit"
+    info = {
+        "deposit": ("depositTransactionInfo", "depositTransactionType"),
+        "creditcard": ("creditCardTransactionInfo", "creditCardTransactionType"),
+        "cashcard": ("cashCardTransactionInfo", "cashCardTransactionType"),
+        "loan": ("loanTransactionInfo", "loanTransactionType"),
+        "lineofcredit": ("lineOfCreditTransactionInfo", "lineOfCreditTransactionType"),
+    }[kind]
+    assert row.sent_at is not None
+    out = schemas.IntuitTransaction(
+        transactionId=str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{account.pk}/{row.transaction_id}")),
+        accountId=str(account.pk),
+        accountType=kind,
+        transactionDate=row.cleared_on,
+        postedDate=row.cleared_on,
+        fundsAvailableDate=row.cleared_on,
+        transactionDescription=row.description,
+        amount=_money(row.amount, account.currency),
+        transactionValueType="CREDIT" if row.amount > 0 else "DEBIT",
+        modifiedDate=row.sent_at,
+    )
+    setattr(out, info[0], {info[1]: direction})
+    return out
+
+
+async def list_accounts(
+    session: AsyncSession, principal: IdxPrincipal, q: schemas.IdxPageQuery
+) -> schemas.IntuitAccounts:
+    rows, total = await accounts_repo.of_connection_page(
+        session, principal.connection_id, q.offset, q.pageSize
+    )
+    await accounts_repo.mark_listed(session, [a.pk for a in rows], clock.now())
+    return schemas.IntuitAccounts(
+        results=[to_intuit_account(a) for a in rows],
+        pageNumber=q.page,
+        pageSize=q.pageSize,
+        totalResults=total,
+    )
+
+
+def _bound(value: date | datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time(), UTC)
+
+
+async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date:
+    connection = await connections_repo.by_id(session, principal.connection_id)
+    assert connection is not None
+    scope = Principal(principal.tenant_id, principal.environment)
+    company = await companies_repo.get(session, scope, connection.company_id)
+    assert company is not None
+    zone = company.time_zone
+    if not zone:
+        tenant = await tenants_repo.by_name_or_id(session, str(principal.tenant_id))
+        assert tenant is not None
+        zone = tenant.time_zone
+    return clock.today_in(zone)
+
+
+async def list_transactions(
+    session: AsyncSession, principal: IdxPrincipal, account_id: str, q: schemas.TransactionsQuery
+) -> schemas.IntuitTransactions:
+    pk = parse_uuid(account_id)
+    account = await accounts_repo.by_pk(session, principal.connection_id, pk) if pk else None
+    if account is None:
+        raise NotFound(f"No account was found with ID {account_id}")
+    start, end = _bound(q.startDate), _bound(q.endDate)
+    if start is not None and end is not None and start > end:
+        raise BadRequest("startDate must not be after endDate.")
+
+    if account.feed_start_date is None:
+        today = await _company_today(session, principal)
+        earliest = today - timedelta(days=BACKFILL_DAYS)
+        asked = start.date() if start is not None else earliest
+        account.feed_start_date = min(max(asked, earliest), today)
+    account.status = "connected"
+    account.last_queried_at = clock.now()
+    await session.flush()
+    await connections_repo.mark_linked(session, principal.connection_id)
+
+    rows, total = await transactions_repo.sent_between(
+        session, account.pk, start, end, q.offset, q.pageSize
+    )
+    return schemas.IntuitTransactions(
+        results=[to_intuit_transaction(account, r) for r in rows],
+        pageNumber=q.page,
+        pageSize=q.pageSize,
+        totalResults=total,
+    )

@@ -1,0 +1,46 @@
+"""Accepted bank transactions: pending until sent, then visible to Intuit from `sent_at`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Money, UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class BankTransaction(Base):
+    __tablename__ = "bank_transactions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("source_accounts.pk", ondelete="CASCADE")
+    )
+    transaction_id: Mapped[str] = mapped_column(String(100))
+    cleared_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(String(1000))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    balance: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    transaction_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("account_pk", "transaction_id"),
+        # Intuit's pulls: an account's sent transactions by modifiedDate (= sent_at).
+        Index("ix_bank_transactions_account_sent", "account_pk", "sent_at", "id"),
+        # The daily send: only the pending ones, which are few next to the sent ones.
+        Index(
+            "ix_bank_transactions_pending",
+            "account_pk",
+            "id",
+            postgresql_where=text("sent_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
