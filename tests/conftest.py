@@ -12,7 +12,11 @@ import asyncio
 import base64
 import os
 import secrets
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +85,61 @@ async def _drop_schema(settings: Settings, schema: str) -> None:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         await engine.dispose()
+
+
+BIN = Path(sys.executable).parent / "bankfeeds"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """`bankfeeds serve` in a subprocess on the test database and Redis: real HTTP."""
+    env = {
+        **os.environ,
+        "BANKFEEDS_DATA_DIR": str(settings.data_dir),
+        "REDIS_URL": settings.redis_url or "",
+        "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
+    }
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    if settings.db_schema:
+        env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env={**env, "BANKFEEDS_PUBLIC_BASE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                output = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"bankfeeds serve did not start:\n{output}")
+            time.sleep(0.2)
+        yield LiveServer(url, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

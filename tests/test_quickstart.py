@@ -5,72 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from app.config import Settings
-from tests.conftest import basic
-
-BIN = Path(sys.executable).parent / "bankfeeds"
+from tests.conftest import BIN, LiveServer, basic, free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def env(settings: Settings) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "BANKFEEDS_DATA_DIR": str(settings.data_dir),
-        "REDIS_URL": settings.redis_url or "",
-    }
-    if settings.database_url:
-        env["DATABASE_URL"] = settings.database_url
-    if settings.db_schema:
-        env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
-    return env
-
-
-@pytest.fixture(scope="module")
-def server(env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env={**env, "BANKFEEDS_PUBLIC_BASE_URL": base},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(
-                f"server did not start: {proc.stdout.read().decode() if proc.stdout else ''}"
-            )
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def test_walkthrough_over_real_http(server: str, env: dict[str, str]) -> None:
+def test_walkthrough_over_real_http(live_server: LiveServer) -> None:
+    server, env = live_server.url, live_server.env
     made = subprocess.run(
         [str(BIN), "tenants", "create", "Walkthrough Lending", "--json"],
         env=env,
@@ -120,7 +65,7 @@ def test_walkthrough_over_real_http(server: str, env: dict[str, str]) -> None:
 
 def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
     """`bankfeeds dev` with nothing configured: SQLite file, embedded Redis, worker, API."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
     proc = subprocess.Popen(
