@@ -8,6 +8,7 @@ from what the routes do. Every handler runs inside one database transaction (com
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,11 +22,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.db import transaction
-from app.errors import BadRequest, Unauthorized, UnsupportedMediaType, validation_items
+from app.errors import ApiError, BadRequest, Unauthorized, UnsupportedMediaType, validation_items
+from app.errors import render as render_error
+from app.idempotency import service as idempotency
 from app.logs import tenant_id
 from app.services import Services
 from app.tenants.service import authenticate
 
+log = logging.getLogger("app.api")
 B = TypeVar("B")
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -72,6 +76,9 @@ class Operation:
     errors: tuple[int, ...] = (400, 401, 404)
     description: str = ""
     security: str = "auth_header"
+    # Reads the decoded JSON instead of `body` (which then only documents the shape).
+    parser: Callable[[Any], Any] | None = None
+    idempotent: bool = False
 
     @cached_property
     def body_adapter(self) -> TypeAdapter[Any]:
@@ -111,6 +118,8 @@ async def read_body(request: Request, op: Operation) -> Any:
         raise UnsupportedMediaType(f"Send the body as application/json, not {ctype}.")
     data = parse_json(raw)
     try:
+        if op.parser is not None:
+            return op.parser(data)
         return op.body_adapter.validate_python(data)
     except ValidationError as exc:
         raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
@@ -163,6 +172,8 @@ class Api:
         query: type[BaseModel] | None = None,
         errors: tuple[int, ...] = (400, 401, 404),
         description: str = "",
+        parser: Callable[[Any], Any] | None = None,
+        idempotent: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -179,6 +190,8 @@ class Api:
                     errors=errors,
                     description=description or (handler.__doc__ or "").strip(),
                     security=self.security,
+                    parser=parser,
+                    idempotent=idempotent,
                 )
             )
             return handler
@@ -202,6 +215,70 @@ class Api:
         ]
 
 
+Finish = Callable[[AsyncSession, Any, Response], Awaitable[None]]
+
+
+async def _run(
+    request: Request,
+    op: Operation,
+    authenticate: Authenticator,
+    services: Services,
+    finish: Finish | None = None,
+) -> Response:
+    """Authenticate, parse, handle and render in one transaction (commit at the edge)."""
+    async with transaction(services.sessions) as session:
+        principal = await authenticate(request, session, services)
+        tenant_id.set(str(principal.tenant_id))
+        query = parse_query(request, op.query) if op.query is not None else None
+        body = await read_body(request, op) if op.body is not None else None
+        call: Call[Any] = Call(request, services, session, principal, body, query)
+        response = render(op, await op.handler(call))
+        if finish is not None:
+            await finish(session, principal, response)
+    return response
+
+
+async def _run_idempotent(
+    request: Request, op: Operation, authenticate: Authenticator, services: Services, key: str
+) -> Response:
+    idempotency.check_key(key)
+    async with transaction(services.sessions) as session:
+        principal = await authenticate(request, session, services)
+    raw = await request.body()
+    print_ = idempotency.fingerprint(request.method, request.url.path, request.url.query, raw)
+    stored = await idempotency.begin(
+        services.sessions, principal, key, print_, services.settings.idempotency_ttl_hours
+    )
+    if stored is not None:
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+    async def finish(session: AsyncSession, who: Any, response: Response) -> None:
+        await idempotency.finish(session, who, key, response.status_code, bytes(response.body))
+
+    try:
+        return await _run(request, op, authenticate, services, finish)
+    except ApiError as exc:
+        if exc.status >= 500:
+            await idempotency.release(services.sessions, principal, key)
+            raise
+        response = render_error(exc)
+        await idempotency.finish_apart(
+            services.sessions, principal, key, response.status_code, bytes(response.body)
+        )
+        return response
+    except BaseException:
+        try:
+            await idempotency.release(services.sessions, principal, key)
+        except Exception as cleanup:  # the store itself may be what failed
+            log.warning("could not release an idempotency key: %s", type(cleanup).__name__)
+        raise
+
+
 def _endpoint(
     ops: list[Operation], authenticate: Authenticator
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -210,14 +287,10 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         op = by_method[request.method]
         services: Services = request.app.state.services
-        async with transaction(services.sessions) as session:
-            principal = await authenticate(request, session, services)
-            tenant_id.set(str(principal.tenant_id))
-            query = parse_query(request, op.query) if op.query is not None else None
-            body = await read_body(request, op) if op.body is not None else None
-            call: Call[Any] = Call(request, services, session, principal, body, query)
-            result = await op.handler(call)
-        return render(op, result)
+        key = request.headers.get("idempotency-key") if op.idempotent else None
+        if key is not None:
+            return await _run_idempotent(request, op, authenticate, services, key)
+        return await _run(request, op, authenticate, services)
 
     return endpoint
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     idx_verify_cache_seconds: int = Field(
         default=60, ge=0, description="How long a verified credential skips the argon2 check."
     )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=24, description="How long an Idempotency-Key's answer is kept (≥ 24 h)."
+    )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."
     )

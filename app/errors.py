@@ -27,10 +27,15 @@ class ApiError(Exception):
         message: str | None = None,
         *,
         errors: Iterable[ErrorValidationItem] = (),
+        warnings: Iterable[ErrorValidationItem] = (),
         headers: dict[str, str] | None = None,
+        retry: bool | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.errors = list(errors)
+        self.warnings = list(warnings)
+        if retry is not None:
+            self.can_be_retried = "True" if retry else "False"
         self.headers = headers or {}
         super().__init__(self.message)
 
@@ -117,7 +122,11 @@ def validation_items(
 
 
 def error_body(exc: ApiError) -> ErrorMessage:
-    validation = ErrorValidation(errors=exc.errors, warnings=[]) if exc.errors else None
+    validation = (
+        ErrorValidation(errors=exc.errors, warnings=exc.warnings)
+        if exc.errors or exc.warnings
+        else None
+    )
     return ErrorMessage(
         statusCode=exc.status,
         service="PublicApi",

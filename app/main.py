@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import app.accounts.routes
 import app.companies.routes
 import app.connections.routes
-import app.credentials.routes  # noqa: F401  (registers operations)
+import app.credentials.routes
+import app.transactions.routes  # noqa: F401  (registers operations)
 from app import openapi
 from app.api import client_api
 from app.config import Settings, get_settings

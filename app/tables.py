@@ -4,8 +4,9 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
+from app.idempotency.tables import IdempotencyKey
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
-from app.transactions.tables import BankTransaction
+from app.transactions.tables import BankTransaction, PushOperation
 
 __all__ = [
     "ApiKey",
@@ -13,8 +14,10 @@ __all__ = [
     "Company",
     "Connection",
     "Credential",
+    "IdempotencyKey",
     "LinkOtp",
     "PartnerKey",
+    "PushOperation",
     "SourceAccount",
     "Tenant",
 ]

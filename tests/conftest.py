@@ -65,7 +65,7 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         redis_url=redis_url,
         db_schema=schema,
         public_base_url="http://link.test",
-        max_body_bytes=64 * 1024,
+        max_body_bytes=512 * 1024,
         db_pool_size=5,
         # Each run writes under its own Redis prefix; every test signs in from 127.0.0.1, so the
         # per-address lock is out of the way here and tested on an app of its own.

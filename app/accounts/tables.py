@@ -33,6 +33,9 @@ class SourceAccount(Base):
     modified_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     feed_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The latest cleared date accepted so far: the chronological rule's floor, kept here so a
+    # push reads it with the account row it locks.
+    latest_cleared_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # When Intuit last listed the account, and last asked for its transactions; the ten-day
     # disconnect detection reads only the latter (a listing alone does not keep a feed alive).
     last_listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -5,8 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime
@@ -30,17 +41,58 @@ class BankTransaction(Base):
     transaction_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    push_operation_key: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("push_operations.key", ondelete="CASCADE"), nullable=True
+    )
 
     __table_args__ = (
         UniqueConstraint("account_pk", "transaction_id"),
         # Intuit's pulls: an account's sent transactions by modifiedDate (= sent_at).
         Index("ix_bank_transactions_account_sent", "account_pk", "sent_at", "id"),
         # The daily send: only the pending ones, which are few next to the sent ones.
+        Index("ix_bank_transactions_push_operation_key", "push_operation_key"),
         Index(
             "ix_bank_transactions_pending",
             "account_pk",
             "id",
             postgresql_where=text("sent_at IS NULL"),
             sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
+
+
+class PushOperation(Base):
+    """One accepted push: Pending until its transactions are sent, then Success (or Failed,
+    TimedOut). Rejected pushes store nothing, so they have no operation."""
+
+    __tablename__ = "push_operations"
+
+    key: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    account_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("source_accounts.pk", ondelete="CASCADE")
+    )
+    account_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int] = mapped_column(Integer)
+    transaction_count: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("ix_push_operations_company_requested", "company_id", "requested_at"),
+        Index("ix_push_operations_account_status", "account_pk", "status"),
+        Index(
+            "ix_push_operations_pending_deadline",
+            "deadline_at",
+            postgresql_where=text("status = 'Pending'"),
+            sqlite_where=text("status = 'Pending'"),
         ),
     )

@@ -1,0 +1,57 @@
+"""All SQL of idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import insert_ignoring_conflicts
+from app.idempotency.tables import IdempotencyKey
+from app.tenants.service import Principal
+
+
+def _is(principal: Principal, key: str) -> list[object]:
+    return [
+        IdempotencyKey.tenant_id == principal.tenant_id,
+        IdempotencyKey.environment == principal.environment,
+        IdempotencyKey.key == key,
+    ]
+
+
+async def insert_if_absent(session: AsyncSession, row: dict[str, object]) -> bool:
+    inserted = await insert_ignoring_conflicts(
+        session,
+        IdempotencyKey,
+        [row],
+        conflict_columns=["tenant_id", "environment", "key"],
+        returning=IdempotencyKey.key,
+    )
+    return bool(inserted)
+
+
+async def locked(session: AsyncSession, principal: Principal, key: str) -> IdempotencyKey | None:
+    stmt = select(IdempotencyKey).where(*_is(principal, key)).with_for_update()  # type: ignore[arg-type]
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def finish(
+    session: AsyncSession, principal: Principal, key: str, status: int, body: bytes
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(*_is(principal, key))  # type: ignore[arg-type]
+        .values(state="done", status_code=status, body=body)
+    )
+
+
+async def release(session: AsyncSession, principal: Principal, key: str) -> None:
+    await session.execute(
+        delete(IdempotencyKey).where(*_is(principal, key), IdempotencyKey.state == "in_flight")  # type: ignore[arg-type]
+    )
+
+
+async def purge(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,117 @@
+"""Idempotency-Key: a retry with the same key and body gets the first answer again, byte for byte.
+
+The key is claimed (state in_flight) in a transaction of its own before the work starts, so a
+concurrent retry sees it and gets 409; the answer is stored in the same transaction that commits
+the work, so a stored answer always describes work that was committed. A 4xx answer is stored
+too (the work stored nothing); a 5xx or a crash releases the key so the retry runs the work. A
+claim left in flight longer than the lease (a process killed mid-request) is taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock
+from app.db import transaction
+from app.errors import BadRequest, Conflict, Unprocessable
+from app.idempotency import repository
+from app.tenants.service import Principal
+
+LEASE = timedelta(seconds=60)
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: int
+    body: bytes
+
+
+def check_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise BadRequest(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    digest = hashlib.sha256(f"{method} {path}?{query}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def begin(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    key: str,
+    print_: str,
+    ttl_hours: int,
+) -> Stored | None:
+    """Claim the key for this request, or return the answer already stored for it."""
+    now = clock.now()
+    fresh = {
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+        "key": key,
+        "fingerprint": print_,
+        "state": "in_flight",
+        "status_code": None,
+        "body": None,
+        "created_at": now,
+        "expires_at": now + timedelta(hours=ttl_hours),
+    }
+    async with transaction(sessions) as session:
+        if await repository.insert_if_absent(session, fresh):
+            return None
+        row = await repository.locked(session, principal, key)
+        if (
+            row is None
+            or row.expires_at <= now
+            or (row.state == "in_flight" and row.created_at <= now - LEASE)
+        ):
+            if row is not None:
+                await session.delete(row)
+                await session.flush()
+            await repository.insert_if_absent(session, fresh)
+            return None
+        if row.fingerprint != print_:
+            raise Unprocessable(
+                "This Idempotency-Key was already used with a different request; "
+                "use a new key for a new request."
+            )
+        if row.state == "in_flight":
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                retry=True,
+            )
+        assert row.status_code is not None and row.body is not None
+        return Stored(row.status_code, row.body)
+
+
+async def finish(
+    session: AsyncSession, principal: Principal, key: str, status: int, body: bytes
+) -> None:
+    await repository.finish(session, principal, key, status, body)
+
+
+async def finish_apart(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    key: str,
+    status: int,
+    body: bytes,
+) -> None:
+    async with transaction(sessions) as session:
+        await repository.finish(session, principal, key, status, body)
+
+
+async def release(
+    sessions: async_sessionmaker[AsyncSession], principal: Principal, key: str
+) -> None:
+    async with transaction(sessions) as session:
+        await repository.release(session, principal, key)

@@ -1,0 +1,261 @@
+"""Push wire shapes: CreateBankTransactions, PushOperation, PushOption (Codat-Bank-Feeds.yaml)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
+
+MAX_ITEMS = 1000
+TRANSACTION_TYPES = (
+    "Unknown",
+    "Credit",
+    "Debit",
+    "Int",
+    "Div",
+    "Fee",
+    "SerChg",
+    "Dep",
+    "Atm",
+    "Pos",
+    "Xfer",
+    "Check",
+    "Payment",
+    "Cash",
+    "DirectDep",
+    "DirectDebit",
+    "RepeatPmt",
+    "Other",
+)
+TransactionType = Literal[
+    "Unknown",
+    "Credit",
+    "Debit",
+    "Int",
+    "Div",
+    "Fee",
+    "SerChg",
+    "Dep",
+    "Atm",
+    "Pos",
+    "Xfer",
+    "Check",
+    "Payment",
+    "Cash",
+    "DirectDep",
+    "DirectDebit",
+    "RepeatPmt",
+    "Other",
+]
+_LOCAL = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?)(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+def local_date(value: str) -> date:
+    """The date as written: `2023-08-22` or `2023-08-22T10:21:00[offset]`, any offset ignored."""
+    match = _LOCAL.match(value.strip())
+    if not match:
+        raise ValueError(
+            "must be a date like 2023-08-22 or a local date-time like 2023-08-22T10:21:00"
+        )
+    try:
+        parsed = date.fromisoformat(match.group(1))
+        if match.group(2):
+            time.fromisoformat(match.group(2)[:15])
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a real date") from exc
+    return parsed
+
+
+def _local_date_text(value: str) -> str:
+    local_date(value)
+    return value
+
+
+LocalDate = Annotated[
+    str,
+    AfterValidator(_local_date_text),
+    Field(description="Cleared-on date: 2023-08-22 or 2023-08-22T10:21:00 (offsets ignored)."),
+]
+
+
+class BankTransactionIn(BaseModel):
+    """One pushed transaction. `date` is the cleared-on date; `clearedOnDate` is its alias."""
+
+    model_config = ConfigDict(extra="ignore", title="Bank transaction")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    date: LocalDate | None = None
+    clearedOnDate: LocalDate | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    amount: Annotated[Decimal, Field(allow_inf_nan=False, description="Non-zero, ≤ 2 places.")]
+    balance: Annotated[Decimal, Field(allow_inf_nan=False)] | None = None
+    transactionType: TransactionType | None = None
+    counterparty: str | None = Field(default=None, description="Accepted and ignored.")
+    reference: str | None = Field(default=None, description="Accepted and ignored.")
+    reconciled: bool | None = Field(default=None, description="Accepted and ignored.")
+    status: str | None = Field(default=None, description="If sent, must not be pending.")
+    cleared: bool | None = Field(default=None, description="If sent, must be true.")
+
+
+class CreateBankTransactions(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="Create bank transactions")
+
+    accountId: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    transactions: Annotated[list[BankTransactionIn], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class PushQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    timeoutInMinutes: int | None = Field(
+        default=None, ge=1, le=10080, description="Give up (TimedOut) if not sent by then."
+    )
+    allowSyncOnPushComplete: bool = Field(default=True, description="Accepted and ignored.")
+
+
+class PushChangeRef(Wire):
+    id: str
+    dataType: str | None = "bankTransactions"
+
+
+class PushChange(Wire):
+    type: Literal["Unknown", "Created", "Modified", "Deleted", "AttachmentUploaded"]
+    recordRef: PushChangeRef
+    attachmentId: str | None = None
+
+
+class PushValidation(Wire):
+    errors: list[ErrorValidationItem] | None = None
+    warnings: list[ErrorValidationItem] | None = None
+
+
+class PushOperation(Wire):
+    changes: list[PushChange] | None = None
+    dataType: Literal["bankTransactions"] = "bankTransactions"
+    companyId: str
+    pushOperationKey: str
+    dataConnectionKey: str
+    requestedOnUtc: datetime
+    completedOnUtc: datetime | None = Field(default=None, exclude_if=lambda v: v is None)
+    timeoutInMinutes: int | None = None
+    status: Literal["Pending", "Failed", "Success", "TimedOut"]
+    errorMessage: str | None = None
+    validation: PushValidation
+    statusCode: int
+
+
+class BankTransactionEcho(Wire):
+    id: str
+    date: str
+    description: str
+    amount: Money
+    balance: Money | None = Field(default=None, exclude_if=lambda v: v is None)
+    transactionType: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class PushedData(Wire):
+    accountId: str
+    transactions: list[BankTransactionEcho]
+
+
+class CreateBankTransactionsResponse(PushOperation):
+    data: PushedData
+
+
+class PushOperations(PageMeta):
+    results: list[PushOperation]
+
+
+class PushOperationsQuery(PageQuery):
+    pass
+
+
+class PushFieldValidation(Wire):
+    field: str
+    details: str
+
+
+class PushValidationInfo(Wire):
+    warnings: list[PushFieldValidation] | None = None
+    information: list[PushFieldValidation] | None = None
+
+
+OptionType = Literal[
+    "Array", "Object", "String", "Number", "Boolean", "DateTime", "File", "MultiPart"
+]
+
+
+class PushOptionChoice(Wire):
+    value: str
+    type: OptionType = "String"
+    displayName: str
+    description: str
+    required: bool = False
+
+
+class PushOptionProperty(Wire):
+    type: OptionType
+    displayName: str
+    description: str
+    required: bool
+    properties: dict[str, PushOptionProperty] | None = None
+    options: list[PushOptionChoice] | None = None
+    validation: PushValidationInfo | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class PushOption(PushOptionProperty):
+    pass
+
+
+class TransactionsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(default=1, ge=1, le=2**31 - 1)
+    pageSize: int = Field(default=100, ge=1, le=5000)
+    status: Literal["pending", "sent"] | None = Field(
+        default=None, description="Only pending, or only sent, transactions."
+    )
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.pageSize
+
+
+def _date_text(value: date) -> str:
+    return value.isoformat()
+
+
+class AccountTransaction(Wire):
+    """Extension: a stored transaction and where it is on its way to QuickBooks."""
+
+    id: str
+    date: Annotated[date, PlainSerializer(_date_text, return_type=str)]
+    description: str
+    amount: Money
+    balance: Money | None = None
+    transactionType: str | None = None
+    status: Literal["pending", "sent"]
+    acceptedOnUtc: datetime
+    sentOnUtc: datetime | None = None
+    pushOperationKey: str | None = None
+
+
+class AccountTransactions(Wire):
+    results: list[AccountTransaction]
+    pageNumber: int
+    pageSize: int
+    totalResults: int

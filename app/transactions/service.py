@@ -1,0 +1,260 @@
+"""Pushes: judge the whole push, then store it at once as pending, with its push operation.
+
+Each push locks its account row first, so pushes to one account run one at a time: the
+duplicate-id and chronological rules always see every transaction accepted before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock, querying
+from app.accounts import service as accounts
+from app.companies import service as companies
+from app.db import parse_uuid
+from app.errors import BadRequest, NotFound
+from app.schemas import ErrorValidationItem, PageQuery
+from app.tenants.service import Principal
+from app.transactions import repository, rules, schemas
+from app.transactions.tables import PushOperation
+
+PENDING_STATUS_CODE = 202
+
+
+class PushEnvelope(BaseModel):
+    """The push body, read loosely so every item can be judged and reported by its own id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    accountId: str = Field(min_length=1, max_length=100)
+    transactions: list[Any]
+
+
+def to_wire(op: PushOperation) -> schemas.PushOperation:
+    warnings = [ErrorValidationItem.model_validate(w) for w in op.warnings or []]
+    changes = None
+    if op.status == "Success":
+        changes = [
+            schemas.PushChange(type="Created", recordRef=schemas.PushChangeRef(id=op.account_id))
+        ]
+    return schemas.PushOperation(
+        changes=changes,
+        companyId=str(op.company_id),
+        pushOperationKey=str(op.key),
+        dataConnectionKey=str(op.connection_id),
+        requestedOnUtc=op.requested_at,
+        completedOnUtc=op.completed_at,
+        timeoutInMinutes=op.timeout_minutes,
+        status=op.status,
+        errorMessage=op.error_message,
+        validation=schemas.PushValidation(errors=[], warnings=warnings),
+        statusCode=op.status_code,
+    )
+
+
+async def settle_overdue(
+    session: AsyncSession,
+    *,
+    account_pk: uuid.UUID | None = None,
+    company_id: uuid.UUID | None = None,
+) -> int:
+    """Pending operations past their timeoutInMinutes become TimedOut and their unsent
+    transactions are withdrawn (so the same ids can be pushed again)."""
+    overdue = await repository.overdue_operations(
+        session, clock.now(), account_pk=account_pk, company_id=company_id
+    )
+    if not overdue:
+        return 0
+    for op in overdue:
+        op.status = "TimedOut"
+        op.status_code = 504
+        op.completed_at = op.deadline_at
+        op.error_message = (
+            f"Not sent within {op.timeout_minutes} minutes; none of its transactions was sent. "
+            "Push them again."
+        )
+    await repository.withdraw_pending(session, [op.key for op in overdue])
+    await repository.refresh_latest_cleared(session, list({op.account_pk for op in overdue}))
+    await session.flush()
+    return len(overdue)
+
+
+async def push(
+    session: AsyncSession,
+    principal: Principal,
+    company_id: str,
+    connection_id: str,
+    account_id: str,
+    body: PushEnvelope,
+    query: schemas.PushQuery,
+) -> schemas.CreateBankTransactionsResponse:
+    company = await companies.get(session, principal, company_id)
+    connection, account = await accounts.get(
+        session, principal, company_id, connection_id, account_id, for_update=True
+    )
+    if body.accountId != account.account_id:
+        raise BadRequest(
+            f"accountId {body.accountId!r} in the body does not match the account in the path "
+            f"({account.account_id!r}).",
+            errors=[
+                ErrorValidationItem(
+                    itemId="accountId",
+                    message="accountId must match the path",
+                    validatorName="AccountId",
+                )
+            ],
+        )
+    if await settle_overdue(session, account_pk=account.pk):
+        await session.refresh(account)
+    zone = await companies.time_zone(session, principal, company)
+    state = rules.AccountState(
+        account.status, account.feed_start_date, account.latest_cleared_on, clock.today_in(zone)
+    )
+    known = await repository.accepted_ids(session, account.pk, rules.raw_ids(body.transactions))
+    verdict = rules.judge(body.transactions, state, known)
+    if verdict.errors:
+        items = len({e.itemId for e in verdict.errors})
+        raise BadRequest(
+            f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
+            f"with {items} item(s); see validation.errors.",
+            errors=verdict.errors,
+            warnings=verdict.warnings,
+        )
+
+    now = clock.now()
+    op = PushOperation(
+        key=uuid.uuid4(),
+        company_id=company.id,
+        connection_id=connection.id,
+        account_pk=account.pk,
+        account_id=account.account_id,
+        status="Pending",
+        status_code=PENDING_STATUS_CODE,
+        transaction_count=len(verdict.items),
+        requested_at=now,
+        timeout_minutes=query.timeoutInMinutes,
+        deadline_at=now + timedelta(minutes=query.timeoutInMinutes)
+        if query.timeoutInMinutes
+        else None,
+        warnings=[w.model_dump() for w in verdict.warnings],
+    )
+    await repository.add_operation(session, op)
+    await repository.insert_many(
+        session,
+        [
+            {
+                "account_pk": account.pk,
+                "transaction_id": item.id,
+                "cleared_on": item.cleared_on,
+                "description": item.description,
+                "amount": item.amount,
+                "balance": item.balance,
+                "transaction_type": item.transaction_type,
+                "accepted_at": now,
+                "sent_at": None,
+                "push_operation_key": op.key,
+            }
+            for item in verdict.items
+        ],
+    )
+    account.latest_cleared_on = max(i.cleared_on for i in verdict.items)
+    last_balance = verdict.items[-1].balance
+    if last_balance is not None:
+        account.balance = last_balance
+        account.modified_date = now
+    await session.flush()
+
+    wire = to_wire(op)
+    echo = schemas.PushedData(
+        accountId=account.account_id,
+        transactions=[
+            schemas.BankTransactionEcho(
+                id=i.id,
+                date=i.date_text,
+                description=i.description,
+                amount=i.amount,
+                balance=i.balance,
+                transactionType=i.transaction_type,
+            )
+            for i in verdict.items
+        ],
+    )
+    return schemas.CreateBankTransactionsResponse(**wire.model_dump(), data=echo)
+
+
+_FIELDS = {
+    "status": querying.Field(PushOperation.status),
+    "dataConnectionKey": querying.Field(PushOperation.connection_id, "uuid"),
+    "pushOperationKey": querying.Field(PushOperation.key, "uuid"),
+    "requestedOnUtc": querying.Field(PushOperation.requested_at, "datetime"),
+    "completedOnUtc": querying.Field(PushOperation.completed_at, "datetime"),
+}
+
+
+async def operations(
+    session: AsyncSession, principal: Principal, company_id: str, q: PageQuery
+) -> tuple[list[PushOperation], int]:
+    company = await companies.get(session, principal, company_id)
+    await settle_overdue(session, company_id=company.id)
+    where = querying.parse(q.query, _FIELDS.get)
+    order = querying.order_by(
+        q.orderBy or "-requestedOnUtc",
+        {
+            "requestedOnUtc": PushOperation.requested_at,
+            "completedOnUtc": PushOperation.completed_at,
+        },
+        [PushOperation.key],
+    )
+    return await repository.operations_page(session, company.id, where, order, q.offset, q.pageSize)
+
+
+async def operation(
+    session: AsyncSession, principal: Principal, company_id: str, key: str
+) -> PushOperation:
+    company = await companies.get(session, principal, company_id)
+    await settle_overdue(session, company_id=company.id)
+    parsed = parse_uuid(key)
+    found = await repository.operation(session, company.id, parsed) if parsed else None
+    if found is None:
+        raise NotFound(f"No push operation was found with key {key}")
+    return found
+
+
+async def account_transactions(
+    session: AsyncSession,
+    principal: Principal,
+    company_id: str,
+    connection_id: str,
+    account_id: str,
+    q: schemas.TransactionsQuery,
+) -> schemas.AccountTransactions:
+    _, account = await accounts.get(session, principal, company_id, connection_id, account_id)
+    await settle_overdue(session, account_pk=account.pk)
+    rows, total = await repository.account_transactions(
+        session, account.pk, q.status, q.offset, q.pageSize
+    )
+    return schemas.AccountTransactions(
+        results=[
+            schemas.AccountTransaction(
+                id=r.transaction_id,
+                date=r.cleared_on,
+                description=r.description,
+                amount=r.amount,
+                balance=r.balance,
+                transactionType=r.transaction_type,
+                status="sent" if r.sent_at else "pending",
+                acceptedOnUtc=r.accepted_at,
+                sentOnUtc=r.sent_at,
+                pushOperationKey=str(r.push_operation_key) if r.push_operation_key else None,
+            )
+            for r in rows
+        ],
+        pageNumber=q.page,
+        pageSize=q.pageSize,
+        totalResults=total,
+    )
