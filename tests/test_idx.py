@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,10 +48,15 @@ def assert_idx_error(r: httpx.Response, status: int) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
-async def account_row(sessions: async_sessionmaker[AsyncSession], account_id: str) -> SourceAccount:
+async def account_row(
+    sessions: async_sessionmaker[AsyncSession], link: Linkable, account_id: str
+) -> SourceAccount:
     async with sessions() as session:
-        stmt = select(SourceAccount).where(SourceAccount.account_id == account_id)
-        return (await session.execute(stmt)).scalars().all()[-1]
+        stmt = select(SourceAccount).where(
+            SourceAccount.connection_id == uuid.UUID(link.connection["id"]),
+            SourceAccount.account_id == account_id,
+        )
+        return (await session.execute(stmt)).scalar_one()
 
 
 async def source_accounts(link: Linkable) -> dict[str, dict[str, Any]]:
@@ -102,7 +108,7 @@ async def test_link_flow_statuses_and_shapes(
     assert (await api.call("GET", linkable.connection_path)).json()["status"] == "Linked"
     statuses = {k: a["status"] for k, a in (await source_accounts(linkable)).items()}
     assert statuses == {"chk-1": "connecting", "sav-2": "connecting"}
-    assert (await account_row(sessions, "chk-1")).last_listed_at is not None
+    assert (await account_row(sessions, linkable, "chk-1")).last_listed_at is not None
 
     # Toronto is 5 hours behind UTC in March: 02:00 UTC on the 10th is still the 9th there.
     clock.freeze(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
@@ -115,7 +121,7 @@ async def test_link_flow_statuses_and_shapes(
     assert accounts["chk-1"]["status"] == "connected"
     assert accounts["chk-1"]["feedStartDate"] == "2026-03-02T00:00:00Z", "clamped to 7 days back"
     assert accounts["sav-2"]["status"] == "connecting"
-    row = await account_row(sessions, "chk-1")
+    row = await account_row(sessions, linkable, "chk-1")
     assert row.last_queried_at == datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
     # A later query with another start date leaves the feed start alone.
@@ -136,7 +142,7 @@ async def test_transactions_window_paging_and_shape(
         for a in listing["results"]
         if a["accountType"] == "deposit" and a["primaryCurrency"] == "USD"
     )
-    pk = (await account_row(sessions, "chk-1")).pk
+    pk = (await account_row(sessions, linkable, "chk-1")).pk
     sent = [
         ("t1", Decimal("-100.00"), datetime(2026, 3, 1, 23, 59, tzinfo=UTC)),
         ("t2", Decimal("2500.50"), datetime(2026, 3, 2, 5, 0, tzinfo=UTC)),

@@ -10,22 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import PushOperation
 from tests.conftest import Api, Linkable, v1_account
 from tests.feeds import NOW, TODAY, Feed, connect, day, tx
 from tests.reference import assert_valid
 
 SPEC = "Codat-Bank-Feeds.yaml"
-
-
-async def stored(sessions: async_sessionmaker[AsyncSession], feed: Feed) -> int:
-    async with sessions() as session:
-        stmt = (
-            select(func.count())
-            .select_from(BankTransaction)
-            .where(BankTransaction.transaction_id.like(f"{feed.link.company['id'][:8]}%"))
-        )
-        return int((await session.execute(stmt)).scalar_one())
 
 
 @pytest.fixture
