@@ -65,8 +65,8 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(str(BIN / "python"), "-m", "pytest", *rest)
     for cmd in (
-        ["ruff", "check", "app", "tests", "tasks.py"],
-        ["ruff", "format", "--check", "app", "tests", "tasks.py"],
+        ["ruff", "check", "app", "tests", "bench", "tasks.py"],
+        ["ruff", "format", "--check", "app", "tests", "bench", "tasks.py"],
         ["mypy"],
     ):
         code = run(str(BIN / cmd[0]), *cmd[1:])

@@ -32,6 +32,7 @@ from app.transactions.schemas import MAX_ITEMS, BankTransactionIn, local_date
 BACKFILL_DAYS = 7
 MAX_INTEGER_DIGITS = 13
 _ITEM = TypeAdapter(BankTransactionIn)
+_ITEMS = TypeAdapter(list[BankTransactionIn])
 _FIELD_RULE = {
     "id": "RequiredFields",
     "description": "RequiredFields",
@@ -83,13 +84,16 @@ def item_id(raw: Any, index: int) -> str:
     return f"transactions[{index}]"
 
 
+_HUNDRED = Decimal(100)
+_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
+
+
 def _money_problem(value: Decimal, *, zero_ok: bool) -> str | None:
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
+    if (value * _HUNDRED) % 1:
         return "has more than 2 decimal places"
     if not zero_ok and value == 0:
         return "is zero; QuickBooks needs a non-zero amount"
-    if abs(value) >= Decimal(10) ** MAX_INTEGER_DIGITS:
+    if abs(value) >= _LIMIT:
         return f"is too large (at most {MAX_INTEGER_DIGITS} digits before the point)"
     return None
 
@@ -170,11 +174,14 @@ def judge(
     seen: set[str] = set()
     previous: date | None = None
     accepted: list[Accepted] = []
-    for index, raw in enumerate(raw_items):
-        ident = item_id(raw, index)
-        item = _parse(raw, index, verdict)
+    try:  # one call into pydantic-core for the whole push; item by item only to report errors
+        parsed: list[BankTransactionIn | None] = list(_ITEMS.validate_python(raw_items))
+    except ValidationError:
+        parsed = [_parse(raw, index, verdict) for index, raw in enumerate(raw_items)]
+    for item in parsed:
         if item is None:
             continue
+        ident = item.id
         if item.id in seen:
             verdict.error(
                 ident, "UniqueTransactionId", f"{ident}: the id appears twice in this push"

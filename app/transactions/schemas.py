@@ -66,6 +66,11 @@ _LOCAL = re.compile(
 
 def local_date(value: str) -> date:
     """The date as written: `2023-08-22` or `2023-08-22T10:21:00[offset]`, any offset ignored."""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a real date") from exc
     match = _LOCAL.match(value.strip())
     if not match:
         raise ValueError(

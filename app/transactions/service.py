@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +84,20 @@ async def settle_overdue(
     return len(overdue)
 
 
+async def _reject(
+    session: AsyncSession, account_pk: uuid.UUID, body: PushEnvelope, state: rules.AccountState
+) -> NoReturn:
+    known = await repository.accepted_ids(session, account_pk, rules.raw_ids(body.transactions))
+    verdict = rules.judge(body.transactions, state, known)
+    items = len({e.itemId for e in verdict.errors})
+    raise BadRequest(
+        f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
+        f"with {items} item(s); see validation.errors.",
+        errors=verdict.errors,
+        warnings=verdict.warnings,
+    )
+
+
 async def push(
     session: AsyncSession,
     principal: Principal,
@@ -115,16 +129,11 @@ async def push(
     state = rules.AccountState(
         account.status, account.feed_start_date, account.latest_cleared_on, clock.today_in(zone)
     )
-    known = await repository.accepted_ids(session, account.pk, rules.raw_ids(body.transactions))
-    verdict = rules.judge(body.transactions, state, known)
+    # Ids already accepted are looked up only when the push fails anyway, or when the unique
+    # constraint rejects the insert: the lookup is the costly part of a clean push.
+    verdict = rules.judge(body.transactions, state)
     if verdict.errors:
-        items = len({e.itemId for e in verdict.errors})
-        raise BadRequest(
-            f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
-            f"with {items} item(s); see validation.errors.",
-            errors=verdict.errors,
-            warnings=verdict.warnings,
-        )
+        await _reject(session, account.pk, body, state)
 
     now = clock.now()
     op = PushOperation(
@@ -144,24 +153,10 @@ async def push(
         warnings=[w.model_dump() for w in verdict.warnings],
     )
     await repository.add_operation(session, op)
-    await repository.insert_many(
-        session,
-        [
-            {
-                "account_pk": account.pk,
-                "transaction_id": item.id,
-                "cleared_on": item.cleared_on,
-                "description": item.description,
-                "amount": item.amount,
-                "balance": item.balance,
-                "transaction_type": item.transaction_type,
-                "accepted_at": now,
-                "sent_at": None,
-                "push_operation_key": op.key,
-            }
-            for item in verdict.items
-        ],
-    )
+    try:
+        await repository.insert_many(session, account.pk, op.key, now, verdict.items)
+    except repository.DuplicateTransaction:
+        await _reject(session, account.pk, body, state)
     account.latest_cleared_on = max(i.cleared_on for i in verdict.items)
     last_balance = verdict.items[-1].balance
     if last_balance is not None:

@@ -1,0 +1,102 @@
+"""Push latency (sequential 1000-item pushes) and ingest throughput (N concurrent clients)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from bench.harness import (
+    FeedRef,
+    basic,
+    connected_feeds,
+    make_tenant,
+    push_body,
+    server,
+    summary,
+    toronto_today,
+)
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+async def latency(
+    url: str, key: str, feed: FeedRef, items: int, runs: int, rate: float | None
+) -> list[float]:
+    today = toronto_today()
+    bodies = [push_body(feed.account_id, f"lat{items}-{r}", items, today) for r in range(runs)]
+    samples = []
+    async with httpx.AsyncClient(
+        base_url=url, headers={**basic(key), **HEADERS}, timeout=60
+    ) as http:
+        await http.post(
+            feed.push_path, content=push_body(feed.account_id, f"warm{items}", items, today)
+        )
+        interval = 1 / rate if rate else 0.0
+        for body in bodies:
+            started = time.perf_counter()
+            r = await http.post(feed.push_path, content=body)
+            elapsed = time.perf_counter() - started
+            assert r.status_code == 200, r.text[:300]
+            samples.append(elapsed * 1000)
+            if interval > elapsed:
+                await asyncio.sleep(interval - elapsed)
+    return samples
+
+
+async def ingest(url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str) -> float:
+    """Accepted transactions per second with one client per feed pushing 1000-item pushes.
+
+    Bodies are encoded before the clock starts, so only sending and serving are timed.
+    """
+    today = toronto_today()
+    per_client = int(seconds * 40) + 5
+    bodies = {
+        n: [push_body(f.account_id, f"{tag}-{n}-{i}", 1000, today) for i in range(per_client)]
+        for n, f in enumerate(feeds)
+    }
+    accepted = 0
+
+    async def client(feed: FeedRef, n: int, stop: float) -> None:
+        nonlocal accepted
+        async with httpx.AsyncClient(
+            base_url=url, headers={**basic(key), **HEADERS}, timeout=60
+        ) as http:
+            for body in bodies[n]:
+                if time.perf_counter() >= stop:
+                    break
+                r = await http.post(feed.push_path, content=body)
+                assert r.status_code == 200, r.text[:300]
+                accepted += 1000
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(f, n, started + seconds) for n, f in enumerate(feeds)))
+    return accepted / (time.perf_counter() - started)
+
+
+def run(args: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with server() as srv:
+        tenant = make_tenant(srv)
+        feeds = connected_feeds(srv, tenant, count=max(4, max(args.clients)) + 2)
+        key = tenant["apiKey"]
+        big = asyncio.run(latency(srv.url, key, feeds[0], 1000, args.runs, None))
+        results["push 1000 items (ms)"] = summary(big)
+        small = asyncio.run(latency(srv.url, key, feeds[1], 1, args.runs * 10, 100.0))
+        results["push 1 item @100/s (ms)"] = summary(small)
+        for clients in args.clients:
+            rates = []
+            for rep in range(args.repeats):
+                chosen = feeds[2 : 2 + clients]
+                tag = f"ing{clients}x{rep}"
+                rates.append(asyncio.run(ingest(srv.url, key, chosen, args.seconds, tag)))
+            results[f"ingest {clients} clients (tx/s)"] = {
+                "median": statistics.median(rates),
+                "p99": max(rates),
+                "spread": statistics.pstdev(rates) if len(rates) > 1 else 0.0,
+                "n": float(len(rates)),
+            }
+    return results
