@@ -132,7 +132,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         connect_args=connect_args,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No pre-ping round trip per request: a connection that died with a restarted server
+        # fails its request with 503 (canBeRetried) and is dropped from the pool.
         pool_recycle=1800,
     )
 

@@ -72,7 +72,13 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started_response = True
-                message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
+                spent = (time.perf_counter() - started) * 1000
+                message.setdefault("headers", []).extend(
+                    [
+                        (b"x-correlation-id", cid.encode()),
+                        (b"server-timing", f"app;dur={spent:.1f}".encode()),
+                    ]
+                )
             await send(message)
 
         try:

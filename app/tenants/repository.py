@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
@@ -71,11 +71,14 @@ async def revoke_partner_keys(
     )
 
 
+# Every client-API request runs this: built once.
+_PRINCIPAL = select(ApiKey.tenant_id, ApiKey.environment).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 async def principal_for_key(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, str] | None:
-    stmt = select(ApiKey.tenant_id, ApiKey.environment).where(
-        ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_PRINCIPAL, {"key_hash": key_hash})).first()
     return (row[0], row[1]) if row else None
 
 

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import ARRAY, String, any_, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.tables import SourceAccount
+from app.companies.tables import Company
+from app.connections.tables import Connection
+from app.tenants.service import Principal
+from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
 from app.transactions.tables import BankTransaction, PushOperation
 
@@ -118,11 +135,6 @@ async def insert_many(
         raise DuplicateTransaction from exc
 
 
-async def add_operation(session: AsyncSession, operation: PushOperation) -> None:
-    session.add(operation)
-    await session.flush()
-
-
 async def overdue_operations(
     session: AsyncSession,
     now: datetime,
@@ -140,13 +152,89 @@ async def overdue_operations(
     return list((await session.execute(stmt.with_for_update())).scalars())
 
 
-async def withdraw_pending(session: AsyncSession, operation_keys: Sequence[uuid.UUID]) -> None:
+async def withdraw_pending(session: AsyncSession, operations: Sequence[PushOperation]) -> None:
     """Forget the unsent transactions of operations that will never be sent."""
     await session.execute(
         delete(BankTransaction).where(
-            BankTransaction.push_operation_key.in_(operation_keys),
+            BankTransaction.account_pk.in_({op.account_pk for op in operations}),
             BankTransaction.sent_at.is_(None),
+            BankTransaction.push_operation_key.in_([op.key for op in operations]),
         )
+    )
+
+
+@dataclass
+class PushTarget:
+    account: SourceAccount
+    company_id: uuid.UUID
+    connection_id: uuid.UUID
+    time_zone: str
+    has_overdue: bool
+
+
+# Built once: the push's lookups (tenant scope, company, connection, account, time zone, overdue
+# operations) in one round trip, locking the account row for the rest of the transaction.
+_PUSH_TARGET = (
+    select(
+        SourceAccount,
+        Company.id,
+        Connection.id,
+        func.coalesce(Company.time_zone, Tenant.time_zone),
+        exists().where(
+            PushOperation.account_pk == SourceAccount.pk,
+            PushOperation.status == "Pending",
+            PushOperation.deadline_at <= bindparam("now"),
+        ),
+    )
+    .join(Connection, Connection.id == SourceAccount.connection_id)
+    .join(Company, Company.id == Connection.company_id)
+    .join(Tenant, Tenant.id == Company.tenant_id)
+    .where(
+        Company.tenant_id == bindparam("tenant_id"),
+        Company.environment == bindparam("environment"),
+        Company.id == bindparam("company_id"),
+        Connection.id == bindparam("connection_id"),
+        SourceAccount.account_id == bindparam("account_id"),
+    )
+    .with_for_update(of=SourceAccount)
+)
+
+
+async def push_target(
+    session: AsyncSession,
+    principal: Principal,
+    company_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    account_id: str,
+    now: datetime,
+) -> PushTarget | None:
+    row = (
+        await session.execute(
+            _PUSH_TARGET,
+            {
+                "tenant_id": principal.tenant_id,
+                "environment": principal.environment,
+                "company_id": company_id,
+                "connection_id": connection_id,
+                "account_id": account_id,
+                "now": now,
+            },
+        )
+    ).first()
+    return PushTarget(*row) if row else None
+
+
+async def record_push(
+    session: AsyncSession, operation: PushOperation, account_values: dict[str, Any]
+) -> None:
+    """The operation row and the account's new latest date (and balance) in two statements."""
+    values = {c.key: getattr(operation, c.key) for c in PushOperation.__table__.columns}
+    await session.execute(insert(PushOperation), [values])
+    await session.execute(
+        update(SourceAccount)
+        .where(SourceAccount.pk == operation.account_pk)
+        .values(**account_values)
+        .execution_options(synchronize_session=False)
     )
 
 

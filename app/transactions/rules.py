@@ -129,8 +129,12 @@ def _cleared_on(item: BankTransactionIn, ident: str, verdict: Verdict) -> date |
     if item.date is None and item.clearedOnDate is None:
         verdict.error(ident, "ClearedOnly", f"{ident}: date (the cleared-on date) is required")
         return None
-    day = local_date(item.date) if item.date is not None else None
-    alias = local_date(item.clearedOnDate) if item.clearedOnDate is not None else None
+    try:
+        day = local_date(item.date) if item.date is not None else None
+        alias = local_date(item.clearedOnDate) if item.clearedOnDate is not None else None
+    except ValueError as exc:
+        verdict.error(ident, "ClearedOnly", f"{ident}: {exc}")
+        return None
     if day is not None and alias is not None and day != alias:
         verdict.error(
             ident,

@@ -41,16 +41,15 @@ class BankTransaction(Base):
     transaction_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    push_operation_key: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("push_operations.key", ondelete="CASCADE"), nullable=True
-    )
+    # The push operation that brought it. Deliberately no foreign key or index: every row would
+    # pay for them, and operations go away only with their account, which takes its rows along.
+    push_operation_key: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 
     __table_args__ = (
         UniqueConstraint("account_pk", "transaction_id"),
         # Intuit's pulls: an account's sent transactions by modifiedDate (= sent_at).
         Index("ix_bank_transactions_account_sent", "account_pk", "sent_at", "id"),
         # The daily send: only the pending ones, which are few next to the sent ones.
-        Index("ix_bank_transactions_push_operation_key", "push_operation_key"),
         Index(
             "ix_bank_transactions_pending",
             "account_pk",

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 01:38:12.000744
+Create Date: 2026-11-22 01:59:51.075355
 """
 
 from __future__ import annotations
@@ -99,16 +99,6 @@ def upgrade() -> None:
 
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("push_operation_key", sa.Uuid(), nullable=True))
-        batch_op.create_index(
-            "ix_bank_transactions_push_operation_key", ["push_operation_key"], unique=False
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_bank_transactions_push_operation_key_push_operations"),
-            "push_operations",
-            ["push_operation_key"],
-            ["key"],
-            ondelete="CASCADE",
-        )
 
     with op.batch_alter_table("source_accounts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("latest_cleared_on", sa.Date(), nullable=True))
@@ -122,11 +112,6 @@ def downgrade() -> None:
         batch_op.drop_column("latest_cleared_on")
 
     with op.batch_alter_table("bank_transactions", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_bank_transactions_push_operation_key_push_operations"),
-            type_="foreignkey",
-        )
-        batch_op.drop_index("ix_bank_transactions_push_operation_key")
         batch_op.drop_column("push_operation_key")
 
     with op.batch_alter_table("push_operations", schema=None) as batch_op:
