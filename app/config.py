@@ -64,6 +64,30 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="How long an Idempotency-Key's answer is kept (≥ 24 h)."
     )
+    daily_send_time: str = Field(
+        default="05:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="UTC time of the daily send (HH:MM), before QuickBooks' nightly pull.",
+    )
+    detection_time: str = Field(
+        default="06:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="UTC time of the daily ten-day disconnect detection (HH:MM).",
+    )
+    disconnect_after_days: int = Field(
+        default=10,
+        ge=1,
+        description="Days without an Intuit query before an account is disconnected.",
+    )
+    send_chunk_accounts: int = Field(
+        default=200, ge=1, description="Accounts the daily send claims per transaction."
+    )
+    webhook_max_attempts: int = Field(
+        default=15, ge=1, description="Delivery attempts before a webhook is given up (~a day)."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a webhook receiver may take to answer."
+    )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."
     )

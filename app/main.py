@@ -25,7 +25,8 @@ import app.accounts.routes
 import app.companies.routes
 import app.connections.routes
 import app.credentials.routes
-import app.transactions.routes  # noqa: F401  (registers operations)
+import app.transactions.routes
+import app.webhooks.routes  # noqa: F401  (registers operations)
 from app import openapi
 from app.api import client_api
 from app.config import Settings, get_settings

@@ -25,6 +25,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     },
     "accountId": {"type": "string", "description": "Unique identifier for a source account."},
     "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
+    "endpointId": {"type": "string", "format": "uuid", "description": "Webhook endpoint id."},
 }
 ERROR_TEXT = {
     400: "The request made is not valid.",

@@ -7,6 +7,7 @@ from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation
+from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -20,4 +21,8 @@ __all__ = [
     "PushOperation",
     "SourceAccount",
     "Tenant",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

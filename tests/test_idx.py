@@ -161,16 +161,6 @@ async def test_transactions_window_paging_and_shape(
                     sent_at=at,
                 )
             )
-        session.add(
-            BankTransaction(
-                account_pk=pk,
-                transaction_id="pending",
-                cleared_on=date(2026, 3, 2),
-                description="Not sent yet",
-                amount=Decimal(5),
-                accepted_at=sent[0][2],
-            )
-        )
 
     path = f"/accounts/{checking['id']}/transactions"
     body = (await linkable.idx.get(path, startDate="2026-03-02", endDate="2026-03-04")).json()

@@ -16,6 +16,11 @@ from tests.reference import assert_valid, document
 SPEC = "Codat-Bank-Feeds.yaml"
 # Operations the spec lacks but clients need; documented in the README as extensions.
 EXTENSIONS: set[tuple[str, str]] = {
+    ("POST", "/webhooks/endpoints"),
+    ("GET", "/webhooks/endpoints"),
+    ("GET", "/webhooks/endpoints/{endpointId}"),
+    ("DELETE", "/webhooks/endpoints/{endpointId}"),
+    ("GET", "/webhooks/endpoints/{endpointId}/deliveries"),
     (
         "GET",
         "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"

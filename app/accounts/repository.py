@@ -75,11 +75,13 @@ async def of_connection_page(
 
 
 async def by_pk(
-    session: AsyncSession, connection_id: uuid.UUID, pk: uuid.UUID
+    session: AsyncSession, connection_id: uuid.UUID, pk: uuid.UUID, *, for_update: bool = False
 ) -> SourceAccount | None:
     stmt = select(SourceAccount).where(
         SourceAccount.connection_id == connection_id, SourceAccount.pk == pk
     )
+    if for_update:
+        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -97,3 +99,24 @@ async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datet
             ),
         )
     )
+
+
+async def disconnect_stale(
+    session: AsyncSession, cutoff: datetime, limit: int
+) -> list[SourceAccount]:
+    """Up to `limit` connected accounts Intuit has not queried since `cutoff`, now disconnected."""
+    stale = (
+        select(SourceAccount.pk)
+        .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(SourceAccount)
+        .where(SourceAccount.pk.in_(stale))
+        .values(status="disconnected")
+        .returning(SourceAccount)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -242,9 +242,17 @@ async def update(
         account.account_name = body.accountName
     if balance_changes:
         account.balance = body.balance
+    disconnecting = new_status == "disconnected" and account.status != "disconnected"
     account.status = new_status
     account.modified_date = clock.now()
     await session.flush()
+    if disconnecting:
+        # Pending pushes fail now (their transactions will never be sent), and it is announced.
+        from app.connections import events
+        from app.transactions import service as transactions
+
+        await transactions.fail_pending(session, [account.pk])
+        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.disconnected")
     return account
 
 

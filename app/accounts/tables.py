@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, SmallInteger, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime, new_id
@@ -42,4 +42,8 @@ class SourceAccount(Base):
     last_queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (UniqueConstraint("connection_id", "account_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "account_id"),
+        # The ten-day detection: connected accounts by when Intuit last queried them.
+        Index("ix_source_accounts_status_queried", "status", "last_queried_at"),
+    )

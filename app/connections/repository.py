@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -90,3 +90,32 @@ async def mark_linked(session: AsyncSession, connection_id: uuid.UUID) -> bool:
 
 async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
     return await session.get(Connection, connection_id)
+
+
+async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
+    """Linked connections that have accounts, all of them disconnected, become Unlinked."""
+    from app.accounts.tables import SourceAccount
+
+    has_accounts = exists().where(SourceAccount.connection_id == Connection.id)
+    has_live = exists().where(
+        SourceAccount.connection_id == Connection.id, SourceAccount.status != "disconnected"
+    )
+    stmt = (
+        update(Connection)
+        .where(Connection.status == "Linked", has_accounts, ~has_live)
+        .values(status="Unlinked")
+        .returning(Connection)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def companies_of_connections(
+    session: AsyncSession, connection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Company]:
+    stmt = (
+        select(Connection.id, Company)
+        .join(Company, Company.id == Connection.company_id)
+        .where(Connection.id.in_(connection_ids))
+    )
+    return {cid: company for cid, company in (await session.execute(stmt)).all()}

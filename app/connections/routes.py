@@ -79,7 +79,12 @@ async def get_connection(call: Call[None]) -> schemas.Connection:
 )
 async def unlink_connection(call: Call[schemas.UpdateConnection]) -> schemas.Connection:
     connection = await service.update(
-        call.session, call.principal, call.path("companyId"), call.path("connectionId"), call.body
+        call.session,
+        call.services.settings,
+        call.principal,
+        call.path("companyId"),
+        call.path("connectionId"),
+        call.body,
     )
     return to_wire(connection, link_url(call.services.settings, connection, None))
 

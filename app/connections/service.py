@@ -91,6 +91,7 @@ async def page(
 
 async def update(
     session: AsyncSession,
+    settings: Settings,
     principal: Principal,
     company_id: str,
     connection_id: str,
@@ -105,6 +106,9 @@ async def update(
             "Linked and PendingAuth follow from QuickBooks' own calls."
         )
     await repository.set_status(session, connection, "Unlinked")
+    from app.connections import events
+
+    await events.connections_changed(session, settings, [connection], "connection.disconnected")
     return connection
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.config import Settings
+from app.connections import events
 from app.connections import repository as connections_repo
 from app.connections import service as connections
 from app.credentials import repository
@@ -159,7 +160,13 @@ async def authenticate(
             if locked.expires_at <= now:
                 return None
             await repository.claim(session, locked.id, now, partner.partner_key_id)
-            await connections_repo.mark_linked(session, locked.connection_id)
+            if await connections_repo.mark_linked(session, locked.connection_id):
+                connection = await connections_repo.by_id(session, locked.connection_id)
+                assert connection is not None
+                await session.refresh(connection)
+                await events.connections_changed(
+                    session, settings, [connection], "connection.connected"
+                )
         return locked
     locked = await repository.lock(session, credential.id, exclusive=False)
     if locked is None or locked.revoked_at is not None:

@@ -37,8 +37,9 @@ async def list_accounts(call: Call[None]) -> schemas.IntuitAccounts:
     errors=(400, 401, 404, 429),
 )
 async def list_transactions(call: Call[None]) -> schemas.IntuitTransactions:
-    """Sent transactions whose modifiedDate is in [startDate, endDate). The first query fixes
-    the account's feedStartDate (at most 7 days back) and connects it."""
+    """Sent transactions whose modifiedDate is in [startDate, endDate). The account's pending
+    transactions are sent first (QuickBooks' Update). The first query fixes the account's
+    feedStartDate (at most 7 days back) and connects it."""
     return await service.list_transactions(
-        call.session, call.principal, call.path("accountId"), call.query
+        call.session, call.services.settings, call.principal, call.path("accountId"), call.query
     )

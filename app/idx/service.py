@@ -17,6 +17,8 @@ from app import clock
 from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies import repository as companies_repo
+from app.config import Settings
+from app.connections import events
 from app.connections import repository as connections_repo
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
@@ -25,6 +27,7 @@ from app.idx.auth import IdxPrincipal
 from app.tenants import repository as tenants_repo
 from app.tenants.service import Principal
 from app.transactions import repository as transactions_repo
+from app.transactions import service as transactions
 from app.transactions.tables import BankTransaction
 
 BACKFILL_DAYS = 7
@@ -178,10 +181,18 @@ async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date
 
 
 async def list_transactions(
-    session: AsyncSession, principal: IdxPrincipal, account_id: str, q: schemas.TransactionsQuery
+    session: AsyncSession,
+    settings: Settings,
+    principal: IdxPrincipal,
+    account_id: str,
+    q: schemas.TransactionsQuery,
 ) -> schemas.IntuitTransactions:
     pk = parse_uuid(account_id)
-    account = await accounts_repo.by_pk(session, principal.connection_id, pk) if pk else None
+    account = (
+        await accounts_repo.by_pk(session, principal.connection_id, pk, for_update=True)
+        if pk
+        else None
+    )
     if account is None:
         raise NotFound(f"No account was found with ID {account_id}")
     start, end = _bound(q.startDate), _bound(q.endDate)
@@ -193,10 +204,19 @@ async def list_transactions(
         earliest = today - timedelta(days=BACKFILL_DAYS)
         asked = start.date() if start is not None else earliest
         account.feed_start_date = min(max(asked, earliest), today)
+    newly_connected = account.status != "connected"
     account.status = "connected"
     account.last_queried_at = clock.now()
     await session.flush()
-    await connections_repo.mark_linked(session, principal.connection_id)
+    if newly_connected:
+        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.connected")
+    if await connections_repo.mark_linked(session, principal.connection_id):
+        connection = await connections_repo.by_id(session, principal.connection_id)
+        assert connection is not None
+        await session.refresh(connection)
+        await events.connections_changed(session, settings, [connection], "connection.connected")
+    # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
+    await transactions.send(session, [account.pk])
 
     rows, total = await transactions_repo.sent_between(
         session, account.pk, start, end, q.offset, q.pageSize

@@ -139,14 +139,14 @@ async def overdue_operations(
     session: AsyncSession,
     now: datetime,
     *,
-    account_pk: uuid.UUID | None = None,
+    account_pks: Sequence[uuid.UUID] | None = None,
     company_id: uuid.UUID | None = None,
 ) -> list[PushOperation]:
     stmt = select(PushOperation).where(
         PushOperation.status == "Pending", PushOperation.deadline_at <= now
     )
-    if account_pk is not None:
-        stmt = stmt.where(PushOperation.account_pk == account_pk)
+    if account_pks is not None:
+        stmt = stmt.where(PushOperation.account_pk.in_(account_pks))
     if company_id is not None:
         stmt = stmt.where(PushOperation.company_id == company_id)
     return list((await session.execute(stmt.with_for_update())).scalars())
@@ -294,3 +294,71 @@ async def account_transactions(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars()), total
+
+
+async def claim_sendable(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Connected accounts with pending transactions, locked for this transaction; accounts
+    another worker holds are skipped (it is sending them), so workers share the work."""
+    stmt = (
+        select(SourceAccount.pk)
+        .where(
+            SourceAccount.status == "connected",
+            exists().where(
+                BankTransaction.account_pk == SourceAccount.pk, BankTransaction.sent_at.is_(None)
+            ),
+        )
+        .order_by(SourceAccount.pk)
+        .limit(limit)
+        .with_for_update(of=SourceAccount, skip_locked=True)
+    )
+    if after is not None:
+        stmt = stmt.where(SourceAccount.pk > after)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def pending_accounts(session: AsyncSession, statuses: Sequence[str]) -> list[uuid.UUID]:
+    stmt = select(SourceAccount.pk).where(
+        SourceAccount.status.in_(statuses),
+        exists().where(
+            BankTransaction.account_pk == SourceAccount.pk, BankTransaction.sent_at.is_(None)
+        ),
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_pending(session: AsyncSession) -> int:
+    stmt = (
+        select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime) -> int:
+    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`."""
+    result = await session.execute(
+        update(BankTransaction)
+        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
+        .values(sent_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def pending_operations(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID]
+) -> list[PushOperation]:
+    stmt = (
+        select(PushOperation)
+        .where(PushOperation.account_pk.in_(account_pks), PushOperation.status == "Pending")
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def companies_of(
+    session: AsyncSession, company_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Company]:
+    stmt = select(Company).where(Company.id.in_(company_ids))
+    return {c.id: c for c in (await session.execute(stmt)).scalars()}

@@ -7,6 +7,7 @@ duplicate-id and chronological rules always see every transaction accepted befor
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -22,6 +23,7 @@ from app.schemas import ErrorValidationItem, PageQuery
 from app.tenants.service import Principal
 from app.transactions import repository, rules, schemas
 from app.transactions.tables import PushOperation
+from app.webhooks import service as webhooks
 
 PENDING_STATUS_CODE = 202
 
@@ -57,31 +59,109 @@ def to_wire(op: PushOperation) -> schemas.PushOperation:
     )
 
 
+async def announce(session: AsyncSession, operations: Sequence[PushOperation]) -> None:
+    """bankTransactions.write.successful / .unsuccessful for finished operations."""
+    if not operations:
+        return
+    companies = await repository.companies_of(session, list({op.company_id for op in operations}))
+    for op in operations:
+        company = companies[op.company_id]
+        event = (
+            "bankTransactions.write.successful"
+            if op.status == "Success"
+            else "bankTransactions.write.unsuccessful"
+        )
+        await webhooks.emit(
+            session,
+            company.tenant_id,
+            company.environment,
+            event,
+            {
+                "referenceCompany": webhooks.company_reference(company.id, company.name),
+                "companyId": str(company.id),
+                "connectionId": str(op.connection_id),
+                "accountId": op.account_id,
+                "pushOperation": webhooks.payload_json(to_wire(op)),
+            },
+        )
+
+
+async def _finish(
+    session: AsyncSession,
+    operations: Sequence[PushOperation],
+    *,
+    status: str,
+    status_code: int,
+    message: str | None,
+) -> None:
+    """Operations that will never be sent: withdraw their transactions and announce it."""
+    now = clock.now()
+    for op in operations:
+        op.status = status
+        op.status_code = status_code
+        op.completed_at = op.deadline_at if status == "TimedOut" and op.deadline_at else now
+        op.error_message = message.format(minutes=op.timeout_minutes) if message else None
+    await repository.withdraw_pending(session, operations)
+    await repository.refresh_latest_cleared(session, list({op.account_pk for op in operations}))
+    await session.flush()
+    await announce(session, operations)
+
+
 async def settle_overdue(
     session: AsyncSession,
     *,
-    account_pk: uuid.UUID | None = None,
+    account_pks: Sequence[uuid.UUID] | None = None,
     company_id: uuid.UUID | None = None,
 ) -> int:
     """Pending operations past their timeoutInMinutes become TimedOut and their unsent
     transactions are withdrawn (so the same ids can be pushed again)."""
     overdue = await repository.overdue_operations(
-        session, clock.now(), account_pk=account_pk, company_id=company_id
+        session, clock.now(), account_pks=account_pks, company_id=company_id
     )
-    if not overdue:
-        return 0
-    for op in overdue:
-        op.status = "TimedOut"
-        op.status_code = 504
-        op.completed_at = op.deadline_at
-        op.error_message = (
-            f"Not sent within {op.timeout_minutes} minutes; none of its transactions was sent. "
-            "Push them again."
+    if overdue:
+        await _finish(
+            session,
+            overdue,
+            status="TimedOut",
+            status_code=504,
+            message="Not sent within {minutes} minutes; none of its transactions was sent. "
+            "Push them again.",
         )
-    await repository.withdraw_pending(session, overdue)
-    await repository.refresh_latest_cleared(session, list({op.account_pk for op in overdue}))
-    await session.flush()
     return len(overdue)
+
+
+async def fail_pending(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> int:
+    """The feed of these accounts was disconnected before their pending pushes were sent."""
+    pending = await repository.pending_operations(session, account_pks)
+    if pending:
+        await _finish(
+            session,
+            pending,
+            status="Failed",
+            status_code=400,
+            message="The feed was disconnected in QuickBooks before these transactions were "
+            "sent; none of them was sent.",
+        )
+    return len(pending)
+
+
+async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple[int, int]:
+    """Send every pending transaction of these accounts, which the caller has locked: they
+    become visible to Intuit (modifiedDate = now) and their operations succeed. Returns
+    (transactions, operations)."""
+    if not account_pks:
+        return 0, 0
+    await settle_overdue(session, account_pks=account_pks)
+    now = clock.now()
+    sent = await repository.mark_sent(session, account_pks, now)
+    done = await repository.pending_operations(session, account_pks)
+    for op in done:
+        op.status = "Success"
+        op.status_code = 200
+        op.completed_at = now
+    await session.flush()
+    await announce(session, done)
+    return sent, len(done)
 
 
 async def _reject(
@@ -130,7 +210,7 @@ async def push(
                 )
             ],
         )
-    if target.has_overdue and await settle_overdue(session, account_pk=account.pk):
+    if target.has_overdue and await settle_overdue(session, account_pks=[account.pk]):
         await session.refresh(account)
     state = rules.AccountState(
         account.status,
@@ -236,7 +316,7 @@ async def account_transactions(
     q: schemas.TransactionsQuery,
 ) -> schemas.AccountTransactions:
     _, account = await accounts.get(session, principal, company_id, connection_id, account_id)
-    await settle_overdue(session, account_pk=account.pk)
+    await settle_overdue(session, account_pks=[account.pk])
     rows, total = await repository.account_transactions(
         session, account.pk, q.status, q.offset, q.pageSize
     )

@@ -1,0 +1,60 @@
+"""The ten-day disconnect detection (a daily arq cron job)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import clock
+from app.accounts import repository
+from app.config import Settings
+from app.connections import events
+from app.connections import repository as connections_repo
+from app.db import transaction
+from app.transactions import service as transactions
+
+log = logging.getLogger("app.jobs")
+CHUNK = 1000
+
+
+async def detect(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, progress: Any = None
+) -> dict[str, Any]:
+    """Connected accounts Intuit has not queried for `disconnect_after_days` become
+    disconnected (their pending pushes fail); then Linked connections whose accounts are all
+    disconnected become Unlinked. Each step announces itself by webhook."""
+    started = time.perf_counter()
+    cutoff = clock.now() - timedelta(days=settings.disconnect_after_days)
+    totals = {"accounts": 0, "connections": 0, "failedOperations": 0}
+    while True:
+        async with transaction(sessions) as session:
+            gone = await repository.disconnect_stale(session, cutoff, CHUNK)
+            if not gone:
+                break
+            totals["failedOperations"] += await transactions.fail_pending(
+                session, [a.pk for a in gone]
+            )
+            await events.accounts_changed(session, gone, "bankFeeds.sourceAccount.disconnected")
+        totals["accounts"] += len(gone)
+        if progress is not None:
+            progress(len(gone))
+    async with transaction(sessions) as session:
+        unlinked = await connections_repo.unlink_all_disconnected(session)
+        await events.connections_changed(session, settings, unlinked, "connection.disconnected")
+    totals["connections"] = len(unlinked)
+    seconds = round(time.perf_counter() - started, 3)
+    log.info(
+        "disconnect detection: %(accounts)d accounts disconnected, %(connections)d connections "
+        "unlinked",
+        totals,
+        extra={"fields": {"job": "detect_disconnects", **totals, "seconds": seconds}},
+    )
+    return {**totals, "seconds": seconds}
+
+
+async def detect_disconnects(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await detect(ctx["sessions"], ctx["settings"], ctx.get("progress"))

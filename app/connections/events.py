@@ -1,0 +1,65 @@
+"""Webhook events about connections and source accounts, in Codat's payload shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.service import to_wire as account_wire
+from app.accounts.tables import SourceAccount
+from app.config import Settings
+from app.connections import repository
+from app.connections.links import link_url, to_wire
+from app.connections.tables import Connection
+from app.webhooks import service as webhooks
+
+
+async def accounts_changed(
+    session: AsyncSession, accounts: Sequence[SourceAccount], event_type: str
+) -> None:
+    """bankFeeds.sourceAccount.connected / .disconnected."""
+    if not accounts:
+        return
+    companies = await repository.companies_of_connections(
+        session, list({a.connection_id for a in accounts})
+    )
+    for account in accounts:
+        company = companies[account.connection_id]
+        await webhooks.emit(
+            session,
+            company.tenant_id,
+            company.environment,
+            event_type,
+            {
+                "referenceCompany": webhooks.company_reference(company.id, company.name),
+                "companyId": str(company.id),
+                "connectionId": str(account.connection_id),
+                "sourceAccount": webhooks.payload_json(account_wire(account)),
+            },
+        )
+
+
+async def connections_changed(
+    session: AsyncSession, settings: Settings, connections: Sequence[Connection], event_type: str
+) -> None:
+    """connection.connected / connection.disconnected."""
+    if not connections:
+        return
+    companies = await repository.companies_of_connections(session, [c.id for c in connections])
+    for connection in connections:
+        company = companies[connection.id]
+        await webhooks.emit(
+            session,
+            company.tenant_id,
+            company.environment,
+            event_type,
+            {
+                "referenceCompany": webhooks.company_reference(company.id, company.name),
+                "companyId": str(company.id),
+                "connectionId": str(connection.id),
+                "connection": webhooks.payload_json(
+                    to_wire(connection, link_url(settings, connection, None))
+                ),
+            },
+        )

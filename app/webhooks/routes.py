@@ -1,0 +1,95 @@
+"""HTTP for webhook endpoints: an extension (Codat configures webhooks in its portal)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from app.api import Call, Result, client_api
+from app.webhooks import repository, schemas, service
+
+TAG = "Webhooks"
+
+
+class DeliveriesQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(default=1, ge=1, le=2**31 - 1)
+    pageSize: int = Field(default=100, ge=1, le=1000)
+
+
+@client_api.operation(
+    "POST",
+    "/webhooks/endpoints",
+    operation_id="create-webhook-endpoint",
+    summary="Create a webhook endpoint (extension)",
+    tag=TAG,
+    body=schemas.CreateEndpoint,
+    responses={201: schemas.CreatedEndpoint},
+    errors=(400, 401),
+)
+async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
+    """Registers a URL for the tenant's events in this environment. The answer carries the
+    endpoint's signing secret, shown this once; verify deliveries with any Standard Webhooks
+    library."""
+    return Result(await service.create(call.session, call.principal, call.body), 201)
+
+
+@client_api.operation(
+    "GET",
+    "/webhooks/endpoints",
+    operation_id="list-webhook-endpoints",
+    summary="List webhook endpoints (extension)",
+    tag=TAG,
+    responses={200: schemas.Endpoints},
+    errors=(401,),
+)
+async def list_endpoints(call: Call[None]) -> schemas.Endpoints:
+    rows = await repository.endpoints_of(
+        call.session, call.principal.tenant_id, call.principal.environment
+    )
+    return schemas.Endpoints(results=[service.to_wire(r) for r in rows])
+
+
+@client_api.operation(
+    "GET",
+    "/webhooks/endpoints/{endpointId}",
+    operation_id="get-webhook-endpoint",
+    summary="Get a webhook endpoint (extension)",
+    tag=TAG,
+    responses={200: schemas.Endpoint},
+)
+async def get_endpoint(call: Call[None]) -> schemas.Endpoint:
+    return service.to_wire(await service.get(call.session, call.principal, call.path("endpointId")))
+
+
+@client_api.operation(
+    "DELETE",
+    "/webhooks/endpoints/{endpointId}",
+    operation_id="delete-webhook-endpoint",
+    summary="Delete a webhook endpoint (extension)",
+    tag=TAG,
+    responses={204: None},
+)
+async def delete_endpoint(call: Call[None]) -> Response:
+    """Stops all deliveries to the endpoint, pending ones included."""
+    row = await service.get(call.session, call.principal, call.path("endpointId"))
+    await repository.remove(call.session, row)
+    return Response(status_code=204)
+
+
+@client_api.operation(
+    "GET",
+    "/webhooks/endpoints/{endpointId}/deliveries",
+    operation_id="list-webhook-deliveries",
+    summary="List an endpoint's deliveries (extension)",
+    tag=TAG,
+    query=DeliveriesQuery,
+    responses={200: schemas.Deliveries},
+)
+async def list_deliveries(call: Call[None]) -> schemas.Deliveries:
+    """Deliveries to the endpoint, newest first, each with every attempt made."""
+    q: DeliveriesQuery = call.query
+    return await service.deliveries(
+        call.session, call.principal, call.path("endpointId"), q.page, q.pageSize
+    )

@@ -1,0 +1,80 @@
+"""Webhook wire shapes: endpoints and deliveries (our extension), and Codat's event envelope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.schemas import Wire
+
+EventType = Literal[
+    "bankFeeds.sourceAccount.connected",
+    "bankFeeds.sourceAccount.disconnected",
+    "connection.connected",
+    "connection.disconnected",
+    "bankTransactions.write.successful",
+    "bankTransactions.write.unsuccessful",
+]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+class CreateEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Create webhook endpoint")
+
+    url: AnyHttpUrl = Field(description="Where events are POSTed (http or https).")
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    eventTypes: list[EventType] = Field(
+        default_factory=list, description="Events to send; empty means all of them."
+    )
+
+
+class Endpoint(Wire):
+    id: str
+    url: str
+    description: str | None = None
+    eventTypes: list[str]
+    createdOnUtc: datetime
+
+
+class CreatedEndpoint(Endpoint):
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_…), shown only here.")
+
+
+class Endpoints(Wire):
+    results: list[Endpoint]
+
+
+class Attempt(Wire):
+    attemptedOnUtc: datetime
+    statusCode: int | None = None
+    error: str | None = None
+    durationMs: int
+
+
+class Delivery(Wire):
+    id: str
+    eventId: str
+    eventType: str
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: list[Attempt]
+    nextAttemptOnUtc: datetime | None = None
+    createdOnUtc: datetime
+    completedOnUtc: datetime | None = None
+
+
+class Deliveries(Wire):
+    results: list[Delivery]
+    pageNumber: int
+    pageSize: int
+    totalResults: int
+
+
+class Envelope(Wire):
+    """Codat's webhook body: id, eventType, generatedDate, payload."""
+
+    id: str
+    eventType: str
+    generatedDate: datetime
+    payload: dict[str, Any]

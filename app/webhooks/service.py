@@ -1,0 +1,145 @@
+"""Webhooks: endpoints per tenant and environment, and events written as part of the change they
+announce. Bodies use Codat's envelope {id, eventType, generatedDate, payload}."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.db import parse_uuid
+from app.errors import NotFound
+from app.tenants.service import Principal
+from app.webhooks import repository, schemas
+from app.webhooks.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def to_wire(row: WebhookEndpoint) -> schemas.Endpoint:
+    return schemas.Endpoint(
+        id=str(row.id),
+        url=row.url,
+        description=row.description,
+        eventTypes=row.event_types or [],
+        createdOnUtc=row.created_at,
+    )
+
+
+async def create(
+    session: AsyncSession, principal: Principal, body: schemas.CreateEndpoint
+) -> schemas.CreatedEndpoint:
+    row = WebhookEndpoint(
+        tenant_id=principal.tenant_id,
+        environment=principal.environment,
+        url=str(body.url),
+        description=body.description,
+        event_types=list(dict.fromkeys(body.eventTypes)),
+        secret=new_secret(),
+        created_at=clock.now(),
+    )
+    await repository.add(session, row)
+    return schemas.CreatedEndpoint(**to_wire(row).model_dump(), secret=row.secret)
+
+
+async def get(session: AsyncSession, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    parsed = parse_uuid(endpoint_id)
+    row = await repository.endpoint(session, principal, parsed) if parsed else None
+    if row is None:
+        raise NotFound(f"No webhook endpoint was found with ID {endpoint_id}")
+    return row
+
+
+async def deliveries(
+    session: AsyncSession, principal: Principal, endpoint_id: str, page: int, size: int
+) -> schemas.Deliveries:
+    row = await get(session, principal, endpoint_id)
+    found, total = await repository.deliveries_page(session, row.id, (page - 1) * size, size)
+    attempts = await repository.attempts_of(session, [d.id for d, _ in found])
+    by_delivery: dict[uuid.UUID, list[schemas.Attempt]] = {}
+    for a in attempts:
+        by_delivery.setdefault(a.delivery_id, []).append(
+            schemas.Attempt(
+                attemptedOnUtc=a.attempted_at,
+                statusCode=a.status_code,
+                error=a.error,
+                durationMs=a.duration_ms,
+            )
+        )
+    return schemas.Deliveries(
+        results=[
+            schemas.Delivery(
+                id=str(d.id),
+                eventId=str(d.event_id),
+                eventType=event_type,
+                status=d.status,
+                attempts=by_delivery.get(d.id, []),
+                nextAttemptOnUtc=d.next_attempt_at if d.status == "pending" else None,
+                createdOnUtc=d.created_at,
+                completedOnUtc=d.completed_at,
+            )
+            for d, event_type in found
+        ],
+        pageNumber=page,
+        pageSize=size,
+        totalResults=total,
+    )
+
+
+async def emit(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    environment: str,
+    event_type: str,
+    payload: dict[str, Any],
+) -> int:
+    """Write the event and one delivery per subscribed endpoint, in the caller's transaction."""
+    endpoints = [
+        e
+        for e in await repository.endpoints_of(session, tenant_id, environment)
+        if not e.event_types or event_type in e.event_types
+    ]
+    if not endpoints:
+        return 0
+    now = clock.now()
+    event_id = uuid.uuid4()
+    envelope = schemas.Envelope(
+        id=str(event_id), eventType=event_type, generatedDate=now, payload=payload
+    )
+    event = WebhookEvent(
+        id=event_id,
+        tenant_id=tenant_id,
+        environment=environment,
+        event_type=event_type,
+        body=envelope.model_dump_json(),
+        created_at=now,
+    )
+    deliveries = [
+        WebhookDelivery(
+            event_id=event_id,
+            endpoint_id=e.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for e in endpoints
+    ]
+    await repository.add(session, event, *deliveries)
+    return len(deliveries)
+
+
+def company_reference(company_id: uuid.UUID, name: str) -> dict[str, Any]:
+    return {"id": str(company_id), "name": name}
+
+
+def payload_json(model: Any) -> Any:
+    """A wire model as the JSON-ready dict webhooks carry."""
+    return json.loads(model.model_dump_json(by_alias=True))
