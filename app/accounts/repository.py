@@ -120,3 +120,12 @@ async def disconnect_stale(
         .execution_options(synchronize_session=False)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def count_stale(session: AsyncSession, cutoff: datetime) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(SourceAccount)
+        .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
+    )
+    return int((await session.execute(stmt)).scalar_one())

@@ -1,4 +1,4 @@
-"""arq jobs of the connections domain."""
+"""arq job: forget what has expired — Link OTPs, unusable credentials, idempotency keys."""
 
 from __future__ import annotations
 
@@ -8,14 +8,24 @@ from typing import Any
 
 from app import clock
 from app.connections import repository
+from app.credentials import repository as credentials
 from app.db import transaction
+from app.idempotency import repository as idempotency
 
 log = logging.getLogger("app.jobs")
 
 
-async def purge_link_otps(ctx: dict[str, Any]) -> int:
-    """Forget linkUrl passwords a day after they expired (idempotent; derived from the table)."""
+async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
+    """Idempotent and derived from the tables: what expired more than a day ago goes (a day of
+    grace keeps "expired" distinguishable from "unknown" for a while)."""
+    before = clock.now() - timedelta(days=1)
     async with transaction(ctx["sessions"]) as session:
-        purged = await repository.purge_otps(session, clock.now() - timedelta(days=1))
-    log.info("purged %d expired link OTPs", purged, extra={"fields": {"job": "purge_link_otps"}})
-    return purged
+        counts = {
+            "linkOtps": await repository.purge_otps(session, before),
+            "credentials": await credentials.purge_unusable(session, before),
+            "idempotencyKeys": await idempotency.purge(session, clock.now()),
+        }
+    log.info(
+        "purged expired records: %s", counts, extra={"fields": {"job": "purge_expired", **counts}}
+    )
+    return counts

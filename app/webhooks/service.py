@@ -132,7 +132,8 @@ async def emit(
         )
         for e in endpoints
     ]
-    await repository.add(session, event, *deliveries)
+    await repository.add(session, event)  # before its deliveries (their foreign key)
+    await repository.add(session, *deliveries)
     return len(deliveries)
 
 
