@@ -1,0 +1,162 @@
+"""The daily send at scale: 1,000,000 pending transactions over 10,000 accounts, one worker.
+
+Data is loaded straight into PostgreSQL with COPY (setup, not measured); the send runs as
+`bankfeeds jobs run daily-send` in a process of its own, timed, with its peak RSS from wait4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from bench.harness import BIN, PG, REDIS, _drop
+
+
+async def load(schema: str, accounts: int, per_account: int) -> None:
+    conn = await asyncpg.connect(
+        PG.replace("postgresql+asyncpg://", "postgresql://"),
+        server_settings={"search_path": schema},
+    )
+    try:
+        now = datetime.now(UTC)
+        tenant, company, connection = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)",
+            tenant,
+            f"bench-{schema}",
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
+            "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
+            company,
+            tenant,
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO connections (id, company_id, platform_key, status, created_at) "
+            "VALUES ($1, $2, 'hcws', 'Linked', $3)",
+            connection,
+            company,
+            now,
+        )
+        pks = [uuid.uuid4() for _ in range(accounts)]
+        await conn.copy_records_to_table(
+            "source_accounts",
+            records=[
+                (pk, connection, f"acc-{n}", 1, "USD", "connected", now, now)
+                for n, pk in enumerate(pks)
+            ],
+            columns=[
+                "pk",
+                "connection_id",
+                "account_id",
+                "version",
+                "currency",
+                "status",
+                "created_at",
+                "last_queried_at",
+            ],
+        )
+        ops = [uuid.uuid4() for _ in range(accounts)]
+        await conn.copy_records_to_table(
+            "push_operations",
+            records=[
+                (op, company, connection, pk, f"acc-{n}", "Pending", 202, per_account, now, "[]")
+                for n, (op, pk) in enumerate(zip(ops, pks, strict=True))
+            ],
+            columns=[
+                "key",
+                "company_id",
+                "connection_id",
+                "account_pk",
+                "account_id",
+                "status",
+                "status_code",
+                "transaction_count",
+                "requested_at",
+                "warnings",
+            ],
+        )
+        day = date.today()
+        for start in range(0, accounts, 1000):
+            rows = [
+                (pk, f"t{i}", day, "Bench purchase", Decimal("-1.25"), now, op)
+                for pk, op in zip(pks[start : start + 1000], ops[start : start + 1000], strict=True)
+                for i in range(per_account)
+            ]
+            await conn.copy_records_to_table(
+                "bank_transactions",
+                records=rows,
+                columns=[
+                    "account_pk",
+                    "transaction_id",
+                    "cleared_on",
+                    "description",
+                    "amount",
+                    "accepted_at",
+                    "push_operation_key",
+                ],
+            )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def run(args: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    seconds: list[float] = []
+    rss: list[float] = []
+    for _ in range(args.repeats):
+        schema = f"bench_{secrets.token_hex(4)}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": PG,
+            "REDIS_URL": REDIS,
+            "BANKFEEDS_DB_SCHEMA": schema,
+            "BANKFEEDS_LOG_LEVEL": "WARNING",
+        }
+        subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
+        try:
+            asyncio.run(load(schema, args.accounts, args.per_account))
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [str(BIN), "jobs", "run", "daily-send"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds.append(time.perf_counter() - started)
+            rss.append(usage.ru_maxrss / 1024)
+            summary = proc.stdout.read().decode() if proc.stdout else ""
+            assert status == 0 and f"transactions {args.accounts * args.per_account}" in summary, (
+                summary
+            )
+        finally:
+            _drop(schema)
+    n = float(len(seconds))
+    results[
+        f"daily send {args.accounts * args.per_account:,} tx / {args.accounts:,} accounts (s)"
+    ] = {
+        "median": sorted(seconds)[len(seconds) // 2],
+        "p99": max(seconds),
+        "spread": max(seconds) - min(seconds),
+        "n": n,
+    }
+    results["daily send worker peak RSS (MB)"] = {
+        "median": sorted(rss)[len(rss) // 2],
+        "p99": max(rss),
+        "spread": max(rss) - min(rss),
+        "n": n,
+    }
+    return results
