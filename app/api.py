@@ -79,6 +79,8 @@ class Operation:
     # Reads the decoded JSON instead of `body` (which then only documents the shape).
     parser: Callable[[Any], Any] | None = None
     idempotent: bool = False
+    # The body is bytes of these media types (not JSON); `body` is then only documentation.
+    raw_types: tuple[str, ...] = ()
 
     @cached_property
     def body_adapter(self) -> TypeAdapter[Any]:
@@ -111,6 +113,8 @@ def parse_json(raw: bytes) -> Any:
 
 async def read_body(request: Request, op: Operation) -> Any:
     raw = await request.body()
+    if op.raw_types:
+        return raw
     if not raw.strip():
         raise BadRequest("A JSON request body is required.")
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -174,6 +178,7 @@ class Api:
         description: str = "",
         parser: Callable[[Any], Any] | None = None,
         idempotent: bool = False,
+        raw_types: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -192,6 +197,7 @@ class Api:
                     security=self.security,
                     parser=parser,
                     idempotent=idempotent,
+                    raw_types=raw_types,
                 )
             )
             return handler

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a webhook receiver may take to answer."
     )
+    link_session_minutes: int = Field(
+        default=30, ge=1, description="How long a Link page session lasts after its linkUrl."
+    )
+    logo_max_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
+    )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."
     )

@@ -43,6 +43,7 @@ from app.errors import (
     where,
 )
 from app.idx.routes import idx_api
+from app.link.routes import link_routes
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.services import Services
 
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *client_api.routes(),
         *idx_api.routes(),
+        *link_routes,
     ]
     unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)
     handlers: dict[Any, Any] = {

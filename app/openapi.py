@@ -48,7 +48,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
         (("error",), "serialization", TypeAdapter(ErrorMessage).core_schema)
     ]
     for op in operations:
-        if op.body is not None:
+        if op.body is not None and not op.raw_types:
             inputs.append(((op.operation_id, "body"), "validation", op.body_adapter.core_schema))
         for status, adapter in op.response_adapters.items():
             if adapter is not None:
@@ -90,7 +90,10 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
                 params.append(param)
         if params:
             item["parameters"] = params
-        if op.body is not None:
+        if op.raw_types:
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            item["requestBody"] = {"required": True, "content": {t: binary for t in op.raw_types}}
+        elif op.body is not None:
             item["requestBody"] = {
                 "required": True,
                 "content": {

@@ -5,6 +5,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
+from app.link.tables import LinkSession, LinkSettings
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -17,6 +18,8 @@ __all__ = [
     "Credential",
     "IdempotencyKey",
     "LinkOtp",
+    "LinkSession",
+    "LinkSettings",
     "PartnerKey",
     "PushOperation",
     "SourceAccount",

@@ -16,6 +16,9 @@ from tests.reference import assert_valid, document
 SPEC = "Codat-Bank-Feeds.yaml"
 # Operations the spec lacks but clients need; documented in the README as extensions.
 EXTENSIONS: set[tuple[str, str]] = {
+    ("GET", "/settings/link"),
+    ("PUT", "/settings/link"),
+    ("PUT", "/settings/link/logo"),
     ("POST", "/webhooks/endpoints"),
     ("GET", "/webhooks/endpoints"),
     ("GET", "/webhooks/endpoints/{endpointId}"),

@@ -25,6 +25,7 @@ from app.config import Settings
 from app.connections import events
 from app.connections import repository as connections_repo
 from app.connections import service as connections
+from app.connections.tables import Connection
 from app.credentials import repository
 from app.credentials.tables import Credential
 from app.tenants.service import Principal
@@ -101,6 +102,13 @@ async def generate(
     connection_id: str,
 ) -> tuple[str, str]:
     connection = await connections.get(session, principal, company_id, connection_id)
+    return await generate_for(session, settings, connection)
+
+
+async def generate_for(
+    session: AsyncSession, settings: Settings, connection: Connection
+) -> tuple[str, str]:
+    """A new set for the connection: (username, password), the password never stored."""
     password = new_password()
     password_hash = await asyncio.to_thread(HASHER.hash, password)
     now = clock.now()

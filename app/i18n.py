@@ -1,0 +1,109 @@
+"""Locales, negotiation, gettext and Babel formats for the Link pages.
+
+English and French catalogs live in `locales/` (Babel: `babel.cfg`, `messages.pot`,
+`locales/{en,fr}/LC_MESSAGES/messages.po`); missing `.mo` files are compiled at start-up.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+LOCALES = ("en", "fr")
+DEFAULT = "en"
+
+
+def _root() -> Path:
+    """The directory holding templates/ and locales/: the source tree, else the working one."""
+    source = Path(__file__).resolve().parents[1]
+    return source if (source / "templates").is_dir() else Path.cwd()
+
+
+ROOT = _root()
+LOCALES_DIR = ROOT / "locales"
+TEMPLATES_DIR = ROOT / "templates"
+
+
+def compile_catalogs(directory: Path = LOCALES_DIR, *, force: bool = False) -> list[Path]:
+    """Write messages.mo next to each messages.po that lacks one (or all, with force)."""
+    written = []
+    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and not force and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po:
+            catalog = read_po(po, locale=po_path.parts[-3])
+        with mo_path.open("wb") as mo:
+            write_mo(mo, catalog)
+        written.append(mo_path)
+    return written
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The first of our locales the browser asks for (Accept-Language), else English."""
+    if not accept_language:
+        return DEFAULT
+    wanted = []
+    for part in accept_language.split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag:
+            wanted.append((weight, tag.strip().replace("-", "_")))
+    ranked = [tag for _, tag in sorted(wanted, key=lambda w: -w[0])]
+    try:
+        found = Locale.negotiate(ranked, list(LOCALES), sep="_")
+    except (UnknownLocaleError, ValueError):
+        found = None
+    return str(found.language) if found else DEFAULT
+
+
+def format_locale(language: str, currency: str) -> str:
+    """Formats: fr_CA for French; en_CA for Canadian dollars in English, else en_US."""
+    if language == "fr":
+        return "fr_CA"
+    return "en_CA" if currency == "CAD" else "en_US"
+
+
+def money(amount: Decimal | None, currency: str, language: str) -> str:
+    return format_currency(amount or 0, currency, locale=format_locale(language, currency))
+
+
+def long_date(value: date, language: str) -> str:
+    return format_date(value, format="long", locale=format_locale(language, "USD"))
+
+
+@cache
+def environment(language: str) -> Environment:
+    """One Jinja environment per language, its translations installed (autoescape on)."""
+    compile_catalogs()
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    translations = Translations.load(str(LOCALES_DIR), [language], domain="messages")
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(language=language)
+    env.filters["money"] = lambda amount, currency: money(amount, currency, language)
+    env.filters["long_date"] = lambda value: long_date(value, language)
+    return env
+
+
+def gettext(language: str, message: str) -> str:
+    """A Python-side string in `language` (for the few texts not in templates)."""
+    translations = Translations.load(str(LOCALES_DIR), [language], domain="messages")
+    return str(translations.gettext(message))

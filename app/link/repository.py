@@ -1,0 +1,57 @@
+"""All SQL of the Link pages: sessions and branding."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.companies.tables import Company
+from app.connections.tables import Connection, LinkOtp
+from app.link.tables import LinkSession, LinkSettings
+from app.tenants.tables import Tenant
+
+
+async def otp_for_update(session: AsyncSession, otp_hash: str) -> LinkOtp | None:
+    stmt = select(LinkOtp).where(LinkOtp.otp_hash == otp_hash).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, row: object) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def session_by_token(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> LinkSession | None:
+    stmt = select(LinkSession).where(
+        LinkSession.token_hash == token_hash, LinkSession.expires_at > now
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def context(
+    session: AsyncSession, connection_id: uuid.UUID
+) -> tuple[Connection, Company, Tenant] | None:
+    stmt = (
+        select(Connection, Company, Tenant)
+        .join(Company, Company.id == Connection.company_id)
+        .join(Tenant, Tenant.id == Company.tenant_id)
+        .where(Connection.id == connection_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def settings(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str
+) -> LinkSettings | None:
+    return await session.get(LinkSettings, (tenant_id, environment))
+
+
+async def purge_sessions(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(LinkSession).where(LinkSession.expires_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,301 @@
+"""HTTP for the Link pages (HTML for the SMB) and the client's Link branding API."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from app import clock, i18n
+from app.accounts import repository as accounts_repo
+from app.api import Call, client_api
+from app.credentials import service as credentials
+from app.credentials.repository import revoke_all
+from app.db import transaction
+from app.idx.service import mask
+from app.link import schemas, service
+from app.services import Services
+
+COOKIE = "bf_link"
+STATIC = Path(__file__).resolve().parents[1] / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+TAG = "Link settings"
+
+
+# ---- the client's branding API ------------------------------------------------------------
+
+
+@client_api.operation(
+    "GET",
+    "/settings/link",
+    operation_id="get-link-settings",
+    summary="Get Link page settings (extension)",
+    tag=TAG,
+    responses={200: schemas.LinkSettingsOut},
+    errors=(401,),
+)
+async def get_settings(call: Call[None]) -> schemas.LinkSettingsOut:
+    from app.link import repository
+
+    row = await repository.settings(
+        call.session, call.principal.tenant_id, call.principal.environment
+    )
+    return service.to_wire(row)
+
+
+@client_api.operation(
+    "PUT",
+    "/settings/link",
+    operation_id="replace-link-settings",
+    summary="Replace Link page settings (extension)",
+    tag=TAG,
+    body=schemas.LinkSettingsBody,
+    responses={200: schemas.LinkSettingsOut},
+    errors=(400, 401),
+)
+async def put_settings(call: Call[schemas.LinkSettingsBody]) -> schemas.LinkSettingsOut:
+    """The callout shown on the Link page (English required, French optional and falling back
+    to English; title ≤ 50 and body ≤ 150 characters of plain text) and the accent colour."""
+    return service.to_wire(await service.replace(call.session, call.principal, call.body))
+
+
+@client_api.operation(
+    "PUT",
+    "/settings/link/logo",
+    operation_id="replace-link-logo",
+    summary="Upload the Link page logo (extension)",
+    tag=TAG,
+    body=bytes,
+    raw_types=("image/png", "image/jpeg"),
+    responses={200: schemas.LinkSettingsOut},
+    errors=(400, 401, 413, 415),
+)
+async def put_logo(call: Call[bytes]) -> schemas.LinkSettingsOut:
+    """A PNG or JPEG (checked by its bytes, not its name or header), at most 256 KiB by default;
+    SVG and anything else answer 415."""
+    row = await service.set_logo(call.session, call.services.settings, call.principal, call.body)
+    return service.to_wire(row)
+
+
+# ---- the SMB's pages ------------------------------------------------------------------------
+
+
+def _language(request: Request, fallback: str | None = None) -> str:
+    asked = request.query_params.get("lang")
+    if asked in i18n.LOCALES:
+        return asked
+    return fallback or i18n.negotiate(request.headers.get("accept-language"))
+
+
+def page(template: str, language: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = i18n.environment(language).get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _cookie(response: Response, request: Request, token: str, services: Services) -> None:
+    secure = services.settings.public_base_url.startswith("https://")
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=services.settings.link_session_minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+
+
+async def start(request: Request) -> Response:
+    """The linkUrl: spend the OTP, open a session, go to step 1 (the OTP leaves the URL)."""
+    services: Services = request.app.state.services
+    language = _language(request)
+    try:
+        async with transaction(services.sessions) as session:
+            token = await service.start(
+                session,
+                services.settings,
+                request.path_params["companyId"],
+                request.path_params["connectionId"],
+                request.query_params.get("otp", ""),
+                language,
+            )
+    except service.LinkExpired:
+        return page("link/expired.html", language, status=401)
+    response = RedirectResponse("/link/connect", status_code=303, headers=SECURITY_HEADERS)
+    _cookie(response, request, token, services)
+    return response
+
+
+async def _visit(request: Request) -> tuple[Services, Any, Any] | Response:
+    services: Services = request.app.state.services
+    session = services.sessions()
+    visit = await service.visit(session, request.cookies.get(COOKIE))
+    if visit is None:
+        await session.close()
+        return page("link/expired.html", _language(request), status=401)
+    return services, session, visit
+
+
+async def _form(request: Request, visit: Any) -> dict[str, str] | None:
+    form = await request.form()
+    token = str(form.get("csrf", ""))
+    if not hmac.compare_digest(token, visit.record.csrf_token):
+        return None
+    return {k: str(v) for k, v in form.items()}
+
+
+def _common(visit: Any, language: str, **extra: Any) -> dict[str, Any]:
+    branding = visit.branding
+    return {
+        "client": visit.tenant.name,
+        "company": visit.company.name,
+        "csrf": visit.record.csrf_token,
+        "callout": service.callout(branding, language),
+        "has_logo": bool(branding and branding.logo),
+        **extra,
+    }
+
+
+async def connect(request: Request) -> Response:
+    found = await _visit(request)
+    if isinstance(found, Response):
+        return found
+    _, session, visit = found
+    async with session:
+        language = _language(request, visit.record.language)
+        return page("link/connect.html", language, **_common(visit, language, step=1))
+
+
+async def _setup_page(session: Any, visit: Any, language: str, **extra: Any) -> HTMLResponse:
+    accounts = await accounts_repo.of_connection(session, visit.connection.id)
+    rows = [
+        {
+            "name": a.account_name or a.account_id,
+            "number": mask(a.account_number),
+            "balance": a.balance,
+            "currency": a.currency,
+        }
+        for a in accounts
+    ]
+    return page(
+        "link/setup.html",
+        language,
+        **_common(
+            visit,
+            language,
+            step=2,
+            accounts=rows,
+            location=visit.record.location_confirmed,
+            **extra,
+        ),
+    )
+
+
+async def setup(request: Request) -> Response:
+    found = await _visit(request)
+    if isinstance(found, Response):
+        return found
+    _, session, visit = found
+    async with session:
+        language = _language(request, visit.record.language)
+        return await _setup_page(session, visit, language)
+
+
+async def post_action(request: Request) -> Response:
+    """Every form of the Link pages posts here: language, location, get and revoke credentials."""
+    found = await _visit(request)
+    if isinstance(found, Response):
+        return found
+    services, session, visit = found
+    await session.close()
+    form = await _form(request, visit)
+    language = visit.record.language
+    if form is None:
+        return page("link/expired.html", language, status=403, forbidden=True)
+    action = request.path_params["action"]
+    async with transaction(services.sessions) as session:
+        visit = await service.visit(session, request.cookies.get(COOKIE))
+        if visit is None:
+            return page("link/expired.html", language, status=401)
+        record = visit.record
+        if action == "language" and form.get("lang") in i18n.LOCALES:
+            record.language = form["lang"]
+            back = form.get("back") if form.get("back") in ("connect", "setup") else "connect"
+            return RedirectResponse(f"/link/{back}", status_code=303, headers=SECURITY_HEADERS)
+        language = record.language
+        if action == "location":
+            record.location_confirmed = form.get("location") == "us-ca"
+            if not record.location_confirmed:
+                return page("link/not_eligible.html", language, **_common(visit, language, step=2))
+            return RedirectResponse("/link/setup", status_code=303, headers=SECURITY_HEADERS)
+        if action == "credentials":
+            if not record.location_confirmed:
+                return await _setup_page(session, visit, language)
+            username, password = await credentials.generate_for(
+                session, services.settings, visit.connection
+            )
+            return page(
+                "link/credentials.html",
+                language,
+                **_common(visit, language, step=2, username=username, password=password),
+            )
+        if action == "revoke":
+            await revoke_all(session, visit.connection.id, clock.now())
+            return page("link/revoked.html", language, **_common(visit, language, step=2))
+    return page("link/expired.html", language, status=404)
+
+
+async def theme(request: Request) -> Response:
+    """The tenant's accent colour as CSS (no inline styles: the CSP forbids them)."""
+    found = await _visit(request)
+    color = "#0b6e4f"
+    if not isinstance(found, Response):
+        _, session, visit = found
+        async with session:
+            if visit.branding:
+                color = visit.branding.accent_color
+    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    ink = "#000000" if luminance > 0.5 else "#ffffff"
+    css = f":root {{ --accent: {color}; --on-accent: {ink}; }}\n"
+    return Response(css, media_type="text/css", headers={"Cache-Control": "no-store"})
+
+
+async def logo(request: Request) -> Response:
+    found = await _visit(request)
+    if isinstance(found, Response):
+        return Response(status_code=404)
+    _, session, visit = found
+    async with session:
+        if not visit.branding or not visit.branding.logo:
+            return Response(status_code=404)
+        return Response(
+            visit.branding.logo,
+            media_type=visit.branding.logo_type,
+            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+
+link_routes = [
+    Route("/companies/{companyId}/connections/{connectionId}/start", start, methods=["GET"]),
+    Route("/link/connect", connect, methods=["GET"]),
+    Route("/link/setup", setup, methods=["GET"]),
+    Route("/link/theme.css", theme, methods=["GET"]),
+    Route("/link/logo", logo, methods=["GET"]),
+    Route("/link/{action:str}", post_action, methods=["POST"]),
+    Mount("/link/static", StaticFiles(directory=STATIC), name="link-static"),
+]

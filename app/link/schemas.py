@@ -1,0 +1,57 @@
+"""Link branding wire shapes: the callout (EN required, FR optional), accent colour, logo."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.schemas import Wire
+
+
+def _plain(value: str) -> str:
+    if any(unicodedata.category(c) == "Cc" and c != "\n" for c in value):
+        raise ValueError("must be plain text, without control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_plain)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=150), AfterValidator(_plain)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class Callout(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title = Field(description="Plain text, at most 50 characters.")
+    body: Body = Field(description="Plain text, at most 150 characters.")
+
+
+class Callouts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    en: Callout
+    fr: Callout | None = Field(default=None, description="Falls back to English when absent.")
+
+
+class LinkSettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Link settings")
+
+    callout: Callouts | None = None
+    accentColor: Color = Field(default="#0b6e4f", description="#RRGGBB")
+
+
+class LogoInfo(Wire):
+    contentType: str
+    sizeBytes: int
+
+
+class LinkSettingsOut(Wire):
+    callout: Callouts | None = None
+    accentColor: str
+    logo: LogoInfo | None = None
+    updatedOnUtc: datetime | None = None

@@ -1,0 +1,167 @@
+"""Link page rules: a linkUrl OTP is spent once for a short session; credentials only after the
+SMB confirms a US or Canadian location; branding per tenant and environment."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.companies.tables import Company
+from app.config import Settings
+from app.connections.tables import Connection
+from app.db import parse_uuid
+from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.link import repository, schemas
+from app.link.tables import LinkSession, LinkSettings
+from app.tenants.service import Principal, digest
+from app.tenants.tables import Tenant
+
+PNG = b"\x89PNG\r\n\x1a\n"
+JPEG = b"\xff\xd8\xff"
+
+
+class LinkExpired(Exception):
+    """The OTP is unknown, expired, already spent, or not this connection's."""
+
+
+@dataclass
+class Visit:
+    """A Link page session with what the pages show."""
+
+    record: LinkSession
+    connection: Connection
+    company: Company
+    tenant: Tenant
+    branding: LinkSettings | None
+
+
+async def start(
+    session: AsyncSession,
+    settings: Settings,
+    company_id: str,
+    connection_id: str,
+    otp: str,
+    language: str,
+) -> str:
+    """Spend the OTP (once) and open a session; returns the cookie's token."""
+    now = clock.now()
+    row = await repository.otp_for_update(session, digest(otp)) if otp else None
+    kid, cid = parse_uuid(connection_id), parse_uuid(company_id)
+    if row is None or row.used_at is not None or row.expires_at <= now or row.connection_id != kid:
+        raise LinkExpired
+    found = await repository.context(session, row.connection_id)
+    if found is None or found[1].id != cid:
+        raise LinkExpired
+    row.used_at = now
+    token = secrets.token_urlsafe(32)
+    await repository.add(
+        session,
+        LinkSession(
+            token_hash=digest(token),
+            connection_id=row.connection_id,
+            csrf_token=secrets.token_urlsafe(32),
+            language=language,
+            location_confirmed=None,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.link_session_minutes),
+        ),
+    )
+    return token
+
+
+async def visit(session: AsyncSession, token: str | None) -> Visit | None:
+    if not token:
+        return None
+    record = await repository.session_by_token(session, digest(token), clock.now())
+    if record is None:
+        return None
+    found = await repository.context(session, record.connection_id)
+    if found is None:
+        return None
+    connection, company, tenant = found
+    branding = await repository.settings(session, company.tenant_id, company.environment)
+    return Visit(record, connection, company, tenant, branding)
+
+
+def callout(branding: LinkSettings | None, language: str) -> tuple[str, str] | None:
+    """The callout in the page's language, falling back to English."""
+    if branding is None or not branding.callout_title_en:
+        return None
+    if language == "fr" and branding.callout_title_fr:
+        return branding.callout_title_fr, branding.callout_body_fr or ""
+    return branding.callout_title_en, branding.callout_body_en or ""
+
+
+def to_wire(row: LinkSettings | None) -> schemas.LinkSettingsOut:
+    if row is None:
+        return schemas.LinkSettingsOut(accentColor="#0b6e4f")
+    callouts = None
+    if row.callout_title_en:
+        fr = None
+        if row.callout_title_fr:
+            fr = schemas.Callout(title=row.callout_title_fr, body=row.callout_body_fr or "")
+        callouts = schemas.Callouts(
+            en=schemas.Callout(title=row.callout_title_en, body=row.callout_body_en or ""), fr=fr
+        )
+    logo = None
+    if row.logo:
+        logo = schemas.LogoInfo(contentType=row.logo_type or "", sizeBytes=len(row.logo))
+    return schemas.LinkSettingsOut(
+        callout=callouts, accentColor=row.accent_color, logo=logo, updatedOnUtc=row.updated_at
+    )
+
+
+async def _row(session: AsyncSession, principal: Principal) -> LinkSettings:
+    row = await repository.settings(session, principal.tenant_id, principal.environment)
+    if row is None:
+        row = LinkSettings(
+            tenant_id=principal.tenant_id,
+            environment=principal.environment,
+            accent_color="#0b6e4f",
+            updated_at=clock.now(),
+        )
+        await repository.add(session, row)
+    return row
+
+
+async def replace(
+    session: AsyncSession, principal: Principal, body: schemas.LinkSettingsBody
+) -> LinkSettings:
+    row = await _row(session, principal)
+    en = body.callout.en if body.callout else None
+    fr = body.callout.fr if body.callout else None
+    row.callout_title_en, row.callout_body_en = (en.title, en.body) if en else (None, None)
+    row.callout_title_fr, row.callout_body_fr = (fr.title, fr.body) if fr else (None, None)
+    row.accent_color = body.accentColor.lower()
+    row.updated_at = clock.now()
+    await session.flush()
+    return row
+
+
+def logo_type(content: bytes) -> str:
+    """PNG or JPEG, judged by the bytes themselves (never by a name or a header)."""
+    if content.startswith(PNG):
+        return "image/png"
+    if content.startswith(JPEG):
+        return "image/jpeg"
+    raise UnsupportedMediaType(
+        "The logo must be a PNG or JPEG image; SVG and other types are refused."
+    )
+
+
+async def set_logo(
+    session: AsyncSession, settings: Settings, principal: Principal, content: bytes
+) -> LinkSettings:
+    if not content:
+        raise BadRequest("Send the logo's bytes as the request body.")
+    if len(content) > settings.logo_max_bytes:
+        raise PayloadTooLarge(f"The logo is larger than {settings.logo_max_bytes} bytes.")
+    kind = logo_type(content)
+    row = await _row(session, principal)
+    row.logo, row.logo_type, row.updated_at = content, kind, clock.now()
+    await session.flush()
+    return row

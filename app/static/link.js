@@ -1,0 +1,13 @@
+// Progressive enhancement only: the pages work without JavaScript (the codes are selectable).
+document.addEventListener("DOMContentLoaded", () => {
+  const status = document.querySelector(".copied");
+  document.querySelectorAll("button.copy").forEach((button) => {
+    if (!navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const value = document.getElementById(button.dataset.copy).textContent;
+      await navigator.clipboard.writeText(value);
+      if (status) status.textContent = status.dataset.copiedText;
+    });
+  });
+});

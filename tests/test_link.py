@@ -1,0 +1,254 @@
+"""The Link pages over HTTP: OTP, session, CSRF, security headers, location gate, credentials,
+revoke, branding API, logo checks, hostile text, and the catalogs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from babel.messages.pofile import read_po
+
+from app import clock
+from tests.conftest import Api, Idx, TenantKeys, v1_account, v2_account
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+async def link_url(api: Api, **account: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    company = await api.company()
+    connection = await api.connection(company["id"])
+    base = (
+        f"/companies/{company['id']}/connections/{connection['id']}/connectionInfo/bankFeedAccounts"
+    )
+    await api.call("POST", f"{base}/batch", [v1_account("chk-1", **account), v2_account("sav-2")])
+    return connection["linkUrl"].replace("http://link.test", ""), company, connection
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+async def open_link(client: httpx.AsyncClient, url: str, **headers: str) -> httpx.Response:
+    r = await client.get(url, headers=headers)
+    assert r.status_code == 303, r.text[:300]
+    assert r.headers["location"] == "/link/connect"
+    return r
+
+
+async def test_otp_opens_a_session_once(client: httpx.AsyncClient, api: Api) -> None:
+    url, _, _ = await link_url(api)
+    r = await open_link(client, url)
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    step1 = await client.get("/link/connect")
+    assert step1.status_code == 200
+    assert "Connect to QuickBooks Online Bank Feeds" in step1.text
+    assert "Step 1 of 2" in step1.text
+    client.cookies.clear()
+    again = await client.get(url)
+    assert again.status_code == 401, "a spent OTP never opens a second session"
+    assert "Ask the app that sent you here for a new link." in again.text
+
+
+async def test_expired_otp_is_a_translated_401(client: httpx.AsyncClient, api: Api) -> None:
+    url, _, _ = await link_url(api)
+    clock.shift(timedelta(minutes=61))
+    r = await client.get(url, headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert r.status_code == 401
+    assert "Ce lien ne peut plus être utilisé" in r.text
+    assert '<html lang="fr-CA">' in r.text
+    bogus = url.split("?")[0] + "?otp=nope"
+    assert (await client.get(bogus)).status_code == 401
+    assert (await client.get("/link/setup")).status_code == 401, "no session, no page"
+
+
+async def test_security_headers(client: httpx.AsyncClient, api: Api) -> None:
+    url, _, _ = await link_url(api)
+    await open_link(client, url)
+    r = await client.get("/link/setup")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["cache-control"] == "no-store"
+    assert "style=" not in r.text and "<script>" not in r.text, "no inline style or script"
+    assert re.findall(r'(?:src|href)="(https?:)?//', r.text) == [], "no third-party assets"
+
+
+async def test_location_gate_credentials_and_revoke(
+    client: httpx.AsyncClient, api: Api, tenant: TenantKeys
+) -> None:
+    url, _, _ = await link_url(api, balance=1234.56)
+    await open_link(client, url)
+    setup = await client.get("/link/setup")
+    assert "$1,234.56" in setup.text
+    assert "••••5670" in setup.text and "12345670" not in setup.text, "numbers are masked"
+    assert "Get credentials" not in setup.text, "no credentials before the location is confirmed"
+    token = csrf_of(setup.text)
+
+    early = await client.post("/link/credentials", data={"csrf": token})
+    assert "Where is your business located?" in early.text
+
+    forged = await client.post("/link/location", data={"csrf": "forged", "location": "us-ca"})
+    assert forged.status_code == 403
+
+    other = await client.post("/link/location", data={"csrf": token, "location": "other"})
+    assert "only be set up for businesses located in the United States or Canada" in other.text
+    assert "Get credentials" not in other.text
+
+    ok = await client.post("/link/location", data={"csrf": token, "location": "us-ca"})
+    assert ok.status_code == 303
+    setup = await client.get("/link/setup")
+    assert "Get credentials" in setup.text
+
+    shown = await client.post("/link/credentials", data={"csrf": token})
+    assert shown.headers["cache-control"] == "no-store"
+    username = re.search(r'<code id="username">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
+    password = re.search(r'<code id="password">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
+    idx = Idx(client, username, password, tenant.partner_keys["production"])
+    assert (await idx.get("/accounts")).status_code == 200, "the shown credentials work"
+
+    revoked = await client.post("/link/revoke", data={"csrf": token})
+    assert "Credentials revoked" in revoked.text
+    assert (await idx.get("/accounts")).status_code == 401
+
+
+async def test_language_switch_keeps_the_choice(client: httpx.AsyncClient, api: Api) -> None:
+    url, _, _ = await link_url(api, balance=1234.56, currency="CAD")
+    await open_link(client, url, **{"Accept-Language": "en-US"})
+    step1 = await client.get("/link/connect")
+    token = csrf_of(step1.text)
+    r = await client.post("/link/language", data={"csrf": token, "lang": "fr", "back": "setup"})
+    assert r.headers["location"] == "/link/setup"
+    setup = await client.get("/link/setup", headers={"Accept-Language": "en-US"})
+    assert "Configurer les flux bancaires QuickBooks" in setup.text
+    assert "1\xa0234,56\xa0$" in setup.text, "fr_CA: non-breaking spaces, as Babel formats it"
+    assert '<html lang="fr-CA">' in setup.text
+    assert "English</button>" in setup.text
+    step1 = await client.get("/link/connect")
+    assert "Se connecter aux flux bancaires QuickBooks Online" in step1.text
+
+
+async def test_branding_api_and_callout_fallback(client: httpx.AsyncClient, api: Api) -> None:
+    r = await api.call("GET", "/settings/link")
+    assert r.json()["callout"] is None and r.json()["logo"] is None
+    body = {
+        "callout": {"en": {"title": "Need help?", "body": "Call us at 1-800-555-0100."}},
+        "accentColor": "#1A2B3C",
+    }
+    r = await api.call("PUT", "/settings/link", body)
+    assert r.status_code == 200
+    assert r.json()["accentColor"] == "#1a2b3c"
+    for bad in (
+        {"callout": {"en": {"title": "x" * 51, "body": "b"}}},
+        {"callout": {"en": {"title": "t", "body": "x" * 151}}},
+        {"callout": {"fr": {"title": "t", "body": "b"}}},
+        {"callout": {"en": {"title": "bell\x07", "body": "b"}}},
+        {"accentColor": "red"},
+    ):
+        assert (await api.call("PUT", "/settings/link", bad)).status_code == 400, bad
+    assert (await api.call("GET", "/settings/link")).json()["callout"]["en"][
+        "title"
+    ] == "Need help?"
+
+    url, _, _ = await link_url(api)
+    await open_link(client, url)
+    token = csrf_of((await client.get("/link/setup")).text)
+    await client.post("/link/language", data={"csrf": token, "lang": "fr"})
+    setup = await client.get("/link/setup")
+    assert "Need help?" in setup.text, "French falls back to the English callout"
+    theme = await client.get("/link/theme.css")
+    assert "--accent: #1a2b3c" in theme.text and "--on-accent: #ffffff" in theme.text
+
+    body["callout"]["fr"] = {"title": "Besoin d'aide?", "body": "Appelez-nous."}  # type: ignore[index]
+    await api.call("PUT", "/settings/link", body)
+    assert "Besoin d&#39;aide?" in (await client.get("/link/setup")).text
+
+
+async def test_logo_checked_by_content(client: httpx.AsyncClient, api: Api) -> None:
+    def put(content: bytes, kind: str) -> Any:
+        return api.http.put(
+            "/settings/link/logo", content=content, headers={**api.headers, "Content-Type": kind}
+        )
+
+    assert (await put(PNG, "image/png")).json()["logo"] == {
+        "contentType": "image/png",
+        "sizeBytes": len(PNG),
+    }
+    assert (await put(JPEG, "image/png")).json()["logo"]["contentType"] == "image/jpeg"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    assert (await put(svg, "image/svg+xml")).status_code == 415
+    assert (await put(b"MZ\x90\x00fake.exe", "image/png")).status_code == 415, "renamed executable"
+    assert (await put(PNG + b"\x00" * 300_000, "image/png")).status_code == 413
+    assert (await put(b"", "image/png")).status_code == 400
+    url, _, _ = await link_url(api)
+    await open_link(client, url)
+    logo = await client.get("/link/logo")
+    assert logo.headers["content-type"] == "image/jpeg"
+    assert 'src="/link/logo"' in (await client.get("/link/connect")).text
+
+
+HOSTILE = [
+    "<script>alert('x')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "\u202eevil\u202c name",
+    "W" * 150,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+async def test_hostile_text_renders_inert(client: httpx.AsyncClient, api: Api, text: str) -> None:
+    title = text[:50]
+    r = await api.call(
+        "PUT", "/settings/link", {"callout": {"en": {"title": title, "body": text[:150]}}}
+    )
+    assert r.status_code == 200, r.text
+    url, _, _ = await link_url(api, accountName=text[:255])
+    await open_link(client, url)
+    page = (await client.get("/link/setup")).text
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "onerror=alert" not in page or "&#34;&gt;&lt;img" in page or "&gt;&lt;img" in page
+
+
+def _msgids(path: Path) -> set[str]:
+    with path.open("rb") as f:
+        return {m.id for m in read_po(f) if m.id}
+
+
+def test_catalogs_are_complete_and_the_template_is_fresh(tmp_path: Path) -> None:
+    fresh = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_",
+            "-o",
+            str(fresh),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    assert _msgids(fresh) == _msgids(ROOT / "locales" / "messages.pot"), (
+        "messages.pot is stale: run pybabel extract (see README)"
+    )
+    with (ROOT / "locales" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        french = read_po(f, locale="fr")
+    missing = [m.id for m in french if m.id and (not m.string or m.fuzzy)]
+    assert missing == [], f"French translations missing: {missing}"
+    assert _msgids(fresh) <= {m.id for m in french if m.id}
