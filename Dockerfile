@@ -19,6 +19,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
 COPY templates ./templates
 COPY locales ./locales
+# Catalogs compiled at build (start-up compiles them too when missing).
+RUN /opt/venv/bin/python -c "from app.i18n import compile_catalogs; compile_catalogs(force=True)"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

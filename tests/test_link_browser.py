@@ -1,0 +1,244 @@
+"""The Link pages in real headless Chromium (Debian's, driven by Playwright), in English and in
+French: open the link, switch language mid-flow, confirm the location, get credentials, copy,
+check they authenticate a pull, revoke. Every step is screenshotted and audited with axe-core."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import BIN, LiveServer, basic, v1_account, v2_account
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("BANKFEEDS_CHROMIUM", "/usr/bin/chromium"))
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+# The flags this machine needs (no sandbox as root, no background network calls).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOGO = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAGklEQVR4nGNkaPjPQApgIkn1qIZRDaMa"
+    "hpIGAEbAAUz4EqS7AAAAAElFTkSuQmCC"
+)
+
+
+def _require() -> None:
+    missing = [str(p) for p in (CHROMIUM, AXE) if not p.exists()]
+    if missing:
+        message = f"browser tests need {', '.join(missing)} (see README: Development)"
+        if os.environ.get("BANKFEEDS_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    _require()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield instance
+        await instance.close()
+
+
+def tenant_with_feed(live: LiveServer) -> tuple[dict[str, Any], str, httpx.Client]:
+    made = subprocess.run(
+        [str(BIN), "tenants", "create", f"Maple Lending {os.urandom(3).hex()}", "--json"],
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tenant = json.loads(made.stdout)
+    http = httpx.Client(base_url=live.url, headers=basic(tenant["apiKey"]), timeout=30)
+    http.put(
+        "/settings/link",
+        json={
+            "accentColor": "#0b6e4f",
+            "callout": {
+                "en": {"title": "Questions?", "body": "Call Maple Lending at 1-800-555-0100."},
+                "fr": {
+                    "title": "Des questions?",
+                    "body": "Appelez Maple Lending au 1-800-555-0100.",
+                },
+            },
+        },
+    ).raise_for_status()
+    http.put(
+        "/settings/link/logo", content=LOGO, headers={"Content-Type": "image/png"}
+    ).raise_for_status()
+    company = http.post("/companies", json={"name": "Toft Stores"}).json()
+    connection = http.post(
+        f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
+    ).json()
+    base = (
+        f"/companies/{company['id']}/connections/{connection['id']}/connectionInfo/bankFeedAccounts"
+    )
+    http.post(
+        f"{base}/batch",
+        json=[v1_account("chk-1", balance=1234.56), v2_account("sav-2", balance=98765.43)],
+    ).raise_for_status()
+    return tenant, connection["linkUrl"], http
+
+
+async def audit(page: Any, name: str) -> None:
+    """Screenshot the step and fail on any serious or critical axe-core violation."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.add_script_tag(path=str(AXE))
+    violations = await page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
+    )
+    assert violations == [], f"{name}: {violations}"
+
+
+def idx_status(live: LiveServer, tenant: dict[str, Any], username: str, password: str) -> int:
+    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+    key = base64.b64encode(tenant["partnerKeys"]["production"].encode()).decode()
+    r = httpx.get(
+        f"{live.url}/partners/intuit/idx/accounts",
+        headers={"Authorization": f"Basic {pair}", "X-Partner-Key": key},
+    )
+    return r.status_code
+
+
+TEXT = {
+    "en": {
+        "step1": "Connect to QuickBooks Online Bank Feeds",
+        "next": "Next",
+        "step2": "Set up QuickBooks bank feeds",
+        "switch": "Français",
+        "here": "In the United States or Canada",
+        "continue": "Continue",
+        "get": "Get credentials",
+        "copy": "Copy",
+        "revoke": "Revoke credentials",
+        "revoked": "Credentials revoked",
+        "balance": "$1,234.56",
+        "callout": "Questions?",
+        "lang": "en",
+    },
+    "fr": {
+        "step1": "Se connecter aux flux bancaires QuickBooks Online",
+        "next": "Suivant",
+        "step2": "Configurer les flux bancaires QuickBooks",
+        "switch": "English",
+        "here": "Aux États-Unis ou au Canada",
+        "continue": "Continuer",
+        "get": "Obtenir les identifiants",
+        "copy": "Copier",
+        "revoke": "Révoquer les identifiants",
+        "revoked": "Identifiants révoqués",
+        "balance": "1\u00a0234,56\u00a0$\u00a0US",
+        "callout": "Des questions?",
+        "lang": "fr-CA",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_the_whole_flow(browser: Any, live_server: LiveServer, language: str) -> None:
+    t, other = TEXT[language], TEXT["fr" if language == "en" else "en"]
+    tenant, link, http = tenant_with_feed(live_server)
+    context = await browser.new_context(
+        locale="fr-CA" if language == "fr" else "en-US",
+        bypass_csp=True,
+        viewport={"width": 1024, "height": 900},
+    )
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = await context.new_page()
+    try:
+        await page.goto(link)
+        assert await page.locator("h1").inner_text() == t["step1"]
+        assert await page.get_attribute("html", "lang") == t["lang"]
+        assert await page.locator("img.logo").count() == 1
+        await audit(page, f"{language}-1-connect")
+
+        await page.get_by_role("link", name=t["next"]).click()
+        assert await page.locator("h1").inner_text() == t["step2"]
+        body = await page.locator("main").inner_text()
+        assert t["balance"] in body, body
+        assert "••••5670" in body
+        assert t["callout"] in body
+        await audit(page, f"{language}-2-setup")
+
+        # Switch language mid-flow, and back: the choice is kept across pages.
+        await page.get_by_role("button", name=t["switch"]).click()
+        assert await page.locator("h1").inner_text() == other["step2"]
+        assert other["callout"] in await page.locator("main").inner_text()
+        await page.get_by_role("button", name=other["switch"]).click()
+        assert await page.locator("h1").inner_text() == t["step2"]
+
+        await page.get_by_label(t["here"]).check()
+        await page.get_by_role("button", name=t["continue"]).click()
+        await audit(page, f"{language}-3-location-confirmed")
+        await page.get_by_role("button", name=t["get"]).click()
+        username = await page.locator("#username").inner_text()
+        password = await page.locator("#password").inner_text()
+        await audit(page, f"{language}-4-credentials")
+
+        await page.get_by_role("button", name=t["copy"]).first.click()
+        assert await page.evaluate("navigator.clipboard.readText()") == username
+        assert idx_status(live_server, tenant, username, password) == 200
+
+        await page.set_viewport_size({"width": 360, "height": 900})
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, "no horizontal scrolling at 360 px"
+        await page.screenshot(
+            path=str(SHOTS / f"{language}-4-credentials-360px.png"), full_page=True
+        )
+        await page.set_viewport_size({"width": 1024, "height": 900})
+
+        await page.get_by_role("button", name=t["revoke"]).click()
+        assert await page.locator("h1").inner_text() == t["revoked"]
+        await audit(page, f"{language}-5-revoked")
+        assert idx_status(live_server, tenant, username, password) == 401
+    finally:
+        await context.close()
+        http.close()
+
+
+async def test_not_eligible_and_expired_pages(browser: Any, live_server: LiveServer) -> None:
+    _, link, http = tenant_with_feed(live_server)
+    context = await browser.new_context(locale="fr-CA", bypass_csp=True)
+    page = await context.new_page()
+    try:
+        await page.goto(link)
+        await page.get_by_role("link", name="Suivant").click()
+        await page.get_by_label("Ailleurs").check()
+        await page.get_by_role("button", name="Continuer").click()
+        assert await page.locator("h1").inner_text() == "Non offert pour votre entreprise"
+        assert await page.locator("#username").count() == 0
+        await audit(page, "fr-not-eligible")
+        await page.goto(link)  # the OTP was spent: the link works once
+        assert await page.locator("h1").inner_text() == "Ce lien ne peut plus être utilisé"
+        await audit(page, "fr-expired")
+    finally:
+        await context.close()
+        http.close()
+
+
+def test_readme_screenshots_exist() -> None:
+    """The README shows two of the screenshots these tests take (copied to docs/screenshots)."""
+    readme = (ROOT / "README.md").read_text()
+    for name in ("en-2-setup.png", "fr-4-credentials.png"):
+        assert (ROOT / "docs" / "screenshots" / name).exists(), name
+        assert f"docs/screenshots/{name}" in readme
