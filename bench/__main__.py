@@ -7,21 +7,38 @@ import json
 import os
 import platform
 
-from bench import push, send
+from bench import more, push, send
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("scenario", choices=["push", "send"], nargs="?", default="push")
+    parser.add_argument(
+        "scenario",
+        choices=["push", "send", "copy", "idx", "detect", "link"],
+        nargs="?",
+        default="push",
+    )
     parser.add_argument("--runs", type=int, default=40, help="samples per latency figure")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--seconds", type=float, default=8.0, help="per throughput run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per throughput figure")
     parser.add_argument("--accounts", type=int, default=10_000, help="send: accounts")
     parser.add_argument("--per-account", type=int, default=100, help="send: pending per account")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = push.run(args) if args.scenario == "push" else send.run(args)
+    runners = {
+        "push": push.run,
+        "send": send.run,
+        "copy": more.ingest_vs_copy,
+        "idx": more.idx_pull,
+        "detect": more.detection,
+        "link": more.link_page,
+    }
+    if args.scenario == "detect" and args.accounts == 10_000:
+        args.accounts = 100_000
+    results = runners[args.scenario](args)
+    plan = results.pop("_plan", None)
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -32,8 +49,10 @@ def main() -> None:
     print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|")
     for name, s in results.items():
         print(
-            f"| {name} | {s['median']:.1f} | {s['p99']:.1f} | {s['spread']:.1f} | {int(s['n'])} |"
+            f"| {name} | {s['median']:.2f} | {s['p99']:.2f} | {s['spread']:.2f} | {int(s['n'])} |"
         )
+    if plan:
+        print("\nquery plan:\n" + plan)
 
 
 if __name__ == "__main__":

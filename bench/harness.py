@@ -64,6 +64,7 @@ def server(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterato
     subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    env["BANKFEEDS_PUBLIC_BASE_URL"] = url
     proc = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,

@@ -18,7 +18,7 @@ from app.db import transaction
 from app.transactions import service as transactions
 
 log = logging.getLogger("app.jobs")
-CHUNK = 1000
+CHUNK = 5000
 
 
 async def detect(
@@ -36,9 +36,9 @@ async def detect(
             if not gone:
                 break
             totals["failedOperations"] += await transactions.fail_pending(
-                session, [a.pk for a in gone]
+                session, [pk for pk, _ in gone]
             )
-            await events.accounts_changed(session, gone, "bankFeeds.sourceAccount.disconnected")
+            await events.stale_accounts_disconnected(session, gone)
         totals["accounts"] += len(gone)
         if progress is not None:
             progress(len(gone))

@@ -103,8 +103,9 @@ async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datet
 
 async def disconnect_stale(
     session: AsyncSession, cutoff: datetime, limit: int
-) -> list[SourceAccount]:
-    """Up to `limit` connected accounts Intuit has not queried since `cutoff`, now disconnected."""
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Up to `limit` connected accounts Intuit has not queried since `cutoff`, now disconnected;
+    returns their (pk, connection id)."""
     stale = (
         select(SourceAccount.pk)
         .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
@@ -116,9 +117,14 @@ async def disconnect_stale(
         update(SourceAccount)
         .where(SourceAccount.pk.in_(stale))
         .values(status="disconnected")
-        .returning(SourceAccount)
+        .returning(SourceAccount.pk, SourceAccount.connection_id)
         .execution_options(synchronize_session=False)
     )
+    return [(pk, cid) for pk, cid in (await session.execute(stmt)).all()]
+
+
+async def by_pks(session: AsyncSession, pks: Sequence[uuid.UUID]) -> list[SourceAccount]:
+    stmt = select(SourceAccount).where(SourceAccount.pk.in_(pks))
     return list((await session.execute(stmt)).scalars())
 
 

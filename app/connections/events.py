@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import repository as accounts_repo
 from app.accounts.service import to_wire as account_wire
 from app.accounts.tables import SourceAccount
 from app.config import Settings
@@ -24,8 +26,11 @@ async def accounts_changed(
     companies = await repository.companies_of_connections(
         session, list({a.connection_id for a in accounts})
     )
+    subscribers = webhooks.Subscribers()
     for account in accounts:
         company = companies[account.connection_id]
+        if not await subscribers.of(session, company.tenant_id, company.environment):
+            continue  # no one listens: skip building the payload
         await webhooks.emit(
             session,
             company.tenant_id,
@@ -37,7 +42,26 @@ async def accounts_changed(
                 "connectionId": str(account.connection_id),
                 "sourceAccount": webhooks.payload_json(account_wire(account)),
             },
+            subscribers,
         )
+
+
+async def stale_accounts_disconnected(
+    session: AsyncSession, stale: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    """The detection's batch: accounts are loaded only for tenants that have endpoints."""
+    companies = await repository.companies_of_connections(session, list({c for _, c in stale}))
+    subscribers = webhooks.Subscribers()
+    wanted = [
+        pk
+        for pk, connection_id in stale
+        if await subscribers.of(
+            session, companies[connection_id].tenant_id, companies[connection_id].environment
+        )
+    ]
+    if wanted:
+        accounts = await accounts_repo.by_pks(session, wanted)
+        await accounts_changed(session, accounts, "bankFeeds.sourceAccount.disconnected")
 
 
 async def connections_changed(
@@ -47,6 +71,7 @@ async def connections_changed(
     if not connections:
         return
     companies = await repository.companies_of_connections(session, [c.id for c in connections])
+    subscribers = webhooks.Subscribers()
     for connection in connections:
         company = companies[connection.id]
         await webhooks.emit(
@@ -62,4 +87,5 @@ async def connections_changed(
                     to_wire(connection, link_url(settings, connection, None))
                 ),
             },
+            subscribers,
         )

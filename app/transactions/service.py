@@ -64,6 +64,7 @@ async def announce(session: AsyncSession, operations: Sequence[PushOperation]) -
     if not operations:
         return
     companies = await repository.companies_of(session, list({op.company_id for op in operations}))
+    subscribers = webhooks.Subscribers()
     for op in operations:
         company = companies[op.company_id]
         event = (
@@ -83,6 +84,7 @@ async def announce(session: AsyncSession, operations: Sequence[PushOperation]) -
                 "accountId": op.account_id,
                 "pushOperation": webhooks.payload_json(to_wire(op)),
             },
+            subscribers,
         )
 
 

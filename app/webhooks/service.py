@@ -93,19 +93,32 @@ async def deliveries(
     )
 
 
+class Subscribers:
+    """Endpoints per tenant and environment, looked up once for a batch of events."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[uuid.UUID, str], list[WebhookEndpoint]] = {}
+
+    async def of(
+        self, session: AsyncSession, tenant_id: uuid.UUID, environment: str
+    ) -> list[WebhookEndpoint]:
+        key = (tenant_id, environment)
+        if key not in self._known:
+            self._known[key] = await repository.endpoints_of(session, tenant_id, environment)
+        return self._known[key]
+
+
 async def emit(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     environment: str,
     event_type: str,
     payload: dict[str, Any],
+    subscribers: Subscribers | None = None,
 ) -> int:
     """Write the event and one delivery per subscribed endpoint, in the caller's transaction."""
-    endpoints = [
-        e
-        for e in await repository.endpoints_of(session, tenant_id, environment)
-        if not e.event_types or event_type in e.event_types
-    ]
+    found = await (subscribers or Subscribers()).of(session, tenant_id, environment)
+    endpoints = [e for e in found if not e.event_types or event_type in e.event_types]
     if not endpoints:
         return 0
     now = clock.now()

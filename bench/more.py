@@ -1,0 +1,325 @@
+"""The remaining figures: COPY ceiling, IDX pull at 1M rows, detection over 100k accounts, Link
+step 2. Each loads its data straight into PostgreSQL (setup, untimed) and measures the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.harness import (
+    BIN,
+    PG,
+    REDIS,
+    _drop,
+    basic,
+    connected_feeds,
+    make_tenant,
+    server,
+    summary,
+)
+
+DSN = PG.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def copy_ceiling(schema: str, account_pks: list[uuid.UUID], seconds: float) -> float:
+    """Rows/s COPYing 1000-row batches (one transaction each) from one connection per account."""
+    today = date.today()
+    now = datetime.now(UTC)
+    done = 0
+
+    async def one(pk: uuid.UUID, n: int) -> None:
+        nonlocal done
+        conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+        batches = [
+            [
+                (pk, f"copy{n}-{b}-{i}", today, "Card payment", Decimal("-1.50"), now)
+                for i in range(1000)
+            ]
+            for b in range(int(seconds * 60) + 5)
+        ]
+        try:
+            stop = time.perf_counter() + seconds
+            for rows in batches:
+                if time.perf_counter() >= stop:
+                    break
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "bank_transactions",
+                        records=rows,
+                        columns=[
+                            "account_pk",
+                            "transaction_id",
+                            "cleared_on",
+                            "description",
+                            "amount",
+                            "accepted_at",
+                        ],
+                    )
+                done += 1000
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(pk, n) for n, pk in enumerate(account_pks)))
+    return done / (time.perf_counter() - started)
+
+
+async def account_pks(schema: str, count: int) -> list[uuid.UUID]:
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
+        rows = await conn.fetch(
+            "SELECT pk FROM source_accounts WHERE status = 'connected' LIMIT $1", count
+        )
+        return [r["pk"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def ingest_vs_copy(args: Any) -> dict[str, Any]:
+    from bench.push import ingest
+
+    results: dict[str, Any] = {}
+    with server() as srv:
+        tenant = make_tenant(srv)
+        schema = srv.env["BANKFEEDS_DB_SCHEMA"]
+        feeds = connected_feeds(srv, tenant, count=8)
+        api, copy = [], []
+        for rep in range(args.repeats):
+            api.append(
+                asyncio.run(ingest(srv.url, tenant["apiKey"], feeds[:4], args.seconds, f"r{rep}"))
+            )
+            pks = asyncio.run(account_pks(schema, 8))[4:8]
+            copy.append(asyncio.run(copy_ceiling(schema, pks, args.seconds)))
+    for name, values in (
+        ("ingest via API, 4 clients (tx/s)", api),
+        ("COPY ceiling, 4 connections (rows/s)", copy),
+    ):
+        results[name] = {
+            "median": statistics.median(values),
+            "p99": max(values),
+            "spread": statistics.pstdev(values),
+            "n": float(len(values)),
+        }
+    ratio = [a / c for a, c in zip(api, copy, strict=True)]
+    results["ratio API / COPY"] = {
+        "median": statistics.median(ratio),
+        "p99": max(ratio),
+        "spread": statistics.pstdev(ratio),
+        "n": float(len(ratio)),
+    }
+    return results
+
+
+async def load_sent(schema: str, pk: uuid.UUID, rows: int, days: int) -> None:
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
+        base = datetime.now(UTC).replace(hour=5, minute=0, second=0, microsecond=0) - timedelta(
+            days=days
+        )
+        per_day = rows // days
+        for d in range(days):
+            sent = base + timedelta(days=d)
+            await conn.copy_records_to_table(
+                "bank_transactions",
+                records=[
+                    (pk, f"s{d}-{i}", sent.date(), "Card payment", Decimal("-2.00"), sent, sent)
+                    for i in range(per_day)
+                ],
+                columns=[
+                    "account_pk",
+                    "transaction_id",
+                    "cleared_on",
+                    "description",
+                    "amount",
+                    "accepted_at",
+                    "sent_at",
+                ],
+            )
+        await conn.execute("ANALYZE bank_transactions")
+    finally:
+        await conn.close()
+
+
+async def plan(schema: str, pk: uuid.UUID, start: datetime, end: datetime) -> str:
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
+        rows = await conn.fetch(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT * FROM bank_transactions "
+            "WHERE account_pk = $1 AND sent_at IS NOT NULL AND sent_at >= $2 AND sent_at < $3 "
+            "ORDER BY sent_at, id LIMIT 100 OFFSET 200",
+            pk,
+            start,
+            end,
+        )
+        return "\n".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+
+
+def idx_pull(args: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with server() as srv:
+        tenant = make_tenant(srv)
+        schema = srv.env["BANKFEEDS_DB_SCHEMA"]
+        feed = connected_feeds(srv, tenant, count=1)[0]
+        pk = asyncio.run(account_pks(schema, 1))[0]
+        asyncio.run(load_sent(schema, pk, args.rows, days=100))
+        day = (datetime.now(UTC) - timedelta(days=50)).date()
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        params = {
+            "startDate": day.isoformat(),
+            "endDate": (day + timedelta(days=1)).isoformat(),
+            "pageSize": "100",
+        }
+        client_ms, server_ms = [], []
+
+        async def pulls() -> None:
+            async with httpx.AsyncClient(
+                base_url=srv.url, headers=feed.idx_headers, timeout=30
+            ) as http:
+                path = f"/partners/intuit/idx/accounts/{feed.idx_account_id}/transactions"
+                pages = max(1, args.rows // 100 // 100)
+                for i in range(args.runs * 5):
+                    page = str(1 + i % pages)
+                    t0 = time.perf_counter()
+                    r = await http.get(path, params={**params, "page": page})
+                    client_ms.append((time.perf_counter() - t0) * 1000)
+                    assert r.status_code == 200 and len(r.json()["results"]) == 100, r.text[:300]
+                    server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
+                    await asyncio.sleep(max(0.0, 0.02 - client_ms[-1] / 1000))
+
+        asyncio.run(pulls())
+        results[f"IDX 100-item page, {args.rows:,} sent rows, client-observed (ms)"] = summary(
+            client_ms[5:]
+        )
+        results[f"IDX 100-item page, {args.rows:,} sent rows, server time (ms)"] = summary(
+            server_ms[5:]
+        )
+        results["_plan"] = asyncio.run(plan(schema, pk, start, start + timedelta(days=1)))
+    return results
+
+
+async def load_accounts(schema: str, count: int) -> None:
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
+        now = datetime.now(UTC)
+        old = now - timedelta(days=11)
+        tenant, company = uuid.uuid4(), uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)", tenant, schema, now
+        )
+        await conn.execute(
+            "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
+            "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
+            company,
+            tenant,
+            now,
+        )
+        connections = [uuid.uuid4() for _ in range(count // 10)]
+        await conn.copy_records_to_table(
+            "connections",
+            records=[(c, company, "hcws", "Linked", now) for c in connections],
+            columns=["id", "company_id", "platform_key", "status", "created_at"],
+        )
+        await conn.copy_records_to_table(
+            "source_accounts",
+            records=[
+                (uuid.uuid4(), connections[n // 10], f"acc-{n}", 1, "USD", "connected", now, old)
+                for n in range(count)
+            ],
+            columns=[
+                "pk",
+                "connection_id",
+                "account_id",
+                "version",
+                "currency",
+                "status",
+                "created_at",
+                "last_queried_at",
+            ],
+        )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def detection(args: Any) -> dict[str, Any]:
+    seconds = []
+    for _ in range(args.repeats):
+        schema = f"bench_{secrets.token_hex(4)}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": PG,
+            "REDIS_URL": REDIS,
+            "BANKFEEDS_DB_SCHEMA": schema,
+            "BANKFEEDS_LOG_LEVEL": "WARNING",
+        }
+        subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
+        try:
+            asyncio.run(load_accounts(schema, args.accounts))
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [str(BIN), "jobs", "run", "detect-disconnects"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            seconds.append(time.perf_counter() - t0)
+            assert f"accounts {args.accounts}" in out.stdout, out.stdout
+        finally:
+            _drop(schema)
+    return {
+        f"detection scan, {args.accounts:,} accounts (s)": {
+            "median": statistics.median(seconds),
+            "p99": max(seconds),
+            "spread": statistics.pstdev(seconds),
+            "n": float(len(seconds)),
+        }
+    }
+
+
+def link_page(args: Any) -> dict[str, Any]:
+    with server() as srv:
+        tenant = make_tenant(srv)
+        with httpx.Client(base_url=srv.url, headers=basic(tenant["apiKey"]), timeout=30) as http:
+            company = http.post("/companies", json={"name": "Link Bench"}).json()
+            conn = http.post(
+                f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
+            ).json()
+            link_path = f"/companies/{company['id']}/connections/{conn['id']}"
+            base = f"{link_path}/connectionInfo/bankFeedAccounts"
+            http.post(
+                f"{base}/batch",
+                json=[
+                    {
+                        "id": f"a{i}",
+                        "accountName": f"Account {i}",
+                        "accountType": "checking",
+                        "accountNumber": f"1000{i}",
+                        "currency": "USD",
+                        "balance": 1234.56,
+                    }
+                    for i in range(5)
+                ],
+            )
+            link = conn["linkUrl"]
+        server_ms = []
+        with httpx.Client(timeout=30) as browser:
+            browser.get(link)
+            for _ in range(args.runs * 10):
+                r = browser.get(f"{srv.url}/link/setup")
+                assert r.status_code == 200 and "Account 4" in r.text
+                server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
+    return {"Link step 2, five accounts, server time (ms)": summary(server_ms[10:])}
