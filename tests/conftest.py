@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -30,9 +32,51 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock, migrate
 from app.config import Settings
 from app.db import make_engine, transaction
+from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.services import Services
 from app.tenants import service as tenants
+
+# Every secret the tests create: API and partner keys, passwords, OTPs, webhook secrets.
+SECRETS: set[str] = set()
+
+
+def remember_secret(*values: str | None) -> None:
+    SECRETS.update(v for v in values if v and len(v) >= 8)
+
+
+class _Collect(logging.Handler):
+    """Keeps every log line the service writes, formatted as it ships (JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.setFormatter(JsonFormatter())
+        self.addFilter(ContextFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(("httpx", "httpcore")):
+            return  # the test client's own log of the URLs it requests, not the service's
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_never_logged() -> Iterator[None]:
+    """Fails the session if any secret made during it appears in any log line."""
+    handler = _Collect()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    text = "\n".join(handler.lines)
+    leaks = sorted(s[:6] + "…" for s in SECRETS if s in text)
+    assert not leaks, f"secrets found in the logs: {leaks}"
+    assert handler.lines, "the log scan saw no log lines at all"
+
+
+def otp_in(link_url: str) -> str | None:
+    match = re.search(r"[?&]otp=([^&]+)", link_url)
+    return match.group(1) if match else None
 
 
 @pytest.fixture(scope="session")
@@ -196,6 +240,7 @@ async def make_tenant(sessions: async_sessionmaker[AsyncSession], **kw: Any) -> 
         made = await tenants.create_tenant(
             session, name, kw.get("time_zone", "America/Toronto"), 10
         )
+    remember_secret(*made.api_keys.values(), *made.partner_keys.values())
     return TenantKeys(
         str(made.tenant.id),
         made.tenant.name,
@@ -233,6 +278,7 @@ class Api:
     async def connection(self, company_id: str) -> dict[str, Any]:
         r = await self.call("POST", f"/companies/{company_id}/connections", {"platformKey": "hcws"})
         assert r.status_code == 200, r.text
+        remember_secret(otp_in(r.json()["linkUrl"]))
         return r.json()  # type: ignore[no-any-return]
 
     async def accounts_path(self) -> str:
@@ -296,6 +342,7 @@ class Linkable:
         r = await self.api.call("POST", f"{self.accounts_path}/credentials")
         assert r.status_code == 200, r.text
         body = r.json()
+        remember_secret(body["password"])
         return Idx(self.idx.http, body["username"], body["password"], self.idx.partner_key)
 
 
@@ -310,6 +357,7 @@ async def linkable(api: Api, tenant: TenantKeys) -> Linkable:
     assert r.status_code == 201, r.text
     r = await api.call("POST", f"{base}/credentials")
     assert r.status_code == 200, r.text
+    remember_secret(r.json()["password"])
     idx = Idx(
         api.http, r.json()["username"], r.json()["password"], tenant.partner_keys["production"]
     )

@@ -19,7 +19,7 @@ from app import clock
 from app.config import Settings
 from app.connections.tables import LinkOtp
 from app.worker import JOBS
-from tests.conftest import Linkable
+from tests.conftest import Linkable, remember_secret
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.receiver import Receiver, receiver
 
@@ -60,6 +60,7 @@ async def subscribe(feed_or_link: Feed | Linkable, rec: Receiver, *types: str) -
     r = await api.call("POST", "/webhooks/endpoints", {"url": rec.url, "eventTypes": list(types)})
     assert r.status_code == 201, r.text
     rec.secret = r.json()["secret"]
+    remember_secret(rec.secret)
     return str(r.json()["id"])
 
 

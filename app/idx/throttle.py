@@ -38,13 +38,14 @@ class Throttle:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.ttl(key)
+                    pipe.pttl(key)  # milliseconds: TTL would round a last half-second to 0
                 ttls = await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("sign-in throttle unavailable (%s); not throttling", type(exc).__name__)
             return
-        wait = max(int(t) for t in ttls)
-        if wait > 0:
+        remaining_ms = max(int(t) for t in ttls)
+        if remaining_ms > 0:
+            wait = -(-remaining_ms // 1000)
             raise TooManyRequests(
                 f"Too many failed sign-ins; retry after {wait} seconds.", retry_after=wait
             )
