@@ -1,4 +1,4 @@
-"""arq job: forget what has expired — Link OTPs, unusable credentials, idempotency keys."""
+"""arq job: forget what has expired — Link OTPs and sessions, credentials, idempotency keys."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from app.connections import repository
 from app.credentials import repository as credentials
 from app.db import transaction
 from app.idempotency import repository as idempotency
+from app.link import repository as link
 
 log = logging.getLogger("app.jobs")
 
@@ -24,6 +25,7 @@ async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
             "linkOtps": await repository.purge_otps(session, before),
             "credentials": await credentials.purge_unusable(session, before),
             "idempotencyKeys": await idempotency.purge(session, clock.now()),
+            "linkSessions": await link.purge_sessions(session, clock.now()),
         }
     log.info(
         "purged expired records: %s", counts, extra={"fields": {"job": "purge_expired", **counts}}
