@@ -27,7 +27,7 @@ import app.connections.routes
 import app.credentials.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
-from app import openapi
+from app import metrics, openapi
 from app.api import client_api
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -97,6 +97,11 @@ class RequestContext:
             if not started_response:
                 await response(scope, receive, send_with_id)
         finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.observe_request(
+                template, scope["method"], status, time.perf_counter() - started
+            )
             log.info(
                 "%s %s %s",
                 scope["method"],
@@ -216,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
         *client_api.routes(),
         *idx_api.routes(),
         *link_routes,

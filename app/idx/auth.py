@@ -64,7 +64,7 @@ async def idx_principal(
     pair = username_password_from(request.headers.get("authorization"))
     username = pair[0] if pair else None
     throttle = Throttle(services.redis, services.settings)
-    await throttle.check(username, address)
+    had_failures = await throttle.check(username, address)
 
     key = partner_key_from(request.headers.get("x-partner-key"))
     partner = await tenants_repo.partner_key(session, digest(key)) if key else None
@@ -81,7 +81,8 @@ async def idx_principal(
     if credential is None:
         await throttle.failed(pair[0], address)
         raise Unauthorized(BAD_SIGN_IN)
-    await throttle.succeeded(pair[0])
+    if had_failures:
+        await throttle.succeeded(pair[0])
     return IdxPrincipal(
         partner.tenant_id, partner.environment, credential.connection_id, credential.id
     )

@@ -31,10 +31,15 @@ class Throttle:
         ident = hashlib.sha256(value.encode()).hexdigest()[:32] if kind.endswith("u") else value
         return f"{self.settings.redis_prefix}idx:{kind}:{ident}"
 
-    async def check(self, username: str | None, address: str) -> None:
+    async def check(self, username: str | None, address: str) -> bool:
+        """Raise 429 while throttled or locked; True when the username has failures on record."""
         keys = [self._key("lock:ip", address)]
         if username:
-            keys += [self._key("lock:u", username), self._key("wait:u", username)]
+            keys += [
+                self._key("lock:u", username),
+                self._key("wait:u", username),
+                self._key("fail:u", username),
+            ]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
@@ -42,13 +47,17 @@ class Throttle:
                 ttls = await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("sign-in throttle unavailable (%s); not throttling", type(exc).__name__)
-            return
+            return False
+        has_failures = bool(username) and int(ttls[-1]) != -2  # -2: no such key
+        if username:
+            ttls = ttls[:-1]
         remaining_ms = max(int(t) for t in ttls)
         if remaining_ms > 0:
             wait = -(-remaining_ms // 1000)
             raise TooManyRequests(
                 f"Too many failed sign-ins; retry after {wait} seconds.", retry_after=wait
             )
+        return has_failures
 
     async def failed(self, username: str | None, address: str) -> None:
         s = self.settings

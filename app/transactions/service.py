@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, querying
+from app import clock, metrics, querying
 from app.accounts import service as accounts
 from app.companies import service as companies
 from app.db import parse_uuid
@@ -156,6 +156,8 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     await settle_overdue(session, account_pks=account_pks)
     now = clock.now()
     sent = await repository.mark_sent(session, account_pks, now)
+    if not sent:
+        return 0, 0  # nothing was pending (the usual Update): no operation can have finished
     done = await repository.pending_operations(session, account_pks)
     for op in done:
         op.status = "Success"
@@ -171,6 +173,9 @@ async def _reject(
 ) -> NoReturn:
     known = await repository.accepted_ids(session, account_pk, rules.raw_ids(body.transactions))
     verdict = rules.judge(body.transactions, state, known)
+    metrics.PUSHES.labels("rejected").inc()
+    for error in verdict.errors:
+        metrics.REJECTIONS.labels(error.validatorName or "unknown").inc()
     items = len({e.itemId for e in verdict.errors})
     raise BadRequest(
         f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
@@ -251,6 +256,8 @@ async def push(
     if verdict.items[-1].balance is not None:
         account_values.update(balance=verdict.items[-1].balance, modified_date=now)
     await repository.record_push(session, op, account_values)
+    metrics.PUSHES.labels("accepted").inc()
+    metrics.PUSHED_TRANSACTIONS.inc(len(verdict.items))
 
     wire = to_wire(op)
     # Built from values the rules already checked: no second validation pass.

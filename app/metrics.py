@@ -1,0 +1,96 @@
+"""Prometheus metrics (prometheus-client): counters and histograms the API process updates, and
+gauges read from the database at scrape time (the truth lives there, shared by every process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "bankfeeds_http_requests_total",
+    "HTTP requests by route template, method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "bankfeeds_http_request_duration_seconds",
+    "HTTP request duration by route template.",
+    ["route", "method"],
+    registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+PUSHES = Counter(
+    "bankfeeds_pushes_total",
+    "Pushes by outcome (accepted, rejected).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PUSHED_TRANSACTIONS = Counter(
+    "bankfeeds_pushed_transactions_total", "Transactions accepted in pushes.", registry=REGISTRY
+)
+REJECTIONS = Counter(
+    "bankfeeds_push_rejections_total",
+    "Push validation errors by rule (validatorName).",
+    ["rule"],
+    registry=REGISTRY,
+)
+IDX_CALLS = Counter(
+    "bankfeeds_idx_requests_total",
+    "IDX calls by outcome (ok, unauthorized, throttled, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PENDING = Gauge(
+    "bankfeeds_pending_transactions",
+    "Accepted transactions not yet sent to Intuit.",
+    registry=REGISTRY,
+)
+ACCOUNTS = Gauge(
+    "bankfeeds_source_accounts", "Source accounts by status.", ["status"], registry=REGISTRY
+)
+DELIVERIES = Gauge(
+    "bankfeeds_webhook_deliveries", "Webhook deliveries by status.", ["status"], registry=REGISTRY
+)
+OPERATIONS = Gauge(
+    "bankfeeds_push_operations", "Push operations by status.", ["status"], registry=REGISTRY
+)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    LATENCY.labels(route, method).observe(seconds)
+    if route.startswith("/partners/intuit/idx"):
+        outcome = {401: "unauthorized", 429: "throttled"}.get(status)
+        IDX_CALLS.labels(outcome or ("ok" if status < 400 else "error")).inc()
+
+
+async def _refresh(session: AsyncSession) -> None:
+    from app.accounts.tables import SourceAccount
+    from app.transactions.tables import BankTransaction, PushOperation
+    from app.webhooks.tables import WebhookDelivery
+
+    pending = (
+        select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
+    )
+    PENDING.set((await session.execute(pending)).scalar_one())
+    for gauge, column in (
+        (ACCOUNTS, SourceAccount.status),
+        (DELIVERIES, WebhookDelivery.status),
+        (OPERATIONS, PushOperation.status),
+    ):
+        gauge.clear()
+        rows = (await session.execute(select(column, func.count()).group_by(column))).all()
+        for status, count in rows:
+            gauge.labels(status).set(count)
+
+
+async def endpoint(request: Request) -> Response:
+    async with request.app.state.services.sessions() as session:
+        await _refresh(session)
+    return Response(generate_latest(REGISTRY), media_type=PROMETHEUS_TYPE)
