@@ -398,6 +398,23 @@ def jobs_run(name: str, at: str | None) -> None:
     )
 
 
+@main.command()
+def doctor() -> None:
+    """Check configuration, database, migrations, Redis, the worker and clocks."""
+    from app import doctor as checks
+
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic lists which setting is wrong and why
+        raise click.ClickException(f"configuration is invalid: {exc}") from exc
+
+    def say(passed: bool, message: str) -> None:
+        click.echo(f"{'ok  ' if passed else 'FAIL'}  {message}")
+
+    if not asyncio.run(checks.run(settings, say)):
+        raise SystemExit(1)
+
+
 main.add_command(sandbox_group)
 
 if __name__ == "__main__":

@@ -12,13 +12,19 @@ import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
-from app.accounts.jobs import detect_disconnects
+from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.config import Settings, get_settings
-from app.connections.jobs import purge_expired
+from app.connections.jobs import purge_expired as _purge_expired
 from app.db import make_engine, make_sessionmaker
+from app.doctor import recorded
 from app.logs import setup_logging
-from app.transactions.jobs import daily_send
-from app.webhooks.jobs import deliver_webhooks
+from app.transactions.jobs import daily_send as _daily_send
+from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
+
+daily_send = recorded(_daily_send)
+detect_disconnects = recorded(_detect_disconnects)
+deliver_webhooks = recorded(_deliver_webhooks)
+purge_expired = recorded(_purge_expired)
 
 JOBS: dict[str, Any] = {
     "daily-send": daily_send,

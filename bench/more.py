@@ -32,7 +32,9 @@ from bench.harness import (
 DSN = PG.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def copy_ceiling(schema: str, account_pks: list[uuid.UUID], seconds: float) -> float:
+async def copy_ceiling(
+    schema: str, account_pks: list[uuid.UUID], seconds: float, tag: str = "copy"
+) -> float:
     """Rows/s COPYing 1000-row batches (one transaction each) from one connection per account."""
     today = date.today()
     now = datetime.now(UTC)
@@ -43,7 +45,7 @@ async def copy_ceiling(schema: str, account_pks: list[uuid.UUID], seconds: float
         conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
         batches = [
             [
-                (pk, f"copy{n}-{b}-{i}", today, "Card payment", Decimal("-1.50"), now)
+                (pk, f"{tag}{n}-{b}-{i}", today, "Card payment", Decimal("-1.50"), now)
                 for i in range(1000)
             ]
             for b in range(int(seconds * 60) + 5)
@@ -100,7 +102,7 @@ def ingest_vs_copy(args: Any) -> dict[str, Any]:
                 asyncio.run(ingest(srv.url, tenant["apiKey"], feeds[:4], args.seconds, f"r{rep}"))
             )
             pks = asyncio.run(account_pks(schema, 8))[4:8]
-            copy.append(asyncio.run(copy_ceiling(schema, pks, args.seconds)))
+            copy.append(asyncio.run(copy_ceiling(schema, pks, args.seconds, f"copy{rep}-")))
     for name, values in (
         ("ingest via API, 4 clients (tx/s)", api),
         ("COPY ceiling, 4 connections (rows/s)", copy),

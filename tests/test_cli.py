@@ -97,3 +97,23 @@ def test_partner_key_rotation_and_unknown_tenant(cli: Any) -> None:
     assert "no tenant 'Nobody'" in unknown.output
     bad_zone = cli("tenants", "create", "Zoned", "--time-zone", "Mars/Base", ok=False)
     assert bad_zone.exit_code != 0
+
+
+def test_doctor_says_what_is_wrong(
+    cli: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("BANKFEEDS_REDIS_PREFIX", settings.redis_prefix)
+    result = cli("doctor", ok=False)
+    lines = result.output.splitlines()
+    assert any(line.startswith("ok") and "database reachable" in line for line in lines), lines
+    assert any(line.startswith("ok") and "schema up to date" in line for line in lines), lines
+    assert any(line.startswith("ok") and "Redis reachable" in line for line in lines), lines
+    no_worker = [line for line in lines if "no worker heartbeat" in line]
+    assert no_worker and no_worker[0].startswith("FAIL"), lines
+    assert result.exit_code == 1
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    down = cli("doctor", ok=False)
+    assert "Redis unreachable" in down.output
+    assert down.exit_code == 1

@@ -58,4 +58,3 @@ async def test_metrics_count_requests_pushes_and_state(
     assert value(text, "bankfeeds_source_accounts", status="connected") >= 1
     assert value(text, "bankfeeds_idx_requests_total", outcome="ok") >= 2
     assert "bankfeeds_http_request_duration_seconds_bucket" in text
-

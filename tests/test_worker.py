@@ -112,6 +112,11 @@ async def test_push_then_daily_send_then_pull(
 
         again = await run_job(settings, sessions, "daily_send")
         assert again["transactions"] == 0, "nothing is sent twice"
+        import redis.asyncio
+
+        async with redis.asyncio.Redis.from_url(settings.redis_url or "") as r:
+            last = await r.get(f"{settings.redis_prefix}job:last:daily_send")
+        assert last is not None and b'"transactions": 0' in last, "doctor can tell when it ran"
 
         await run_job(settings, sessions, "deliver_webhooks")
         events = rec.events("bankTransactions.write.successful")
