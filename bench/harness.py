@@ -105,6 +105,24 @@ def _drop(schema: str) -> None:
     asyncio.run(drop())
 
 
+@contextmanager
+def fresh_schema() -> Iterator[tuple[str, dict[str, str]]]:
+    """A new, migrated PostgreSQL schema and the environment that points the CLI at it."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG,
+        "REDIS_URL": REDIS,
+        "BANKFEEDS_DB_SCHEMA": schema,
+        "BANKFEEDS_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
+    try:
+        yield schema, env
+    finally:
+        _drop(schema)
+
+
 def make_tenant(srv: Server) -> dict[str, Any]:
     out = subprocess.run(
         [str(BIN), "tenants", "create", f"Bench {secrets.token_hex(3)}", "--json"],

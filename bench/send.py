@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import time
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.harness import BIN, PG, REDIS, _drop
+from bench.harness import BIN, PG, fresh_schema
 
 
 async def load(schema: str, accounts: int, per_account: int) -> None:
@@ -117,16 +116,7 @@ def run(args: Any) -> dict[str, Any]:
     seconds: list[float] = []
     rss: list[float] = []
     for _ in range(args.repeats):
-        schema = f"bench_{secrets.token_hex(4)}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": PG,
-            "REDIS_URL": REDIS,
-            "BANKFEEDS_DB_SCHEMA": schema,
-            "BANKFEEDS_LOG_LEVEL": "WARNING",
-        }
-        subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
-        try:
+        with fresh_schema() as (schema, env):
             asyncio.run(load(schema, args.accounts, args.per_account))
             started = time.perf_counter()
             proc = subprocess.Popen(
@@ -142,8 +132,6 @@ def run(args: Any) -> dict[str, Any]:
             assert status == 0 and f"transactions {args.accounts * args.per_account}" in summary, (
                 summary
             )
-        finally:
-            _drop(schema)
     n = float(len(seconds))
     results[
         f"daily send {args.accounts * args.per_account:,} tx / {args.accounts:,} accounts (s)"

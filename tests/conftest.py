@@ -213,6 +213,27 @@ def _real_clock() -> Iterator[None]:
     clock.reset()
 
 
+ERROR_KEYS = {
+    "statusCode",
+    "service",
+    "error",
+    "correlationId",
+    "validation",
+    "canBeRetried",
+    "detailedErrorCode",
+}
+
+
+def assert_error(r: httpx.Response, status: int) -> dict[str, Any]:
+    """The answer is Codat's ErrorMessage with this status and the response's correlation id."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == ERROR_KEYS
+    assert body["statusCode"] == status
+    assert body["correlationId"] == r.headers["x-correlation-id"]
+    return body  # type: ignore[no-any-return]
+
+
 def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
 

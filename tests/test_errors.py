@@ -21,26 +21,7 @@ from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.tenants import service as tenants
 from app.tenants.tables import ApiKey
-from tests.conftest import Api, TenantKeys, basic
-
-ERROR_KEYS = {
-    "statusCode",
-    "service",
-    "error",
-    "correlationId",
-    "validation",
-    "canBeRetried",
-    "detailedErrorCode",
-}
-
-
-def assert_error(r: httpx.Response, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == ERROR_KEYS
-    assert body["statusCode"] == status
-    assert body["correlationId"] == r.headers["x-correlation-id"]
-    return body  # type: ignore[no-any-return]
+from tests.conftest import Api, TenantKeys, assert_error, basic
 
 
 @pytest.mark.parametrize(

@@ -24,28 +24,11 @@ from app.credentials.tables import Credential
 from app.db import transaction
 from app.main import create_app
 from app.transactions.tables import BankTransaction
-from tests.conftest import Api, Idx, Linkable, TenantKeys, make_tenant, v1_account
+from tests.conftest import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
 from tests.reference import assert_valid
 
 IDX_SPEC = "Codat-Intuit-IDX.yaml"
 BANK_SPEC = "Codat-Bank-Feeds.yaml"
-ERROR_KEYS = {
-    "statusCode",
-    "service",
-    "error",
-    "correlationId",
-    "validation",
-    "canBeRetried",
-    "detailedErrorCode",
-}
-
-
-def assert_idx_error(r: httpx.Response, status: int) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == ERROR_KEYS
-    assert body["statusCode"] == status
-    return body  # type: ignore[no-any-return]
 
 
 async def account_row(
@@ -195,7 +178,7 @@ async def test_revoke_stops_the_next_pull(linkable: Linkable) -> None:
     assert (await linkable.idx.get("/accounts")).status_code == 200
     r = await linkable.api.call("DELETE", f"{linkable.accounts_path}/credentials")
     assert r.status_code == 204
-    body = assert_idx_error(await linkable.idx.get("/accounts"), 401)
+    body = assert_error(await linkable.idx.get("/accounts"), 401)
     assert "revoked" in body["error"]
 
 
@@ -209,7 +192,7 @@ async def test_unused_set_expires_but_a_claimed_one_does_not(linkable: Linkable)
     unused = await linkable.new_credentials()
     assert (await linkable.idx.get("/accounts")).status_code == 200
     clock.shift(timedelta(hours=24, seconds=1))
-    assert_idx_error(await unused.get("/accounts"), 401)
+    assert_error(await unused.get("/accounts"), 401)
     assert (await linkable.idx.get("/accounts")).status_code == 200
 
 
@@ -237,7 +220,7 @@ async def test_bad_headers_are_401(
 ) -> None:
     merged = {**linkable.idx.headers, **headers}
     r = await linkable.idx.http.get("/partners/intuit/idx/accounts", headers=merged)
-    assert fragment in assert_idx_error(r, 401)["error"]
+    assert fragment in assert_error(r, 401)["error"]
 
 
 async def test_credentials_work_only_with_their_tenant_and_environment(
@@ -246,11 +229,11 @@ async def test_credentials_work_only_with_their_tenant_and_environment(
     idx = linkable.idx
     for key in (other_tenant.partner_keys["production"], tenant.partner_keys["sandbox"]):
         r = await Idx(idx.http, idx.username, idx.password, key).get("/accounts")
-        assert_idx_error(r, 401)
+        assert_error(r, 401)
     wrong = await Idx(idx.http, idx.username, "wrong-password-123", idx.partner_key).get(
         "/accounts"
     )
-    assert_idx_error(wrong, 401)
+    assert_error(wrong, 401)
     assert (await idx.get("/accounts")).status_code == 200
 
 
@@ -258,11 +241,11 @@ async def test_bad_requests_are_clear_4xx(linkable: Linkable) -> None:
     listing = (await linkable.idx.get("/accounts")).json()
     account = listing["results"][0]["id"]
     path = f"/accounts/{account}/transactions"
-    assert_idx_error(await linkable.idx.get("/accounts/nope/transactions"), 404)
-    assert_idx_error(
+    assert_error(await linkable.idx.get("/accounts/nope/transactions"), 404)
+    assert_error(
         await linkable.idx.get("/accounts/00000000-0000-0000-0000-000000000000/transactions"), 404
     )
-    body = assert_idx_error(
+    body = assert_error(
         await linkable.idx.get(path, startDate="2026-03-05", endDate="2026-03-01"), 400
     )
     assert "startDate must not be after endDate" in body["error"]
@@ -272,7 +255,7 @@ async def test_bad_requests_are_clear_4xx(linkable: Linkable) -> None:
         {"pageSize": 2001},
         {"page": 0},
     ):
-        body = assert_idx_error(await linkable.idx.get(path, **bad), 400)
+        body = assert_error(await linkable.idx.get(path, **bad), 400)
         assert body["validation"]["errors"], bad
 
 
@@ -289,7 +272,7 @@ async def test_another_connections_account_is_404(
         api.http, r.json()["username"], r.json()["password"], tenant.partner_keys["production"]
     )
     their_account = (await their_idx.get("/accounts")).json()["results"][0]["id"]
-    assert_idx_error(await linkable.idx.get(f"/accounts/{their_account}/transactions"), 404)
+    assert_error(await linkable.idx.get(f"/accounts/{their_account}/transactions"), 404)
     mine = (await linkable.idx.get("/accounts")).json()
     assert their_account not in {a["id"] for a in mine["results"]}
 
@@ -313,7 +296,7 @@ async def test_failed_sign_ins_throttle_then_lock_alike_for_unknown_users(
     ghost_statuses = await statuses(ghost)
     assert real_statuses == ghost_statuses, "no answer tells whether a username exists"
     assert real_statuses == [401] * settings.idx_throttle_after + [429]
-    body = assert_idx_error(r, 429)
+    body = assert_error(r, 429)
     assert int(r.headers["retry-after"]) >= 1
     assert body["canBeRetried"] == "True"
 
@@ -329,7 +312,7 @@ async def test_lock_holds_even_for_the_right_password(
         await services.redis.delete(*(await services.redis.keys(f"{prefix}idx:wait:u:*")) or ["x"])
         await wrong.get("/accounts")
     r = await linkable.idx.get("/accounts")
-    assert_idx_error(r, 429)
+    assert_error(r, 429)
     assert int(r.headers["retry-after"]) > settings.idx_lock_seconds - 10
 
 
@@ -351,7 +334,7 @@ async def test_address_lock_on_an_app_of_its_own(settings: Settings, sessions: A
             r = await Idx(http, "AAAA-BBBB-9999", "x" * 16, tenant.partner_keys["production"]).get(
                 "/accounts"
             )
-            assert_idx_error(r, 429)
+            assert_error(r, 429)
 
 
 async def test_verification_cost_is_paid_once_per_window(

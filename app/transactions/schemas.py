@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -18,26 +18,6 @@ from pydantic import (
 from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
 
 MAX_ITEMS = 1000
-TRANSACTION_TYPES = (
-    "Unknown",
-    "Credit",
-    "Debit",
-    "Int",
-    "Div",
-    "Fee",
-    "SerChg",
-    "Dep",
-    "Atm",
-    "Pos",
-    "Xfer",
-    "Check",
-    "Payment",
-    "Cash",
-    "DirectDep",
-    "DirectDebit",
-    "RepeatPmt",
-    "Other",
-)
 TransactionType = Literal[
     "Unknown",
     "Credit",
@@ -58,6 +38,7 @@ TransactionType = Literal[
     "RepeatPmt",
     "Other",
 ]
+TRANSACTION_TYPES: tuple[str, ...] = get_args(TransactionType)
 _LOCAL = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?)(?:Z|[+-]\d{2}:?\d{2})?)?$"
 )
