@@ -151,7 +151,13 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return render(NotFound(f"No route for {request.method} {request.url.path}"))
     if exc.status_code == 405:
-        return render(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+        allowed = (exc.headers or {}).get("Allow", "")
+        return render(
+            MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}",
+                headers={"Allow": allowed} if allowed else None,
+            )
+        )
     error = ApiError(str(exc.detail))
     error.status = exc.status_code
     error.can_be_retried = "False"

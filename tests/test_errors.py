@@ -122,7 +122,9 @@ async def test_body_over_the_cap_is_413(api: Api, settings: Settings) -> None:
 
 async def test_unknown_route_and_method_use_the_error_shape(api: Api) -> None:
     assert_error(await api.call("GET", "/nothing/here"), 404)
-    assert_error(await api.call("POST", "/healthz"), 405)
+    r = await api.call("POST", "/healthz")
+    assert_error(r, 405)
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 async def test_correlation_id_is_logged(api: Api) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from starlette.responses import Response
 
@@ -14,6 +16,9 @@ TAG = "Companies"
 
 class CompanyPageQuery(PageQuery):
     tags: str | None = Field(default=None, description="Filter by tags, e.g. region=us && team=x")
+    orderBy: Literal["name", "-name", "created", "-created"] | None = Field(
+        default=None, description="Order by name or created; '-' for descending."
+    )
 
 
 @client_api.operation(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from starlette.responses import Response
 
 from app.api import Call, client_api
@@ -10,6 +13,14 @@ from app.connections.links import link_url, to_wire
 from app.schemas import PageQuery, page_meta
 
 TAG = "Connections"
+
+
+class ConnectionPageQuery(PageQuery):
+    orderBy: Literal["created", "-created", "status", "-status"] | None = Field(
+        default=None, description="Order by created or status; '-' for descending."
+    )
+
+
 ONE = "/companies/{companyId}/connections/{connectionId}"
 
 
@@ -37,7 +48,7 @@ async def create_connection(call: Call[schemas.CreateConnection]) -> schemas.Con
     operation_id="list-connections",
     summary="List connections",
     tag=TAG,
-    query=PageQuery,
+    query=ConnectionPageQuery,
     responses={200: schemas.Connections},
 )
 async def list_connections(call: Call[None]) -> schemas.Connections:

@@ -19,7 +19,10 @@ class CreateConnection(BaseModel):
     platformKey: Annotated[
         str,
         StringConstraints(min_length=4, max_length=4, pattern=r"^[a-z]{4}$"),
-        Field(description="hcws: QuickBooks Online Bank Feeds, the only platform served here."),
+        Field(
+            description="hcws: QuickBooks Online Bank Feeds, the only platform served here.",
+            json_schema_extra={"enum": ["hcws"]},
+        ),
     ]
 
 

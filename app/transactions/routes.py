@@ -64,7 +64,7 @@ async def push_options(call: Call[None]) -> schemas.PushOption:
     operation_id="list-create-operations",
     summary="List create operations",
     tag=TAG,
-    query=PageQuery,
+    query=schemas.PushOperationsQuery,
     responses={200: schemas.PushOperations},
 )
 async def list_push_operations(call: Call[None]) -> schemas.PushOperations:

@@ -162,7 +162,9 @@ class PushOperations(PageMeta):
 
 
 class PushOperationsQuery(PageQuery):
-    pass
+    orderBy: (
+        Literal["requestedOnUtc", "-requestedOnUtc", "completedOnUtc", "-completedOnUtc"] | None
+    ) = Field(default=None, description="Default -requestedOnUtc (newest first).")
 
 
 class PushFieldValidation(Wire):
