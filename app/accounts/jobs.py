@@ -18,7 +18,6 @@ from app.db import transaction
 from app.transactions import service as transactions
 
 log = logging.getLogger("app.jobs")
-CHUNK = 5000
 
 
 async def detect(
@@ -30,18 +29,15 @@ async def detect(
     started = time.perf_counter()
     cutoff = clock.now() - timedelta(days=settings.disconnect_after_days)
     totals = {"accounts": 0, "connections": 0, "failedOperations": 0}
-    while True:
-        async with transaction(sessions) as session:
-            gone = await repository.disconnect_stale(session, cutoff, CHUNK)
-            if not gone:
-                break
-            totals["failedOperations"] += await transactions.fail_pending(
-                session, [pk for pk, _ in gone]
-            )
+    async with transaction(sessions) as session:
+        # Set-based: one statement disconnects them all, one finds the pushes that now fail.
+        gone = await repository.disconnect_stale(session, cutoff)
+        totals["failedOperations"] = await transactions.fail_pending(session)
+        if gone:
             await events.stale_accounts_disconnected(session, gone)
-        totals["accounts"] += len(gone)
-        if progress is not None:
-            progress(len(gone))
+    totals["accounts"] = len(gone)
+    if progress is not None:
+        progress(len(gone))
     async with transaction(sessions) as session:
         unlinked = await connections_repo.unlink_all_disconnected(session)
         await events.connections_changed(session, settings, unlinked, "connection.disconnected")

@@ -102,20 +102,13 @@ async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datet
 
 
 async def disconnect_stale(
-    session: AsyncSession, cutoff: datetime, limit: int
+    session: AsyncSession, cutoff: datetime
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Up to `limit` connected accounts Intuit has not queried since `cutoff`, now disconnected;
-    returns their (pk, connection id)."""
-    stale = (
-        select(SourceAccount.pk)
-        .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    """Every connected account Intuit has not queried since `cutoff`, now disconnected, in one
+    statement; returns their (pk, connection id)."""
     stmt = (
         update(SourceAccount)
-        .where(SourceAccount.pk.in_(stale))
+        .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
         .values(status="disconnected")
         .returning(SourceAccount.pk, SourceAccount.connection_id)
         .execution_options(synchronize_session=False)

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.connections import repository
 from app.connections.links import link_url, to_wire
 from app.connections.tables import Connection
+from app.webhooks import repository as webhooks_repo
 from app.webhooks import service as webhooks
 
 
@@ -50,6 +51,8 @@ async def stale_accounts_disconnected(
     session: AsyncSession, stale: Sequence[tuple[uuid.UUID, uuid.UUID]]
 ) -> None:
     """The detection's batch: accounts are loaded only for tenants that have endpoints."""
+    if not await webhooks_repo.any_endpoint(session):
+        return
     companies = await repository.companies_of_connections(session, list({c for _, c in stale}))
     subscribers = webhooks.Subscribers()
     wanted = [

@@ -30,8 +30,7 @@ async def send_all(
     async with transaction(sessions) as session:
         # Pending pushes of feeds disconnected before anything sent them fail (normally already
         # done when the account was disconnected; this sweep makes the run self-sufficient).
-        gone = await repository.pending_accounts(session, ["disconnected"])
-        totals["failed"] = await service.fail_pending(session, gone) if gone else 0
+        totals["failed"] = await service.fail_pending(session)
     after: uuid.UUID | None = None
     while True:
         async with transaction(sessions) as session:

@@ -318,16 +318,6 @@ async def claim_sendable(
     return list((await session.execute(stmt)).scalars())
 
 
-async def pending_accounts(session: AsyncSession, statuses: Sequence[str]) -> list[uuid.UUID]:
-    stmt = select(SourceAccount.pk).where(
-        SourceAccount.status.in_(statuses),
-        exists().where(
-            BankTransaction.account_pk == SourceAccount.pk, BankTransaction.sent_at.is_(None)
-        ),
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
 async def count_pending(session: AsyncSession) -> int:
     stmt = (
         select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
@@ -344,6 +334,17 @@ async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def pending_operations_of_disconnected(session: AsyncSession) -> list[PushOperation]:
+    """Pending operations whose account is disconnected: they can never be sent."""
+    gone = select(SourceAccount.pk).where(SourceAccount.status == "disconnected")
+    stmt = (
+        select(PushOperation)
+        .where(PushOperation.status == "Pending", PushOperation.account_pk.in_(gone))
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def pending_operations(

@@ -132,9 +132,15 @@ async def settle_overdue(
     return len(overdue)
 
 
-async def fail_pending(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> int:
-    """The feed of these accounts was disconnected before their pending pushes were sent."""
-    pending = await repository.pending_operations(session, account_pks)
+async def fail_pending(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID] | None = None
+) -> int:
+    """The feed of these accounts (None: of every disconnected account) was disconnected before
+    their pending pushes were sent."""
+    if account_pks is None:
+        pending = await repository.pending_operations_of_disconnected(session)
+    else:
+        pending = await repository.pending_operations(session, account_pks)
     if pending:
         await _finish(
             session,

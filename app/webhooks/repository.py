@@ -138,3 +138,9 @@ async def record_attempt(
         )
     )
     await session.flush()
+
+
+async def any_endpoint(session: AsyncSession) -> bool:
+    """Whether any tenant has an endpoint at all: large batches skip event work when none does."""
+    stmt = select(WebhookEndpoint.id).limit(1)
+    return (await session.execute(stmt)).first() is not None
