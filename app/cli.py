@@ -19,6 +19,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import ApiError
 from app.idx.sandbox import sandbox_group
+from app.portal import service as portal
 from app.tenants import repository as tenants_repo
 from app.tenants import service as tenants
 from app.tenants.tables import ENVIRONMENTS
@@ -331,6 +332,70 @@ def partner_keys_rotate(tenant: str, environment: str, as_json: bool) -> None:
         as_json,
         [f"New {environment} partner key (shown once): {key}"],
     )
+
+
+@tenants_group.group("users")
+def users_group() -> None:
+    """Staff of a tenant who sign in to the client portal (/portal)."""
+
+
+@users_group.command("add")
+@click.argument("tenant")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input; otherwise one is generated and shown once.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def users_add(tenant: str, email: str, password_stdin: bool, as_json: bool) -> None:
+    """Add a portal user to TENANT; passwords have at least 12 characters (argon2-hashed)."""
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+
+    async def work(session: AsyncSession, _: Settings) -> tuple[Any, str]:
+        return await portal.add_user(session, tenant, email, given)
+
+    found, password = _in_transaction(work)
+    data = {"tenant": found.name, "email": email.strip().lower()}
+    lines = [f"Portal user {data['email']} added to {found.name}."]
+    if given is None:
+        data["password"] = password
+        lines.append(f"Password (shown once): {password}")
+    _print(data, as_json, lines)
+
+
+@users_group.command("list")
+@click.argument("tenant")
+@click.option("--json", "as_json", is_flag=True)
+def users_list(tenant: str, as_json: bool) -> None:
+    """List TENANT's portal users (never their passwords)."""
+
+    async def work(session: AsyncSession, _: Settings) -> list[dict[str, str | None]]:
+        return [
+            {
+                "email": u.email,
+                "createdOnUtc": u.created_at.isoformat(),
+                "lastSignInOnUtc": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None,
+                "lockedUntilUtc": u.locked_until.isoformat() if u.locked_until else None,
+            }
+            for u in await portal.list_users(session, tenant)
+        ]
+
+    rows = _in_transaction(work)
+    _print(rows, as_json, [f"{r['email']}  last sign-in {r['lastSignInOnUtc']}" for r in rows])
+
+
+@users_group.command("remove")
+@click.argument("tenant")
+@click.argument("email")
+def users_remove(tenant: str, email: str) -> None:
+    """Remove a portal user; their sessions end at once."""
+
+    async def work(session: AsyncSession, _: Settings) -> None:
+        await portal.remove_user(session, tenant, email)
+
+    _in_transaction(work)
+    click.echo(f"removed portal user {email}")
 
 
 @main.group("jobs")

@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     logo_max_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
     )
+    portal_session_hours: int = Field(
+        default=8, ge=1, description="How long a portal sign-in lasts."
+    )
+    portal_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row before a portal user is locked out."
+    )
+    portal_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a portal lock-out lasts."
+    )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."
     )

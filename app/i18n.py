@@ -6,13 +6,13 @@ English and French catalogs live in `locales/` (Babel: `babel.cfg`, `messages.po
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -85,6 +85,15 @@ def long_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=format_locale(language, "USD"))
 
 
+def when(value: datetime | None, language: str) -> str:
+    """A moment in UTC, in the language's medium format; a dash when there is none."""
+    if value is None:
+        return "—"
+    locale = format_locale(language, "USD")
+    stamp = format_datetime(value, format="medium", tzinfo=UTC, locale=locale)
+    return f"{stamp} UTC"
+
+
 @cache
 def environment(language: str) -> Environment:
     """One Jinja environment per language, its translations installed (autoescape on)."""
@@ -100,6 +109,7 @@ def environment(language: str) -> Environment:
     env.globals.update(language=language)
     env.filters["money"] = lambda amount, currency: money(amount, currency, language)
     env.filters["long_date"] = lambda value: long_date(value, language)
+    env.filters["when"] = lambda value: when(value, language)
     return env
 
 

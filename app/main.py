@@ -45,6 +45,7 @@ from app.errors import (
 from app.idx.routes import idx_api
 from app.link.routes import link_routes
 from app.logs import correlation_id, setup_logging, tenant_id
+from app.portal.routes import portal_routes
 from app.services import Services
 
 log = logging.getLogger("app.request")
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *client_api.routes(),
         *idx_api.routes(),
         *link_routes,
+        *portal_routes,
     ]
     unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)
     handlers: dict[Any, Any] = {

@@ -6,6 +6,7 @@ from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
 from app.link.tables import LinkSession, LinkSettings
+from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -21,6 +22,8 @@ __all__ = [
     "LinkSession",
     "LinkSettings",
     "PartnerKey",
+    "PortalSession",
+    "PortalUser",
     "PushOperation",
     "SourceAccount",
     "Tenant",

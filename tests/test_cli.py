@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from app.cli import main
 from app.config import Settings, get_settings
-from tests.conftest import basic
+from tests.conftest import basic, remember_secret
+from tests.portal import Staff
 
 
 @pytest.fixture
@@ -117,3 +118,46 @@ def test_doctor_says_what_is_wrong(
     down = cli("doctor", ok=False)
     assert "Redis unreachable" in down.output
     assert down.exit_code == 1
+
+
+async def test_portal_users_add_list_remove(cli: Any, app: Any) -> None:
+    async def run(*args: str, ok: bool = True, stdin: str | None = None) -> Any:
+        def invoke() -> Any:
+            result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output
+            return result
+
+        return await asyncio.to_thread(invoke)
+
+    await run("tenants", "create", "CLI Lender Portal")
+    made = json.loads(
+        (
+            await run("tenants", "users", "add", "CLI Lender Portal", "Ops@Lender.test", "--json")
+        ).output
+    )
+    assert made["email"] == "ops@lender.test" and len(made["password"]) >= 12
+    remember_secret(made["password"])
+    short = await run(
+        "tenants",
+        "users",
+        "add",
+        "CLI Lender Portal",
+        "b@lender.test",
+        "--password-stdin",
+        ok=False,
+        stdin="short\n",
+    )
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
+    twice = await run("tenants", "users", "add", "CLI Lender Portal", "ops@lender.test", ok=False)
+    assert "already exists" in twice.output
+    listed = (await run("tenants", "users", "list", "CLI Lender Portal", "--json")).output
+    assert made["password"] not in listed and "$argon2" not in listed
+    assert [u["email"] for u in json.loads(listed)] == ["ops@lender.test"]
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
+        staff = Staff(http, "ops@lender.test", made["password"])
+        assert (await staff.sign_in()).status_code == 303
+        await run("tenants", "users", "remove", "CLI Lender Portal", "ops@lender.test")
+        assert (await staff.get("/portal/companies")).status_code == 303, "signed out at once"

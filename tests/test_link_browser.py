@@ -8,53 +8,20 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.chromium import SHOTS, audit
 from tests.conftest import BIN, LiveServer, basic, v1_account, v2_account
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("BANKFEEDS_CHROMIUM", "/usr/bin/chromium"))
-AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-# The flags this machine needs (no sandbox as root, no background network calls).
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOGO = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAGklEQVR4nGNkaPjPQApgIkn1qIZRDaMa"
     "hpIGAEbAAUz4EqS7AAAAAElFTkSuQmCC"
 )
-
-
-def _require() -> None:
-    missing = [str(p) for p in (CHROMIUM, AXE) if not p.exists()]
-    if missing:
-        message = f"browser tests need {', '.join(missing)} (see README: Development)"
-        if os.environ.get("BANKFEEDS_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    _require()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield instance
-        await instance.close()
 
 
 def tenant_with_feed(live: LiveServer) -> tuple[dict[str, Any], str, httpx.Client]:
@@ -95,19 +62,6 @@ def tenant_with_feed(live: LiveServer) -> tuple[dict[str, Any], str, httpx.Clien
         json=[v1_account("chk-1", balance=1234.56), v2_account("sav-2", balance=98765.43)],
     ).raise_for_status()
     return tenant, connection["linkUrl"], http
-
-
-async def audit(page: Any, name: str) -> None:
-    """Screenshot the step and fail on any serious or critical axe-core violation."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    await page.add_script_tag(path=str(AXE))
-    violations = await page.evaluate(
-        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
-    )
-    assert violations == [], f"{name}: {violations}"
 
 
 def idx_status(live: LiveServer, tenant: dict[str, Any], username: str, password: str) -> int:

@@ -1,4 +1,5 @@
-"""arq job: forget what has expired — Link OTPs and sessions, credentials, idempotency keys."""
+"""arq job: forget what has expired — Link OTPs, Link and portal sessions, credentials,
+idempotency keys."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.credentials import repository as credentials
 from app.db import transaction
 from app.idempotency import repository as idempotency
 from app.link import repository as link
+from app.portal import repository as portal
 
 log = logging.getLogger("app.jobs")
 
@@ -26,6 +28,7 @@ async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
             "credentials": await credentials.purge_unusable(session, before),
             "idempotencyKeys": await idempotency.purge(session, clock.now()),
             "linkSessions": await link.purge_sessions(session, clock.now()),
+            "portalSessions": await portal.purge_sessions(session, clock.now()),
         }
     log.info(
         "purged expired records: %s", counts, extra={"fields": {"job": "purge_expired", **counts}}

@@ -49,12 +49,7 @@ TAG = "Link settings"
     errors=(401,),
 )
 async def get_settings(call: Call[None]) -> schemas.LinkSettingsOut:
-    from app.link import repository
-
-    row = await repository.settings(
-        call.session, call.principal.tenant_id, call.principal.environment
-    )
-    return service.to_wire(row)
+    return service.to_wire(await service.current(call.session, call.principal))
 
 
 @client_api.operation(
@@ -268,10 +263,7 @@ async def theme(request: Request) -> Response:
         async with session:
             if visit.branding:
                 color = visit.branding.accent_color
-    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-    ink = "#000000" if luminance > 0.5 else "#ffffff"
-    css = f":root {{ --accent: {color}; --on-accent: {ink}; }}\n"
+    css = f":root {{ --accent: {color}; --on-accent: {service.ink_on(color)}; }}\n"
     return Response(css, media_type="text/css", headers={"Cache-Control": "no-store"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import Annotated
@@ -21,7 +22,12 @@ def _plain(value: str) -> str:
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_plain)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=150), AfterValidator(_plain)]
-Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+COLOR = r"^#[0-9A-Fa-f]{6}$"
+Color = Annotated[str, StringConstraints(pattern=COLOR)]
+
+
+def is_color(value: str) -> bool:
+    return re.fullmatch(COLOR, value) is not None
 
 
 class Callout(BaseModel):

@@ -87,6 +87,18 @@ async def visit(session: AsyncSession, token: str | None) -> Visit | None:
     return Visit(record, connection, company, tenant, branding)
 
 
+async def current(session: AsyncSession, principal: Principal) -> LinkSettings | None:
+    """The tenant's branding in the caller's environment (None until first saved)."""
+    return await repository.settings(session, principal.tenant_id, principal.environment)
+
+
+def ink_on(color: str) -> str:
+    """Black or white, whichever reads better on the accent colour #RRGGBB."""
+    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return "#000000" if luminance > 0.5 else "#ffffff"
+
+
 def callout(branding: LinkSettings | None, language: str) -> tuple[str, str] | None:
     """The callout in the page's language, falling back to English."""
     if branding is None or not branding.callout_title_en:

@@ -144,3 +144,34 @@ async def any_endpoint(session: AsyncSession) -> bool:
     """Whether any tenant has an endpoint at all: large batches skip event work when none does."""
     stmt = select(WebhookEndpoint.id).limit(1)
     return (await session.execute(stmt)).first() is not None
+
+
+async def recent_deliveries(
+    session: AsyncSession, endpoint_ids: Sequence[uuid.UUID], limit: int
+) -> list[tuple[WebhookDelivery, str]]:
+    """The newest deliveries to these endpoints, with their event type."""
+    if not endpoint_ids:
+        return []
+    stmt = (
+        select(WebhookDelivery, WebhookEvent.event_type)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .limit(limit)
+    )
+    return [(d, t) for d, t in (await session.execute(stmt)).all()]
+
+
+async def delivery(
+    session: AsyncSession, principal: Principal, delivery_id: uuid.UUID
+) -> WebhookDelivery | None:
+    stmt = (
+        select(WebhookDelivery)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookEndpoint.tenant_id == principal.tenant_id,
+            WebhookEndpoint.environment == principal.environment,
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

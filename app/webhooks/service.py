@@ -150,6 +150,35 @@ async def emit(
     return len(deliveries)
 
 
+async def recent(
+    session: AsyncSession, principal: Principal, limit: int
+) -> tuple[list[WebhookEndpoint], list[tuple[WebhookDelivery, str]]]:
+    """The tenant's endpoints and their newest deliveries (for the portal)."""
+    endpoints = await repository.endpoints_of(session, principal.tenant_id, principal.environment)
+    found = await repository.recent_deliveries(session, [e.id for e in endpoints], limit)
+    return endpoints, found
+
+
+async def resend(session: AsyncSession, principal: Principal, delivery_id: str) -> WebhookDelivery:
+    """Queues the same signed event to the same endpoint again, as a new delivery due now; the
+    earlier delivery and its attempts stay as they were."""
+    parsed = parse_uuid(delivery_id)
+    earlier = await repository.delivery(session, principal, parsed) if parsed else None
+    if earlier is None:
+        raise NotFound(f"No webhook delivery was found with ID {delivery_id}")
+    now = clock.now()
+    again = WebhookDelivery(
+        event_id=earlier.event_id,
+        endpoint_id=earlier.endpoint_id,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    await repository.add(session, again)
+    return again
+
+
 def company_reference(company_id: uuid.UUID, name: str) -> dict[str, Any]:
     return {"id": str(company_id), "name": name}
 

@@ -1,0 +1,1 @@
+"""The client portal: the tenant's staff sign in to brand the Link page and follow the sync."""

@@ -1,0 +1,399 @@
+"""HTTP for the client portal: sign-in, preferences, Link branding and webhooks.
+
+Server-rendered, English and French, with the Link page's strict CSP (scripts and styles from
+our own origin only). Every form carries a CSRF token: the session's once signed in, a
+double-submit cookie on the sign-in form.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from app import i18n
+from app.db import transaction
+from app.errors import ApiError
+from app.link import schemas as link_schemas
+from app.link import service as link
+from app.link.routes import SECURITY_HEADERS as LINK_HEADERS
+from app.portal import service
+from app.portal.service import Staff
+from app.services import Services
+from app.tenants.tables import ENVIRONMENTS
+from app.webhooks import service as webhooks
+
+COOKIE = "bf_portal"
+SIGN_IN_CSRF = "bf_portal_csrf"
+STATIC = Path(__file__).resolve().parents[1] / "static"
+# The Link page's headers, but for a preview of a logo not yet uploaded (blob:) and a Referer
+# kept within our own origin.
+SECURITY_HEADERS = {
+    **LINK_HEADERS,
+    "Content-Security-Policy": LINK_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self'", "img-src 'self' blob:"
+    ),
+    "Referrer-Policy": "same-origin",
+}
+DEFAULT_ACCENT = "#0b6e4f"
+
+PageHandler = Callable[[Request, Services, Any, Staff], Awaitable[Response]]
+
+
+def page(template: str, language: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = i18n.environment(language).get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def redirect(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _language(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in i18n.LOCALES:
+        return asked
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def _secure(services: Services) -> bool:
+    return services.settings.public_base_url.startswith("https://")
+
+
+def common(who: Staff, request: Request, **extra: Any) -> dict[str, Any]:
+    """What every signed-in page shows: who, for which client, where to come back to."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {
+        "back_to": back if request.method == "GET" else "/portal/companies",
+        "staff": who.user.email,
+        "client": who.tenant.name,
+        "environment": who.record.environment,
+        "environments": ENVIRONMENTS,
+        "csrf": who.record.csrf_token,
+        **extra,
+    }
+
+
+def not_found(who: Staff, request: Request, message: str) -> HTMLResponse:
+    return page(
+        "portal/not_found.html",
+        who.record.language,
+        404,
+        **common(who, request, message=message),
+    )
+
+
+def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
+    """Runs a page for a signed-in user in one transaction; others go to the sign-in form.
+    A POST must carry the session's CSRF token. Unknown ids render the portal's 404 page."""
+
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        async with transaction(services.sessions) as session:
+            who = await service.staff(session, request.cookies.get(COOKIE))
+            if who is None:
+                back = quote(request.url.path, safe="/")
+                return redirect(f"/portal/sign-in?next={back}")
+            if request.method == "POST":
+                form = await request.form()
+                token = str(form.get("csrf", ""))
+                if not hmac.compare_digest(token, who.record.csrf_token):
+                    return page(
+                        "portal/forbidden.html", who.record.language, 403, **common(who, request)
+                    )
+            try:
+                return await handler(request, services, session, who)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                return not_found(who, request, exc.message)
+
+    return endpoint
+
+
+# ---- sign-in ------------------------------------------------------------------------------
+
+
+def _next(value: str | None) -> str:
+    """Only our own portal paths are followed after sign-in (no open redirect)."""
+    if value and value.startswith("/portal/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/portal/companies"
+
+
+def _sign_in_page(request: Request, language: str, status: int = 200, **extra: Any) -> HTMLResponse:
+    token = request.cookies.get(SIGN_IN_CSRF) or secrets.token_urlsafe(32)
+    response = page(
+        "portal/sign_in.html",
+        language,
+        status,
+        csrf=token,
+        next=_next(request.query_params.get("next")),
+        **extra,
+    )
+    services: Services = request.app.state.services
+    response.set_cookie(
+        SIGN_IN_CSRF,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/portal",
+        secure=_secure(services),
+    )
+    return response
+
+
+async def sign_in_form(request: Request) -> Response:
+    return _sign_in_page(request, _language(request))
+
+
+async def sign_in(request: Request) -> Response:
+    services: Services = request.app.state.services
+    form = await request.form()
+    language = str(form.get("lang")) if form.get("lang") in i18n.LOCALES else _language(request)
+    cookie = request.cookies.get(SIGN_IN_CSRF, "")
+    if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
+        return _sign_in_page(request, language, 403, error="csrf")
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    async with transaction(services.sessions) as session:
+        try:
+            token, _ = await service.sign_in(session, services.settings, email, password, language)
+        except service.SignInFailed as failed:
+            # Caught inside the transaction: the failure count it raised must be committed.
+            error = "locked" if failed.locked else "wrong"
+            token = ""
+    if not token:
+        return _sign_in_page(request, language, 401, error=error, email=email)
+    response = redirect(_next(str(form.get("next", ""))))
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=services.settings.portal_session_hours * 3600,
+        path="/portal",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(services),
+    )
+    response.delete_cookie(SIGN_IN_CSRF, path="/portal")
+    return response
+
+
+async def _sign_out(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    await service.sign_out(session, request.cookies.get(COOKIE, ""))
+    response = redirect(f"/portal/sign-in?lang={who.record.language}")
+    response.delete_cookie(COOKIE, path="/portal")
+    return response
+
+
+async def _preferences(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    """The language and the environment (production or sandbox) the user looks at."""
+    form = await request.form()
+    if form.get("lang") in i18n.LOCALES:
+        who.record.language = str(form["lang"])
+    if form.get("environment"):
+        service.set_environment(who, str(form["environment"]))
+    back = str(form.get("back", ""))
+    return redirect(
+        back if back.startswith("/portal/") and "//" not in back else "/portal/companies"
+    )
+
+
+async def home(request: Request) -> Response:
+    return redirect("/portal/companies")
+
+
+# ---- Link branding --------------------------------------------------------------------------
+
+
+def _preview_texts() -> dict[str, dict[str, str]]:
+    """The Link page's own words in each language, for the preview beside the form."""
+    words = {
+        "heading": "Set up QuickBooks bank feeds",
+        "accounts": "Your accounts",
+        "button": "Get credentials",
+        "note": "A note from %(client)s",
+    }
+    return {lang: {k: i18n.gettext(lang, v) for k, v in words.items()} for lang in i18n.LOCALES}
+
+
+def _branding_form(row: Any) -> dict[str, str]:
+    wire = link.to_wire(row)
+    en = wire.callout.en if wire.callout else None
+    fr = wire.callout.fr if wire.callout else None
+    return {
+        "title_en": en.title if en else "",
+        "body_en": en.body if en else "",
+        "title_fr": fr.title if fr else "",
+        "body_fr": fr.body if fr else "",
+        "accent": wire.accentColor,
+    }
+
+
+def _branding_page(
+    who: Staff, request: Request, row: Any, form: dict[str, str], status: int = 200, **extra: Any
+) -> HTMLResponse:
+    return page(
+        "portal/branding.html",
+        who.record.language,
+        status,
+        **common(
+            who,
+            request,
+            section="branding",
+            back_to="/portal/branding",
+            form=form,
+            texts=_preview_texts(),
+            has_logo=bool(row is not None and row.logo),
+            logo_max_kib=extra.pop("logo_max_kib", 256),
+            **extra,
+        ),
+    )
+
+
+FIELD_OF = {
+    ("callout", "en", "title"): "title_en",
+    ("callout", "en", "body"): "body_en",
+    ("callout", "fr", "title"): "title_fr",
+    ("callout", "fr", "body"): "body_fr",
+    ("callout", "fr"): "title_fr",
+    ("accentColor",): "accent",
+}
+
+
+def _body(form: dict[str, str]) -> link_schemas.LinkSettingsBody:
+    def callout(lang: str) -> dict[str, str] | None:
+        title, body = form[f"title_{lang}"], form[f"body_{lang}"]
+        return {"title": title, "body": body} if (title or body) else None
+
+    en, fr = callout("en"), callout("fr")
+    data: dict[str, Any] = {"accentColor": form["accent"]}
+    if en or fr:
+        data["callout"] = {"en": en or {"title": "", "body": ""}, "fr": fr}
+    return link_schemas.LinkSettingsBody.model_validate(data)
+
+
+async def _branding(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    row = await link.current(session, who.principal)
+    kib = services.settings.logo_max_bytes // 1024
+    if request.method == "GET":
+        saved = request.query_params.get("saved") in ("1", "logo")
+        return _branding_page(who, request, row, _branding_form(row), saved=saved, logo_max_kib=kib)
+    raw = await request.form()
+    form = {
+        k: str(raw.get(k, "")).replace("\r\n", "\n").strip()
+        for k in ("title_en", "body_en", "title_fr", "body_fr", "accent")
+    }
+    errors: dict[str, str] = {}
+    try:
+        body = _body(form)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = FIELD_OF.get(tuple(str(p) for p in error["loc"][:3]), "accent")
+            errors.setdefault(field, error["msg"])
+        return _branding_page(who, request, row, form, 400, errors=errors, logo_max_kib=kib)
+    if raw.get("action") == "preview":
+        return _branding_page(who, request, row, form, previewing=True, logo_max_kib=kib)
+    await link.replace(session, who.principal, body)
+    return redirect("/portal/branding?saved=1")
+
+
+async def _logo_upload(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    form = await request.form()
+    upload = form.get("logo")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    try:
+        await link.set_logo(session, services.settings, who.principal, content)
+    except ApiError as exc:
+        row = await link.current(session, who.principal)
+        return _branding_page(
+            who,
+            request,
+            row,
+            _branding_form(row),
+            exc.status,
+            logo_error=exc.message,
+            logo_max_kib=services.settings.logo_max_bytes // 1024,
+        )
+    return redirect("/portal/branding?saved=logo")
+
+
+async def _logo(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    row = await link.current(session, who.principal)
+    if row is None or not row.logo:
+        return Response(status_code=404, headers=SECURITY_HEADERS)
+    return Response(
+        row.logo,
+        media_type=row.logo_type,
+        headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def preview_css(request: Request) -> Response:
+    """The preview's accent colour as a stylesheet (the CSP forbids inline styles)."""
+    color = request.query_params.get("accent", DEFAULT_ACCENT)
+    if not link_schemas.is_color(color):
+        color = DEFAULT_ACCENT
+    css = f".preview {{ --accent: {color}; --on-accent: {link.ink_on(color)}; }}\n"
+    return Response(css, media_type="text/css", headers={"Cache-Control": "no-store"})
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+
+
+async def _webhooks(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    endpoints, deliveries = await webhooks.recent(session, who.principal, 50)
+    urls = {e.id: e.url for e in endpoints}
+    return page(
+        "portal/webhooks.html",
+        who.record.language,
+        **common(
+            who,
+            request,
+            section="webhooks",
+            endpoints=endpoints,
+            deliveries=[(d, kind, urls.get(d.endpoint_id, "")) for d, kind in deliveries],
+            resent=request.query_params.get("resent") == "1",
+        ),
+    )
+
+
+async def _resend(request: Request, services: Services, session: Any, who: Staff) -> Response:
+    await webhooks.resend(session, who.principal, request.path_params["deliveryId"])
+    return redirect("/portal/webhooks?resent=1")
+
+
+def _routes() -> list[Route | Mount]:
+    from app.portal import status_routes  # after this module's names exist (it uses them)
+
+    return [
+        Route("/portal", home, methods=["GET"]),
+        Route("/portal/sign-in", sign_in_form, methods=["GET"]),
+        Route("/portal/sign-in", sign_in, methods=["POST"]),
+        Route("/portal/sign-out", signed_in(_sign_out), methods=["POST"]),
+        Route("/portal/preferences", signed_in(_preferences), methods=["POST"]),
+        *status_routes.routes(signed_in),
+        Route("/portal/branding", signed_in(_branding), methods=["GET", "POST"]),
+        Route("/portal/branding/logo", signed_in(_logo), methods=["GET"]),
+        Route("/portal/branding/logo", signed_in(_logo_upload), methods=["POST"]),
+        Route("/portal/branding/preview.css", preview_css, methods=["GET"]),
+        Route("/portal/webhooks", signed_in(_webhooks), methods=["GET"]),
+        Route(
+            "/portal/webhooks/deliveries/{deliveryId}/resend",
+            signed_in(_resend),
+            methods=["POST"],
+        ),
+        Mount("/portal/static", StaticFiles(directory=STATIC), name="portal-static"),
+    ]
+
+
+portal_routes = _routes()

@@ -1,0 +1,194 @@
+"""The client portal in real headless Chromium, in English and in French: sign in, drill down from
+the companies to an account's chart and transactions, edit the Link branding with its live
+preview (under the real CSP: script and CSSOM only), save, sign out. Each page is screenshotted
+and audited with axe-core (in a second context that may inject axe; the pages are the same)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import subprocess
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from app import clock
+from tests.chromium import audit
+from tests.conftest import BIN, LiveServer, basic, remember_secret, v1_account, v2_account
+
+TEXT = {
+    "en": {
+        "sign_in": "Sign in",
+        "status": "Sync status",
+        "branding": "Link page",
+        "saved": "Saved.",
+        "sign_out": "Sign out",
+        "count": "9 of 50 characters",
+        "chart": "Transactions accepted and sent per day",
+    },
+    "fr": {
+        "sign_in": "Se connecter",
+        "status": "État de la synchronisation",
+        "branding": "Page de connexion",
+        "saved": "Enregistré.",
+        "sign_out": "Se déconnecter",
+        "count": "9 caractères sur 50",
+        "chart": "Opérations acceptées et envoyées par jour",
+    },
+}
+
+
+def _run(live: LiveServer, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [str(BIN), *args], env=live.env, input=stdin, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def tenant_with_activity(live: LiveServer) -> tuple[str, str, dict[str, Any]]:
+    """A tenant whose checking account QuickBooks connected, with sent and pending transactions,
+    and a portal user; returns the user's e-mail and password and the company."""
+    tenant = json.loads(
+        _run(live, "tenants", "create", f"Maple Lending {os.urandom(3).hex()}", "--json")
+    )
+    email, password = f"ops-{secrets.token_hex(3)}@maple.test", secrets.token_urlsafe(16)
+    remember_secret(password)
+    _run(live, "tenants", "users", "add", tenant["name"], email, "--password-stdin", stdin=password)
+    with httpx.Client(base_url=live.url, headers=basic(tenant["apiKey"]), timeout=30) as http:
+        company = http.post("/companies", json={"name": "Toft Stores"}).json()
+        connection = http.post(
+            f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
+        ).json()
+        base = f"/companies/{company['id']}/connections/{connection['id']}"
+        http.post(
+            f"{base}/connectionInfo/bankFeedAccounts/batch",
+            json=[v1_account("chk-1"), v2_account("sav-2")],
+        ).raise_for_status()
+        creds = http.post(f"{base}/connectionInfo/bankFeedAccounts/credentials").json()
+        remember_secret(creds["password"])
+        pair = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
+        partner = base64.b64encode(tenant["partnerKeys"]["production"].encode()).decode()
+        idx = {"Authorization": f"Basic {pair}", "X-Partner-Key": partner}
+        today = clock.now().astimezone(ZoneInfo("America/Toronto")).date()
+        listed = httpx.get(f"{live.url}/partners/intuit/idx/accounts", headers=idx).json()
+        checking = next(
+            a["id"]
+            for a in listed["results"]
+            if a["accountDisplayInfo"]["description"] == "Business Checking"
+        )
+        httpx.get(
+            f"{live.url}/partners/intuit/idx/accounts/{checking}/transactions",
+            params={"startDate": (today - timedelta(days=2)).isoformat()},
+            headers=idx,
+        ).raise_for_status()
+        push = f"{base}/push/bankAccounts/chk-1/bankTransactions"
+
+        def items(prefix: str, on: date, n: int) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": f"{prefix}{i}",
+                    "date": on.isoformat(),
+                    "description": f"Card {i}",
+                    "amount": f"-{i + 1}.25",
+                }
+                for i in range(n)
+            ]
+
+        http.post(
+            push, json={"accountId": "chk-1", "transactions": items("a", today - timedelta(1), 3)}
+        ).raise_for_status()
+        _run(live, "jobs", "run", "daily-send")
+        http.post(
+            push, json={"accountId": "chk-1", "transactions": items("b", today, 2)}
+        ).raise_for_status()
+    return email, password, company
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_sign_in_drill_down_and_branding(
+    browser: Any, live_server: LiveServer, language: str
+) -> None:
+    t = TEXT[language]
+    email, password, company = tenant_with_activity(live_server)
+    locale = "fr-CA" if language == "fr" else "en-US"
+    viewport = {"width": 1100, "height": 900}
+    context = await browser.new_context(locale=locale, viewport=viewport)
+    auditor = await browser.new_context(locale=locale, viewport=viewport, bypass_csp=True)
+    page, checker = await context.new_page(), await auditor.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
+
+    async def check(name: str) -> None:
+        await auditor.add_cookies(await context.cookies())
+        await checker.goto(page.url)
+        await audit(checker, f"portal-{language}-{name}")
+
+    try:
+        await page.goto(f"{live_server.url}/portal/companies")
+        assert "/portal/sign-in" in page.url
+        assert await page.get_attribute("html", "lang") == ("fr-CA" if language == "fr" else "en")
+        await check("1-sign-in")
+        await page.fill("#email", email)
+        await page.fill("#password", "a wrong password")
+        await page.get_by_role("button", name=t["sign_in"]).click()
+        assert await page.get_by_role("alert").count() == 1
+        await page.fill("#password", password)
+        await page.get_by_role("button", name=t["sign_in"]).click()
+        await page.wait_for_url("**/portal/companies")
+        assert await page.locator("h1").inner_text() == t["status"]
+        await check("2-companies")
+
+        await page.get_by_role("link", name="Toft Stores").click()
+        await page.wait_for_url(f"**/portal/companies/{company['id']}")
+        row = page.get_by_role("row", name=re.compile("^Business Checking chk-1"))
+        assert "connected" in await row.inner_text()
+        cells = await row.locator("td.num").all_inner_texts()
+        assert cells == ["2", "3"], "2 pending, 3 sent"
+        await check("3-company")
+
+        await row.get_by_role("link").click()
+        await page.wait_for_url("**/accounts/*")
+        chart = page.locator("svg.chart")
+        assert t["chart"] in await chart.locator("title").first.text_content()
+        assert await page.locator("tbody tr").count() == 5
+        await page.select_option("#filter-state", "pending")
+        await page.wait_for_url("**state=pending")
+        assert await page.locator("tbody tr").count() == 2
+        await check("4-account")
+
+        await page.get_by_role("link", name=t["branding"]).click()
+        await page.wait_for_url("**/portal/branding")
+        await page.fill("#title_en", "Questions")
+        assert await page.locator("#title_en-count").inner_text() == t["count"]
+        previews = page.locator(".pv-title")
+        assert await previews.all_inner_texts() == ["Questions", "Questions"], "FR falls back"
+        await page.fill("#body_en", "Call us.")
+        await page.fill("#title_fr", "Des questions")
+        await page.fill("#body_fr", "Appelez-nous.")
+        assert await previews.all_inner_texts() == ["Questions", "Des questions"]
+        await page.fill("#accent", "#ffcc00")
+        button = page.locator(".pv-button").first
+        colour = await button.evaluate("b => getComputedStyle(b).backgroundColor")
+        assert colour == "rgb(255, 204, 0)", "the preview follows the colour"
+        ink = await button.evaluate("b => getComputedStyle(b).color")
+        assert ink == "rgb(0, 0, 0)", "dark text on a light accent"
+        await check("5-branding")
+        await page.locator("button[value=save]").click()
+        await page.wait_for_url("**/portal/branding?saved=1")
+        assert t["saved"] in await page.get_by_role("status").inner_text()
+        assert await page.input_value("#title_fr") == "Des questions"
+        assert blocked == [], f"the CSP blocked something: {blocked}"
+
+        await page.get_by_role("button", name=t["sign_out"]).click()
+        await page.wait_for_url("**/portal/sign-in*")
+        await page.goto(f"{live_server.url}/portal/companies")
+        assert "/portal/sign-in" in page.url
+    finally:
+        await context.close()
+        await auditor.close()
