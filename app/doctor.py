@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ from sqlalchemy import text
 from app import clock
 from app.config import Settings
 from app.db import make_engine
+from app.logs import correlation_id
 from app.migrate import alembic_config
 
 JOB_NAMES = ("daily_send", "detect_disconnects", "deliver_webhooks", "purge_expired")
@@ -117,16 +120,25 @@ async def run(settings: Settings, say: Callable[[bool, str], None]) -> bool:
 
 
 def recorded(job: Callable[..., Any]) -> Callable[..., Any]:
-    """Remember in Redis when a job last ran and what it did, for `bankfeeds doctor`."""
+    """Remember in Redis when a job last ran, how long it took and what it did, for `bankfeeds
+    doctor` and for the job gauges of /metrics (the worker is another process than the API)."""
     import functools
 
     @functools.wraps(job)
     async def wrapper(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # Each run gets a correlation id of its own, carried by every log line it writes.
+        correlation_id.set(f"job-{job.__name__}-{uuid.uuid4().hex[:12]}")
+        started = time.perf_counter()
         result = await job(ctx, *args, **kwargs)
         redis = ctx.get("redis")
         if redis is not None:
             settings: Settings = ctx["settings"]
-            body = json.dumps({"at": clock.now().isoformat(), "result": result}, default=str)
+            record = {
+                "at": clock.now().isoformat(),
+                "seconds": round(time.perf_counter() - started, 3),
+                "result": result,
+            }
+            body = json.dumps(record, default=str)
             await redis.set(f"{settings.redis_prefix}job:last:{job.__name__}", body, ex=8 * 86400)
         return result
 

@@ -3,8 +3,12 @@ gauges read from the database at scrape time (the truth lives there, shared by e
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -62,6 +66,25 @@ OPERATIONS = Gauge(
 )
 
 
+JOB_LAST_RUN = Gauge(
+    "bankfeeds_job_last_run_timestamp_seconds",
+    "When each worker job last finished (Unix time), as the worker recorded it in Redis.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_DURATION = Gauge(
+    "bankfeeds_job_last_duration_seconds",
+    "How long each worker job's last run took.",
+    ["job"],
+    registry=REGISTRY,
+)
+DAILY_SEND_TRANSACTIONS = Gauge(
+    "bankfeeds_daily_send_last_transactions",
+    "Transactions the last daily send sent to Intuit.",
+    registry=REGISTRY,
+)
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(route, method, str(status)).inc()
     LATENCY.labels(route, method).observe(seconds)
@@ -90,7 +113,24 @@ async def _refresh(session: AsyncSession) -> None:
             gauge.labels(status).set(count)
 
 
+async def _refresh_jobs(redis: Redis, prefix: str) -> None:
+    """The worker's last runs, from the records it leaves in Redis (see doctor.recorded)."""
+    from app.doctor import JOB_NAMES
+
+    raw = await redis.mget([f"{prefix}job:last:{name}" for name in JOB_NAMES])
+    for name, body in zip(JOB_NAMES, raw, strict=True):
+        if not body:
+            continue
+        last = json.loads(body)
+        JOB_LAST_RUN.labels(name).set(datetime.fromisoformat(last["at"]).timestamp())
+        JOB_DURATION.labels(name).set(float(last.get("seconds") or 0))
+        if name == "daily_send" and isinstance(last.get("result"), dict):
+            DAILY_SEND_TRANSACTIONS.set(int(last["result"].get("transactions", 0)))
+
+
 async def endpoint(request: Request) -> Response:
-    async with request.app.state.services.sessions() as session:
+    services = request.app.state.services
+    async with services.sessions() as session:
         await _refresh(session)
+    await _refresh_jobs(services.redis, services.settings.redis_prefix)
     return Response(generate_latest(REGISTRY), media_type=PROMETHEUS_TYPE)

@@ -45,6 +45,8 @@ SECRETS: set[str] = set()
 # Apps started in this process: their logs must reach the scan (those of servers started as
 # subprocesses go to the subprocess's own output).
 IN_PROCESS_APPS: list[Any] = []
+# Every log line of the session, formatted as shipped (JSON); tests may look at them.
+LOG_LINES: list[str] = []
 
 
 def remember_secret(*values: str | None) -> None:
@@ -56,7 +58,7 @@ class _Collect(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.lines: list[str] = []
+        self.lines = LOG_LINES
         self.setFormatter(JsonFormatter())
         self.addFilter(ContextFilter())
 

@@ -4,10 +4,16 @@ database."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Linkable
+from app import clock
+from app.config import Settings
+from app.services import Services
+from app.worker import build_ctx, daily_send
+from tests.conftest import LOG_LINES, Linkable
 from tests.feeds import connect, day, tx
 
 
@@ -58,3 +64,35 @@ async def test_metrics_count_requests_pushes_and_state(
     assert value(text, "bankfeeds_source_accounts", status="connected") >= 1
     assert value(text, "bankfeeds_idx_requests_total", outcome="ok") >= 2
     assert "bankfeeds_http_request_duration_seconds_bucket" in text
+
+
+def families(text: str) -> dict[str, Any]:
+    """The exposition parsed by prometheus-client's own parser (fails on malformed output)."""
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+async def test_metrics_parse_and_carry_the_workers_last_runs(
+    client: httpx.AsyncClient, linkable: Linkable, settings: Settings, services: Services
+) -> None:
+    feed = await connect(linkable)
+    assert (await feed.push([tx("w1", day(0)), tx("w2", day(0))])).status_code == 200
+    ctx: dict[str, Any] = {"settings": settings, "redis": services.redis}
+    await build_ctx(ctx, settings)
+    try:
+        result = await daily_send(ctx)
+    finally:
+        await ctx["http"].aclose()
+        await ctx["engine"].dispose()
+    parsed = families((await client.get("/metrics")).text)
+    job_lines = [line for line in LOG_LINES if '"job": "daily_send"' in line]
+    assert job_lines and '"correlationId": "job-daily_send-' in job_lines[-1]
+    runs = {
+        s.labels["job"]: s.value for s in parsed["bankfeeds_job_last_run_timestamp_seconds"].samples
+    }
+    assert abs(runs["daily_send"] - clock.now().timestamp()) < 60
+    durations = parsed["bankfeeds_job_last_duration_seconds"].samples
+    assert any(s.labels["job"] == "daily_send" and s.value >= 0 for s in durations)
+    sent = parsed["bankfeeds_daily_send_last_transactions"].samples[0].value
+    assert sent == result["transactions"] >= 2
+    for name in ("bankfeeds_http_requests", "bankfeeds_pushes", "bankfeeds_source_accounts"):
+        assert name in parsed, name

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from app import clock
-from tests.chromium import audit
+from tests.chromium import ROOT, audit
 from tests.conftest import BIN, LiveServer, basic, remember_secret, v1_account, v2_account
 
 TEXT = {
@@ -192,3 +192,11 @@ async def test_sign_in_drill_down_and_branding(
     finally:
         await context.close()
         await auditor.close()
+
+
+def test_readme_shows_portal_screenshots() -> None:
+    """The README shows two of the screenshots these tests take (copied to docs/screenshots)."""
+    readme = (ROOT / "README.md").read_text()
+    for name in ("portal-en-5-branding.png", "portal-fr-3-company.png"):
+        assert (ROOT / "docs" / "screenshots" / name).exists(), name
+        assert f"docs/screenshots/{name}" in readme
