@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -60,6 +60,7 @@ class Call(Generic[B]):
 Handler = Callable[[Call[Any]], Awaitable[Any]]
 # Finds who is calling (raising Unauthorized or the like) inside the request's transaction.
 Authenticator = Callable[[Request, AsyncSession, Services], Awaitable[Any]]
+AfterError = Callable[[async_sessionmaker[AsyncSession], ApiError], Awaitable[None]]
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Operation:
     idempotent: bool = False
     # The body is bytes of these media types (not JSON); `body` is then only documentation.
     raw_types: tuple[str, ...] = ()
+    # Runs after a failed request's transaction has rolled back (e.g. to note a rejected push).
+    after_error: AfterError | None = None
 
     @cached_property
     def body_adapter(self) -> TypeAdapter[Any]:
@@ -179,6 +182,7 @@ class Api:
         parser: Callable[[Any], Any] | None = None,
         idempotent: bool = False,
         raw_types: tuple[str, ...] = (),
+        after_error: AfterError | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -198,6 +202,7 @@ class Api:
                     parser=parser,
                     idempotent=idempotent,
                     raw_types=raw_types,
+                    after_error=after_error,
                 )
             )
             return handler
@@ -232,15 +237,23 @@ async def _run(
     finish: Finish | None = None,
 ) -> Response:
     """Authenticate, parse, handle and render in one transaction (commit at the edge)."""
-    async with transaction(services.sessions) as session:
-        principal = await authenticate(request, session, services)
-        tenant_id.set(str(principal.tenant_id))
-        query = parse_query(request, op.query) if op.query is not None else None
-        body = await read_body(request, op) if op.body is not None else None
-        call: Call[Any] = Call(request, services, session, principal, body, query)
-        response = render(op, await op.handler(call))
-        if finish is not None:
-            await finish(session, principal, response)
+    try:
+        async with transaction(services.sessions) as session:
+            principal = await authenticate(request, session, services)
+            tenant_id.set(str(principal.tenant_id))
+            query = parse_query(request, op.query) if op.query is not None else None
+            body = await read_body(request, op) if op.body is not None else None
+            call: Call[Any] = Call(request, services, session, principal, body, query)
+            response = render(op, await op.handler(call))
+            if finish is not None:
+                await finish(session, principal, response)
+    except ApiError as exc:
+        if op.after_error is not None:
+            try:
+                await op.after_error(services.sessions, exc)
+            except Exception as failed:  # the answer to the client stands either way
+                log.warning("after-error hook failed: %s", type(failed).__name__)
+        raise
     return response
 
 

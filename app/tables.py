@@ -8,7 +8,7 @@ from app.idempotency.tables import IdempotencyKey
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "PortalSession",
     "PortalUser",
     "PushOperation",
+    "PushRejection",
     "SourceAccount",
     "Tenant",
     "WebhookAttempt",

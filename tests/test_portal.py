@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.connections.jobs import purge_expired
 from app.transactions.jobs import send_all
 from tests.conftest import Linkable, TenantKeys
 from tests.feeds import NOW, Feed, connect, day, tx
@@ -346,3 +347,30 @@ async def test_webhook_deliveries_and_resend(
     newest = after["results"][0]
     assert newest["eventId"] == before["results"][-1]["eventId"]
     assert newest["status"] == "pending" and newest["attempts"] == []
+
+
+async def test_rejected_pushes_are_noted_once_for_support(
+    signed_in: Staff, linkable: Linkable, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    feed = await connect(linkable, start=day(-3))
+    bad = [tx("r-1", day(1)), tx("r-2", day(-1), "0.001")]
+    key = {"Idempotency-Key": "rejected-once"}
+    for _ in range(2):  # the retry is answered from the idempotency store: no second note
+        r = await feed.push(bad, headers=key)
+        assert r.status_code == 400
+    clock.shift(timedelta(minutes=1))
+    assert (await feed.push([tx("r-3", day(-9))])).status_code == 400
+    company = linkable.company["id"]
+    page = await signed_in.get(f"/portal/companies/{company}")
+    assert "NoFutureDates" in page.text and "r-1" in page.text and "r-2" in page.text
+    notes = rows_of((await signed_in.get(f"/portal/companies/{company}/rejections.csv")).text)
+    assert [n["transactions"] for n in notes] == ["1", "2"], "newest first, one per push"
+    assert "r-1: " in notes[1]["errors"] and "(NoFutureDates)" in notes[1]["errors"]
+    accounts = rows_of((await signed_in.get(f"/portal/companies/{company}/accounts.csv")).text)
+    assert all(a["pending"] == "0" for a in accounts), "a rejected push stores no transaction"
+    clock.shift(timedelta(days=31))
+    await purge_expired({"sessions": sessions})
+    signed_in_again = await signed_in.sign_in()
+    assert signed_in_again.status_code == 303
+    later = rows_of((await signed_in.get(f"/portal/companies/{company}/rejections.csv")).text)
+    assert later == [], "notes go after 30 days"

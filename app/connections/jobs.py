@@ -1,5 +1,5 @@
 """arq job: forget what has expired — Link OTPs, Link and portal sessions, credentials,
-idempotency keys."""
+idempotency keys, notes of rejected pushes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from app.db import transaction
 from app.idempotency import repository as idempotency
 from app.link import repository as link
 from app.portal import repository as portal
+from app.transactions import repository as transactions
 
 log = logging.getLogger("app.jobs")
+# Notes of rejected pushes (shown in the portal) are support history, not records: 30 days.
+REJECTION_RETENTION_DAYS = 30
 
 
 async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
@@ -29,6 +32,9 @@ async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
             "idempotencyKeys": await idempotency.purge(session, clock.now()),
             "linkSessions": await link.purge_sessions(session, clock.now()),
             "portalSessions": await portal.purge_sessions(session, clock.now()),
+            "pushRejections": await transactions.purge_rejections(
+                session, clock.now() - timedelta(days=REJECTION_RETENTION_DAYS)
+            ),
         }
     log.info(
         "purged expired records: %s", counts, extra={"fields": {"job": "purge_expired", **counts}}

@@ -19,7 +19,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import Tenant
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
 async def add(session: AsyncSession, row: object) -> None:
@@ -180,6 +180,18 @@ async def operations(
     if status:
         stmt = stmt.where(PushOperation.status == status)
     stmt = stmt.order_by(PushOperation.requested_at.desc(), PushOperation.key).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def rejections(
+    session: AsyncSession, company_id: uuid.UUID, limit: int
+) -> list[PushRejection]:
+    stmt = (
+        select(PushRejection)
+        .where(PushRejection.company_id == company_id)
+        .order_by(PushRejection.requested_at.desc(), PushRejection.id)
+        .limit(limit)
+    )
     return list((await session.execute(stmt)).scalars())
 
 

@@ -26,7 +26,7 @@ from app.errors import NotFound
 from app.portal import repository
 from app.tenants.service import Principal
 from app.transactions.schemas import PushOperation as PushOperationWire
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 CONNECTION_STATUSES: tuple[str, ...] = get_args(ConnectionStatus)
 ACCOUNT_STATUSES: tuple[str, ...] = get_args(AccountStatus)
@@ -55,6 +55,7 @@ class CompanyView:
     connections: list[Connection]
     accounts: list[AccountRow]
     operations: list[PushOperation]
+    rejections: list[PushRejection]
 
 
 async def companies(
@@ -90,11 +91,13 @@ async def company(
         session, [c.id for c in connections], account_status
     )
     operations = await repository.operations(session, found.id, push_status, LIMIT)
+    rejections = await repository.rejections(session, found.id, LIMIT)
     return CompanyView(
         found,
         connections,
         [AccountRow(a, a.connection_id, pending, sent) for a, pending, sent in rows],
         operations,
+        rejections,
     )
 
 
@@ -209,9 +212,25 @@ def operations_csv(view: CompanyView) -> str:
                 op.requested_at,
                 op.completed_at,
                 op.error_message,
-                "; ".join(f"{w.get('itemId')}: {w.get('message')}" for w in op.warnings or []),
+                _problems(op.warnings),
             )
             for op in view.operations
+        ),
+    )
+
+
+def _problems(items: list[dict[str, Any]] | None) -> str:
+    return "; ".join(
+        f"{i.get('itemId')}: {i.get('message')} ({i.get('validatorName')})" for i in items or []
+    )
+
+
+def rejections_csv(view: CompanyView) -> str:
+    return to_csv(
+        ("requestedOnUtc", "accountId", "transactions", "errors"),
+        (
+            (r.requested_at, r.account_id, r.transaction_count, _problems(r.errors))
+            for r in view.rejections
         ),
     )
 

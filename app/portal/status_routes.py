@@ -61,6 +61,8 @@ async def _company(request: Request, services: Services, session: Any, who: Staf
         return _csv(status.accounts_csv(view), "accounts.csv")
     if path.endswith("/push.csv"):
         return _csv(status.operations_csv(view), "push-operations.csv")
+    if path.endswith("/rejections.csv"):
+        return _csv(status.rejections_csv(view), "rejected-pushes.csv")
     return page(
         "portal/company.html",
         who.record.language,
@@ -117,6 +119,7 @@ def routes(signed_in: Wrap) -> list[Route]:
         Route(company, signed_in(_company), methods=["GET"]),
         Route(company + "/accounts.csv", signed_in(_company), methods=["GET"]),
         Route(company + "/push.csv", signed_in(_company), methods=["GET"]),
+        Route(company + "/rejections.csv", signed_in(_company), methods=["GET"]),
         Route(account, signed_in(_account), methods=["GET"]),
         Route(account + "/transactions.csv", signed_in(_account), methods=["GET"]),
     ]

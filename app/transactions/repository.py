@@ -32,7 +32,7 @@ from app.connections.tables import Connection
 from app.tenants.service import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
 async def sent_between(
@@ -363,3 +363,13 @@ async def companies_of(
 ) -> dict[uuid.UUID, Company]:
     stmt = select(Company).where(Company.id.in_(company_ids))
     return {c.id: c for c in (await session.execute(stmt)).scalars()}
+
+
+async def add_rejection(session: AsyncSession, row: PushRejection) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def purge_rejections(session: AsyncSession, before: datetime) -> int:
+    stmt = delete(PushRejection).where(PushRejection.requested_at < before)
+    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]

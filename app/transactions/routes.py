@@ -31,6 +31,7 @@ def _ids(call: Call[Any]) -> tuple[str, str, str]:
     responses={200: schemas.CreateBankTransactionsResponse},
     errors=(400, 401, 404, 409, 422),
     idempotent=True,
+    after_error=service.remember_rejection,
 )
 async def create_bank_transactions(
     call: Call[service.PushEnvelope],

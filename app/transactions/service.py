@@ -12,17 +12,17 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, metrics, querying
 from app.accounts import service as accounts
 from app.companies import service as companies
-from app.db import parse_uuid
+from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.schemas import ErrorValidationItem, PageQuery
 from app.tenants.service import Principal
 from app.transactions import repository, rules, schemas
-from app.transactions.tables import PushOperation
+from app.transactions.tables import PushOperation, PushRejection
 from app.webhooks import service as webhooks
 
 PENDING_STATUS_CODE = 202
@@ -174,21 +174,50 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     return sent, len(done)
 
 
+class PushRejected(BadRequest):
+    """A push the rules refused. Carries what the support note (PushRejection) records once the
+    request's own transaction has rolled back."""
+
+    def __init__(self, message: str, note: dict[str, Any], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.note = note
+
+
 async def _reject(
-    session: AsyncSession, account_pk: uuid.UUID, body: PushEnvelope, state: rules.AccountState
+    session: AsyncSession, target: Any, body: PushEnvelope, state: rules.AccountState
 ) -> NoReturn:
-    known = await repository.accepted_ids(session, account_pk, rules.raw_ids(body.transactions))
+    account = target.account
+    known = await repository.accepted_ids(session, account.pk, rules.raw_ids(body.transactions))
     verdict = rules.judge(body.transactions, state, known)
     metrics.PUSHES.labels("rejected").inc()
     for error in verdict.errors:
         metrics.REJECTIONS.labels(error.validatorName or "unknown").inc()
     items = len({e.itemId for e in verdict.errors})
-    raise BadRequest(
+    note = {
+        "company_id": target.company_id,
+        "connection_id": target.connection_id,
+        "account_pk": account.pk,
+        "account_id": account.account_id,
+        "transaction_count": len(body.transactions),
+        "errors": [e.model_dump() for e in verdict.errors],
+    }
+    raise PushRejected(
         f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
         f"with {items} item(s); see validation.errors.",
+        note,
         errors=verdict.errors,
         warnings=verdict.warnings,
     )
+
+
+async def remember_rejection(sessions: async_sessionmaker[AsyncSession], error: Exception) -> None:
+    """After a rejected push rolled back, keep a note of it (its own short transaction)."""
+    if not isinstance(error, PushRejected):
+        return
+    async with transaction(sessions) as session:
+        await repository.add_rejection(
+            session, PushRejection(id=uuid.uuid4(), requested_at=clock.now(), **error.note)
+        )
 
 
 async def push(
@@ -235,7 +264,7 @@ async def push(
     # constraint rejects the insert: the lookup is the costly part of a clean push.
     verdict = rules.judge(body.transactions, state)
     if verdict.errors:
-        await _reject(session, account.pk, body, state)
+        await _reject(session, target, body, state)
 
     now = clock.now()
     op = PushOperation(
@@ -257,7 +286,7 @@ async def push(
     try:
         await repository.insert_many(session, account.pk, op.key, now, verdict.items)
     except repository.DuplicateTransaction:
-        await _reject(session, account.pk, body, state)
+        await _reject(session, target, body, state)
     account_values: dict[str, Any] = {"latest_cleared_on": max(i.cleared_on for i in verdict.items)}
     if verdict.items[-1].balance is not None:
         account_values.update(balance=verdict.items[-1].balance, modified_date=now)

@@ -95,3 +95,28 @@ class PushOperation(Base):
             sqlite_where=text("status = 'Pending'"),
         ),
     )
+
+
+class PushRejection(Base):
+    """A push the rules refused: nothing of it was stored but this note, kept for support teams
+    (the portal shows it) and purged after 30 days by the purge job."""
+
+    __tablename__ = "push_rejections"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    account_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("source_accounts.pk", ondelete="CASCADE")
+    )
+    account_id: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    transaction_count: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("ix_push_rejections_company_requested", "company_id", "requested_at"),
+        Index("ix_push_rejections_requested", "requested_at"),
+    )
