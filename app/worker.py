@@ -6,6 +6,7 @@ does nothing twice.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import httpx
@@ -52,6 +53,8 @@ async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> No
 
 async def startup(ctx: dict[str, Any]) -> None:
     await build_ctx(ctx)
+    gc.collect()
+    gc.freeze()  # start-up objects out of the collector's view (see create_app)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

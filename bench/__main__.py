@@ -1,4 +1,6 @@
-"""python -m bench [push] — prints a table of median, p99 and spread over several runs."""
+"""python -m bench [all|push|send|copy|idx|detect|link] — prints a table of median, p99 and
+spread over several runs. `all` runs every scenario in turn (about 10 minutes) and prints one
+table."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import json
 import os
 import platform
+from typing import Any
 
 from bench import more, push, send
 
@@ -14,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["push", "send", "copy", "idx", "detect", "link"],
+        choices=["all", "push", "send", "copy", "idx", "detect", "link"],
         nargs="?",
         default="push",
     )
@@ -35,10 +38,16 @@ def main() -> None:
         "detect": more.detection,
         "link": more.link_page,
     }
-    if args.scenario == "detect" and args.accounts == 10_000:
-        args.accounts = 100_000
-    results = runners[args.scenario](args)
-    plan = results.pop("_plan", None)
+    results: dict[str, Any] = {}
+    plan = None
+    for scenario in runners if args.scenario == "all" else [args.scenario]:
+        # Detection is measured on 100,000 accounts unless told otherwise.
+        own = argparse.Namespace(**vars(args))
+        if scenario == "detect" and args.accounts == 10_000:
+            own.accounts = 100_000
+        found = runners[scenario](own)
+        plan = found.pop("_plan", None) or plan
+        results.update(found)
     if args.json:
         print(json.dumps(results, indent=2))
         return

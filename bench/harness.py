@@ -207,7 +207,8 @@ def push_body(account_id: str, prefix: str, n: int, on: date) -> bytes:
                     "id": f"{prefix}-{i}",
                     "date": on.isoformat(),
                     "description": f"Card payment {i}",
-                    "amount": f"-{(i % 900) + 1}.{i % 100:02d}",
+                    # A JSON number, as clients send it (the API parses it as an exact decimal).
+                    "amount": -float(f"{(i % 900) + 1}.{i % 100:02d}"),
                     "transactionType": "Debit",
                 }
                 for i in range(n)

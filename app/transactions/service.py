@@ -220,6 +220,21 @@ async def remember_rejection(sessions: async_sessionmaker[AsyncSession], error: 
         )
 
 
+def _echo(item: rules.Accepted) -> schemas.BankTransactionEcho:
+    """The answer's copy of an accepted item, from values the rules already checked."""
+    echo: schemas.BankTransactionEcho = {
+        "id": item.id,
+        "date": item.date_text,
+        "description": item.description,
+        "amount": item.amount,
+    }
+    if item.balance is not None:
+        echo["balance"] = item.balance
+    if item.transaction_type is not None:
+        echo["transactionType"] = item.transaction_type
+    return echo
+
+
 async def push(
     session: AsyncSession,
     principal: Principal,
@@ -297,18 +312,7 @@ async def push(
     wire = to_wire(op)
     # Built from values the rules already checked: no second validation pass.
     echo = schemas.PushedData.model_construct(
-        accountId=account.account_id,
-        transactions=[
-            schemas.BankTransactionEcho.model_construct(
-                id=i.id,
-                date=i.date_text,
-                description=i.description,
-                amount=i.amount,
-                balance=i.balance,
-                transactionType=i.transaction_type,
-            )
-            for i in verdict.items
-        ],
+        accountId=account.account_id, transactions=[_echo(i) for i in verdict.items]
     )
     return schemas.CreateBankTransactionsResponse.model_construct(**dict(wire), data=echo)
 
