@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -55,7 +56,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 async def test_pages_need_a_sign_in(browser: httpx.AsyncClient) -> None:
     r = await browser.get("/portal/companies?status=Linked")
     assert r.status_code == 303
-    assert r.headers["location"] == "/portal/sign-in?next=/portal/companies"
+    assert r.headers["location"] == "/portal/sign-in?next=%2Fportal%2Fcompanies%3Fstatus%3DLinked"
     form = await browser.get("/portal/sign-in")
     assert form.status_code == 200
     assert "default-src 'none'" in form.headers["content-security-policy"]
@@ -78,25 +79,29 @@ async def test_next_never_leaves_the_portal(staff: Staff, target: str) -> None:
     assert r.headers["location"] == "/portal/companies"
 
 
-async def test_wrong_password_and_unknown_user_look_alike(staff: Staff) -> None:
+async def test_wrong_password_unknown_user_and_lock_out_look_alike(staff: Staff) -> None:
+    clock.freeze(NOW)
     wrong = await staff.sign_in(password="not the password")
     stranger = Staff(staff.http, "nobody@example.test", "whatever-password")
     unknown = await stranger.sign_in()
-    assert wrong.status_code == unknown.status_code == 401
-    for r in (wrong, unknown):
-        assert "The e-mail address or the password is not right." in r.text
+    for _ in range(4):
+        await staff.sign_in(password="not the password")
+    locked = await staff.sign_in()  # the right password, during the lock-out
+    assert wrong.status_code == unknown.status_code == locked.status_code == 401
+    alert = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
+    said = {alert.search(r.text).group(1) for r in (wrong, unknown, locked)}  # type: ignore[union-attr]
+    assert len(said) == 1, "the same words whatever went wrong"
+    assert "The e-mail address or the password is not right." in said.pop()
+    for r in (wrong, unknown, locked):
         assert "bf_portal=" not in r.headers.get("set-cookie", "")
 
 
 async def test_lock_out_after_repeated_failures_then_recovery(staff: Staff) -> None:
     clock.freeze(NOW)
-    for _ in range(4):
+    for _ in range(5):
         assert (await staff.sign_in(password="wrong-password")).status_code == 401
-    fifth = await staff.sign_in(password="wrong-password")
-    assert "locked" in fifth.text
     right_but_locked = await staff.sign_in()
     assert right_but_locked.status_code == 401
-    assert "locked" in right_but_locked.text
     clock.shift(timedelta(minutes=14))
     assert (await staff.sign_in()).status_code == 401, "still locked at 14 minutes"
     clock.shift(timedelta(minutes=2))
@@ -112,6 +117,20 @@ async def test_sign_in_needs_its_csrf_cookie(staff: Staff) -> None:
     )
     assert r.status_code == 403
     assert "bf_portal=" not in r.headers.get("set-cookie", "")
+
+
+async def test_after_sign_in_the_filters_asked_for_are_kept(staff: Staff) -> None:
+    r = await staff.http.get("/portal/companies?status=Linked")
+    form = await staff.http.get(r.headers["location"])
+    assert 'name="next" value="/portal/companies?status=Linked"' in form.text
+    assert "?lang=fr&amp;next=%2Fportal%2Fcompanies%3Fstatus%3DLinked" in form.text
+    signed = await staff.sign_in(next="/portal/companies?status=Linked")
+    assert signed.headers["location"] == "/portal/companies?status=Linked"
+
+
+async def test_a_forged_non_ascii_token_is_refused_not_a_crash(signed_in: Staff) -> None:
+    r = await signed_in.http.post("/portal/preferences", data={"csrf": "é" * 10, "lang": "fr"})
+    assert r.status_code == 403
 
 
 async def test_every_form_checks_csrf(signed_in: Staff) -> None:
@@ -198,7 +217,7 @@ async def test_branding_limits_are_shown_and_enforced(signed_in: Staff, api: Any
     before = (await api.call("GET", "/settings/link")).json()
     r = await signed_in.post("/portal/branding", branding_form(title_en="x" * 51))
     assert r.status_code == 400
-    assert 'aria-invalid="true"' in r.text and "at most 50 characters" in r.text
+    assert 'aria-invalid="true"' in r.text and "At most 50 characters." in r.text
     r = await signed_in.post("/portal/branding", branding_form(title_en="", body_en=""))
     assert r.status_code == 400, "a French note needs the English one"
     r = await signed_in.post("/portal/branding", branding_form(accent="red"))
@@ -218,7 +237,7 @@ async def test_logo_upload_with_the_api_checks(signed_in: Staff, api: Any) -> No
     r = await signed_in.post(
         "/portal/branding/logo", files={"logo": ("logo.png", svg, "image/png")}
     )
-    assert r.status_code == 415 and "PNG or JPEG" in r.text
+    assert r.status_code == 415 and "SVG and other types are refused" in r.text
     big = PNG + b"\x00" * (256 * 1024)
     r = await signed_in.post("/portal/branding/logo", files={"logo": ("big.png", big, "image/png")})
     assert r.status_code == 413
@@ -271,7 +290,9 @@ async def test_drill_down_companies_to_transactions(
     pk = page.text.split(f"/portal/companies/{company['id']}/accounts/")[1].split('"')[0]
     detail = await signed_in.get(f"/portal/companies/{company['id']}/accounts/{pk}")
     assert detail.status_code == 200
-    assert "<svg" in detail.text and 'role="img"' in detail.text
+    assert "<svg" in detail.text and 'aria-hidden="true"' in detail.text
+    # The same numbers as a table for screen readers: today's row.
+    assert re.search(r"<th scope=\"row\">2026-03-10</th><td>3</td><td>2</td>", detail.text)
     assert "2026-03-10: Accepted 3" in detail.text, "the chart counts the day's acceptances"
     assert "2026-03-10: Sent 2" in detail.text
     assert "t-1" in detail.text and "pending" in detail.text and "sent" in detail.text
@@ -293,6 +314,21 @@ async def test_drill_down_companies_to_transactions(
     assert everything.headers["content-disposition"].startswith("attachment;")
     assert len(rows_of(everything.text)) == 3
     assert feed.account_id == "chk-1"
+
+
+async def test_a_company_shows_its_newest_connections_status(signed_in: Staff, api: Any) -> None:
+    company = await api.company("Two Connections Ltd")
+    first = await api.connection(company["id"])
+    r = await api.call(
+        "PATCH", f"/companies/{company['id']}/connections/{first['id']}", {"status": "Unlinked"}
+    )
+    assert r.status_code == 200, r.text
+    clock.shift(timedelta(seconds=5))
+    await api.connection(company["id"])
+    waiting = rows_of((await signed_in.get("/portal/companies.csv", status="PendingAuth")).text)
+    assert "Two Connections Ltd" in [c["name"] for c in waiting]
+    unlinked = rows_of((await signed_in.get("/portal/companies.csv", status="Unlinked")).text)
+    assert "Two Connections Ltd" not in [c["name"] for c in unlinked]
 
 
 async def test_filters_and_csv_match_the_screen(

@@ -40,8 +40,9 @@ def daily_bars(
     bar = max(slot / 2 - 1, 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-labelledby="chart-title" class="chart">',
-        f'<title id="chart-title">{escape(title)}</title>',
+        # Hidden from screen readers: the page gives them the same numbers as a table.
+        f'aria-hidden="true" focusable="false" class="chart">',
+        f"<title>{escape(title)}</title>",
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         f'stroke="#767676" stroke-width="1"/>',
         f'<text x="{PAD - 4}" y="{PAD + 4}" text-anchor="end" font-size="10" '

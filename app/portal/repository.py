@@ -78,14 +78,22 @@ def _company_scope(tenant_id: uuid.UUID, environment: str) -> Any:
 async def companies(
     session: AsyncSession, tenant_id: uuid.UUID, environment: str, status: str | None, limit: int
 ) -> list[tuple[Company, str | None, int, int]]:
-    """Companies, newest first, with their connection's status and account/pending counts."""
+    """Companies, newest first, with their newest connection's status and account/pending
+    counts."""
+    newest = (
+        select(Connection.status)
+        .where(Connection.company_id == Company.id)
+        .order_by(Connection.created_at.desc(), Connection.id.desc())
+        .limit(1)
+        .correlate(Company)
+        .scalar_subquery()
+    )
     accounts = (
         select(
             Connection.company_id.label("company_id"),
-            func.max(Connection.status).label("status"),
             func.count(SourceAccount.pk).label("accounts"),
         )
-        .outerjoin(SourceAccount, SourceAccount.connection_id == Connection.id)
+        .join(SourceAccount, SourceAccount.connection_id == Connection.id)
         .group_by(Connection.company_id)
         .subquery()
     )
@@ -100,7 +108,7 @@ async def companies(
     stmt = (
         select(
             Company,
-            accounts.c.status,
+            newest,
             func.coalesce(accounts.c.accounts, 0),
             func.coalesce(pending.c.pending, 0),
         )
@@ -111,9 +119,9 @@ async def companies(
         .limit(limit)
     )
     if status == "none":
-        stmt = stmt.where(accounts.c.status.is_(None))
+        stmt = stmt.where(newest.is_(None))
     elif status:
-        stmt = stmt.where(accounts.c.status == status)
+        stmt = stmt.where(newest == status)
     return [(r[0], r[1], int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()]
 
 
@@ -214,7 +222,8 @@ async def daily_counts(
     found: list[dict[date, int]] = []
     sqlite = session.get_bind().dialect.name == "sqlite"
     for column in (BankTransaction.accepted_at, BankTransaction.sent_at):
-        day = func.date(column) if sqlite else cast(column, Date)
+        # The UTC day whatever the database session's TimeZone (SQLite keeps UTC text).
+        day = func.date(column) if sqlite else cast(func.timezone("UTC", column), Date)
         stmt = (
             select(day, func.count())
             .where(BankTransaction.account_pk == account_pk, column >= since)

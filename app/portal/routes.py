@@ -102,12 +102,15 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         async with transaction(services.sessions) as session:
             who = await service.staff(session, request.cookies.get(COOKIE))
             if who is None:
-                back = quote(request.url.path, safe="/")
-                return redirect(f"/portal/sign-in?next={back}")
+                back = "/portal/companies"
+                if request.method == "GET":
+                    query = f"?{request.url.query}" if request.url.query else ""
+                    back = request.url.path + query
+                return redirect(f"/portal/sign-in?next={quote(back, safe='')}")
             if request.method == "POST":
                 form = await request.form()
                 token = str(form.get("csrf", ""))
-                if not hmac.compare_digest(token, who.record.csrf_token):
+                if not _same(token, who.record.csrf_token):
                     return page(
                         "portal/forbidden.html", who.record.language, 403, **common(who, request)
                     )
@@ -122,6 +125,11 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
 
 
 # ---- sign-in ------------------------------------------------------------------------------
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (a forged token, not a 500)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _next(value: str | None) -> str:
@@ -162,18 +170,26 @@ async def sign_in(request: Request) -> Response:
     form = await request.form()
     language = str(form.get("lang")) if form.get("lang") in i18n.LOCALES else _language(request)
     cookie = request.cookies.get(SIGN_IN_CSRF, "")
-    if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
+    if not cookie or not _same(str(form.get("csrf", "")), cookie):
         return _sign_in_page(request, language, 403, error="csrf")
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     async with transaction(services.sessions) as session:
         try:
             token, _ = await service.sign_in(session, services.settings, email, password, language)
-        except service.SignInFailed as failed:
+        except service.SignInFailed:
             # Caught inside the transaction: the failure count it raised must be committed.
-            error = "locked" if failed.locked else "wrong"
+            # One answer for every failure, locked or not: no hint of who has an account.
             token = ""
     if not token:
-        return _sign_in_page(request, language, 401, error=error, email=email)
+        return _sign_in_page(
+            request,
+            language,
+            401,
+            error="failed",
+            email=email,
+            attempts=services.settings.portal_max_failures,
+            minutes=services.settings.portal_lockout_minutes,
+        )
     response = redirect(_next(str(form.get("next", ""))))
     response.set_cookie(
         COOKIE,
@@ -270,6 +286,17 @@ FIELD_OF = {
 }
 
 
+def _problem(field: str, error: Any) -> str:
+    """What the template says (in the page's language) about a field pydantic refused."""
+    if field == "accent":
+        return "colour"
+    if error["type"] == "string_too_long":
+        return "too_long"
+    if error["type"] == "value_error" and "plain text" in error["msg"]:
+        return "plain"
+    return "required"
+
+
 def _body(form: dict[str, str]) -> link_schemas.LinkSettingsBody:
     def callout(lang: str) -> dict[str, str] | None:
         title, body = form[f"title_{lang}"], form[f"body_{lang}"]
@@ -299,7 +326,7 @@ async def _branding(request: Request, services: Services, session: Any, who: Sta
     except ValidationError as exc:
         for error in exc.errors():
             field = FIELD_OF.get(tuple(str(p) for p in error["loc"][:3]), "accent")
-            errors.setdefault(field, error["msg"])
+            errors.setdefault(field, _problem(field, error))
         return _branding_page(who, request, row, form, 400, errors=errors, logo_max_kib=kib)
     if raw.get("action") == "preview":
         return _branding_page(who, request, row, form, previewing=True, logo_max_kib=kib)
@@ -321,7 +348,7 @@ async def _logo_upload(request: Request, services: Services, session: Any, who: 
             row,
             _branding_form(row),
             exc.status,
-            logo_error=exc.message,
+            logo_error={413: "size", 415: "type"}.get(exc.status, "missing"),
             logo_max_kib=services.settings.logo_max_bytes // 1024,
         )
     return redirect("/portal/branding?saved=logo")

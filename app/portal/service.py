@@ -1,9 +1,9 @@
 """Portal staff: accounts, sign-in with lock-out, and browser sessions.
 
 Passwords are argon2id hashes (passlib, the same context as the one-time credentials). A wrong
-password and an unknown e-mail cost the same and say the same thing, so the form cannot be used
-to find out who has an account. After `portal_max_failures` wrong passwords in a row the account
-is locked for `portal_lockout_minutes`, whatever password is tried meanwhile.
+password, an unknown e-mail and a locked account cost the same and say the same thing, so the
+form cannot be used to find out who has an account. After `portal_max_failures` wrong passwords
+in a row the account is locked for `portal_lockout_minutes`, whatever password is tried meanwhile.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ async def sign_in(
         await asyncio.to_thread(HASHER.dummy_verify)
         raise SignInFailed
     if user.locked_until is not None and user.locked_until > now:
+        await asyncio.to_thread(HASHER.dummy_verify)  # as slow as any other answer
         raise SignInFailed(locked=True)
     if not await asyncio.to_thread(HASHER.verify, password, user.password_hash):
         user.failed_attempts += 1

@@ -111,6 +111,13 @@ class AccountView:
     sent_by_day: dict[date, int]
     last_day: date
 
+    @property
+    def days(self) -> list[tuple[date, int, int]]:
+        """The chart's numbers, day by day (oldest first), for the table beside it."""
+        first = self.last_day - timedelta(days=CHART_DAYS - 1)
+        span = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+        return [(d, self.accepted_by_day.get(d, 0), self.sent_by_day.get(d, 0)) for d in span]
+
 
 async def account(
     session: AsyncSession, principal: Principal, company_id: str, account_pk: str, state: str | None

@@ -1,11 +1,8 @@
-// Progressive enhancement only: every page works without JavaScript (filters and the preview
-// have submit buttons). With it: filters apply on change, and the Link page preview follows the
-// form as you type, with the character counts.
+// Progressive enhancement only: every page works without JavaScript (the preview has a submit
+// button). With it, the Link page preview follows the form as you type, with the character
+// counts. Filters apply on their button, never on change (WCAG 3.2.2: a keyboard user arrowing
+// through a select must not be sent to another page).
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll(".js-hide").forEach((button) => { button.hidden = true; });
-  document.querySelectorAll("select.autosubmit").forEach((select) => {
-    select.addEventListener("change", () => select.form.submit());
-  });
 
   const form = document.getElementById("branding-form");
   if (!form) return;

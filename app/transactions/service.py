@@ -26,6 +26,7 @@ from app.transactions.tables import PushOperation, PushRejection
 from app.webhooks import service as webhooks
 
 PENDING_STATUS_CODE = 202
+NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
 
 
 class PushEnvelope(BaseModel):
@@ -199,7 +200,8 @@ async def _reject(
         "account_pk": account.pk,
         "account_id": account.account_id,
         "transaction_count": len(body.transactions),
-        "errors": [e.model_dump() for e in verdict.errors],
+        # At most the first 50 problems: enough to act on, and a bounded note.
+        "errors": [e.model_dump() for e in verdict.errors[:NOTED_ERRORS]],
     }
     raise PushRejected(
         f"The push was rejected and nothing was stored: {len(verdict.errors)} problem(s) "
