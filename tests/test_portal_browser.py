@@ -31,6 +31,8 @@ TEXT = {
         "sign_out": "Sign out",
         "count": "9 of 50 characters",
         "chart": "Transactions accepted and sent per day",
+        "filter": "Filter",
+        "connected": "connected",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -40,6 +42,8 @@ TEXT = {
         "sign_out": "Se déconnecter",
         "count": "9 caractères sur 50",
         "chart": "Opérations acceptées et envoyées par jour",
+        "filter": "Filtrer",
+        "connected": "connecté",
     },
 }
 
@@ -147,19 +151,20 @@ async def test_sign_in_drill_down_and_branding(
         await page.get_by_role("link", name="Toft Stores").click()
         await page.wait_for_url(f"**/portal/companies/{company['id']}")
         row = page.get_by_role("row", name=re.compile("^Business Checking chk-1"))
-        assert "connected" in await row.inner_text()
+        assert t["connected"] in await row.inner_text()
         cells = await row.locator("td.num").all_inner_texts()
         assert cells == ["2", "3"], "2 pending, 3 sent"
         await check("3-company")
 
         await row.get_by_role("link").click()
         await page.wait_for_url("**/accounts/*")
-        chart = page.locator("svg.chart")
-        assert t["chart"] in await chart.locator("title").first.text_content()
-        assert await page.locator("tbody tr").count() == 5
+        assert t["chart"] in await page.locator("figure figcaption").inner_text()
+        assert await page.locator("#transactions ~ table tbody tr").count() == 5
         await page.select_option("#filter-state", "pending")
+        assert "state=" not in page.url, "choosing an option alone changes nothing (WCAG 3.2.2)"
+        await page.get_by_role("button", name=t["filter"]).click()
         await page.wait_for_url("**state=pending")
-        assert await page.locator("tbody tr").count() == 2
+        assert await page.locator("#transactions ~ table tbody tr").count() == 2
         await check("4-account")
 
         await page.get_by_role("link", name=t["branding"]).click()
