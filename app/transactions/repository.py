@@ -318,6 +318,15 @@ async def claim_sendable(
     return list((await session.execute(stmt)).scalars())
 
 
+async def any_pending(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> bool:
+    stmt = select(
+        exists().where(
+            BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None)
+        )
+    )
+    return bool((await session.execute(stmt)).scalar())
+
+
 async def count_pending(session: AsyncSession) -> int:
     stmt = (
         select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))

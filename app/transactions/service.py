@@ -160,11 +160,15 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     (transactions, operations)."""
     if not account_pks:
         return 0, 0
+    # The usual Update finds nothing pending: one EXISTS on the small pending index, nothing
+    # more (a Pending operation always has pending transactions, so none can be overdue).
+    if not await repository.any_pending(session, account_pks):
+        return 0, 0
     await settle_overdue(session, account_pks=account_pks)
     now = clock.now()
     sent = await repository.mark_sent(session, account_pks, now)
     if not sent:
-        return 0, 0  # nothing was pending (the usual Update): no operation can have finished
+        return 0, 0  # what was pending timed out just now
     done = await repository.pending_operations(session, account_pks)
     for op in done:
         op.status = "Success"
