@@ -26,6 +26,7 @@ from app.errors import ApiError, BadRequest, Unauthorized, UnsupportedMediaType,
 from app.errors import render as render_error
 from app.idempotency import service as idempotency
 from app.logs import tenant_id
+from app.ratelimit import limits_of
 from app.services import Services
 from app.tenants.service import authenticate
 
@@ -294,9 +295,12 @@ def _endpoint(
         op = by_method[request.method]
         services: Services = request.app.state.services
         key = request.headers.get("idempotency-key") if op.idempotent else None
-        if key is not None:
-            return await _run_idempotent(request, op, authenticate, services, key)
-        return await _run(request, op, authenticate, services)
+        try:
+            if key is not None:
+                return await _run_idempotent(request, op, authenticate, services, key)
+            return await _run(request, op, authenticate, services)
+        finally:
+            await limits_of(request).leave(request)
 
     return endpoint
 
@@ -308,6 +312,7 @@ async def client_principal(request: Request, session: AsyncSession, services: Se
             "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
             headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
         )
+    await limits_of(request).enter_tenant(request, principal.tenant_id)
     return principal
 
 

@@ -27,7 +27,7 @@ import app.connections.routes
 import app.credentials.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
-from app import metrics, openapi
+from app import metrics, openapi, ratelimit
 from app.api import client_api
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -65,6 +65,7 @@ class RequestContext:
         cid = uuid.uuid4().hex
         correlation_id.set(cid)
         tenant_id.set(None)
+        ratelimit.answer_headers.set({})
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -79,6 +80,7 @@ class RequestContext:
                     [
                         (b"x-correlation-id", cid.encode()),
                         (b"server-timing", f"app;dur={spent:.1f}".encode()),
+                        *ratelimit.header_list(),
                     ]
                 )
             await send(message)
@@ -210,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = make_engine(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
+        app.state.limits = ratelimit.RateLimits(redis, settings)
         try:
             yield
         finally:

@@ -39,7 +39,23 @@ ERROR_TEXT = {
     500: "There is a problem with our server.",
     503: "The service is temporarily unavailable.",
 }
-ALWAYS = (500, 503)
+ALWAYS = (429, 500, 503)
+# Sent on every answer to an authenticated client-API request (app/ratelimit.py); not when Redis
+# is down (the limits then fail open) nor before the caller is known (401).
+RATE_LIMIT_HEADERS = {
+    "X-Rate-Limit-Limit": "Requests the tenant may make per UTC day.",
+    "X-Rate-Limit-Remaining": "Requests left today.",
+    "X-Rate-Limit-Reset": "When the daily quota resets: a Unix time (the next 00:00 UTC).",
+}
+HEADERS: dict[str, Any] = {
+    name: {"description": text, "schema": {"type": "integer", "minimum": 0}}
+    for name, text in RATE_LIMIT_HEADERS.items()
+}
+HEADERS["Retry-After"] = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 
 def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
@@ -115,6 +131,12 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
                 "description": ERROR_TEXT[status],
                 "content": {"application/json": {"schema": error_ref}},
             }
+        for code, entry in responses.items():
+            names = [*RATE_LIMIT_HEADERS] if op.security == "auth_header" else []
+            if code == "429":
+                names.append("Retry-After")
+            if names:
+                entry["headers"] = {n: {"$ref": f"#/components/headers/{n}"} for n in names}
         item["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = item
 
@@ -130,6 +152,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": definitions,
+            "headers": HEADERS,
             "securitySchemes": {
                 "auth_header": {
                     "type": "apiKey",

@@ -112,6 +112,11 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         # per-address lock is out of the way here and tested on an app of its own.
         redis_prefix=f"t{secrets.token_hex(4)}:",
         idx_ip_lock_after=100_000,
+        # Likewise the per-address limits of IDX and the Link pages (tests/test_ratelimit.py).
+        idx_requests_per_minute=100_000,
+        link_requests_per_minute=100_000,
+        # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
+        rate_limit_concurrency=100,
     )
     migrate.upgrade(made)
     yield made
@@ -151,6 +156,9 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         "BANKFEEDS_DATA_DIR": str(settings.data_dir),
         "REDIS_URL": settings.redis_url or "",
         "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
+        "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
+        "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
+        "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
