@@ -100,16 +100,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_REFUSED = "NUL characters (\\u0000) are not accepted in any string."
+
+
 def parse_json(raw: bytes) -> Any:
     """JSON with exact decimals (never floats) and a message that says where it broke."""
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from exc
+    if b"\\u0000" in raw and _has_nul(data):
+        raise BadRequest(NUL_REFUSED)
+    return data
 
 
 async def read_body(request: Request, op: Operation) -> Any:
@@ -128,6 +144,13 @@ async def read_body(request: Request, op: Operation) -> Any:
         return op.body_adapter.validate_python(data)
     except ValidationError as exc:
         raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
+
+
+def refuse_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: refused in the path and query as in bodies (400)."""
+    items = [request.scope.get("path", ""), *request.query_params.multi_items()]
+    if any("\x00" in "".join(item) for item in items):
+        raise BadRequest(NUL_REFUSED)
 
 
 def parse_query(request: Request, model: type[Q]) -> Q:
@@ -236,6 +259,7 @@ async def _run(
     async with transaction(services.sessions) as session:
         principal = await authenticate(request, session, services)
         tenant_id.set(str(principal.tenant_id))
+        refuse_nul(request)
         query = parse_query(request, op.query) if op.query is not None else None
         body = await read_body(request, op) if op.body is not None else None
         call: Call[Any] = Call(request, services, session, principal, body, query)

@@ -6,10 +6,23 @@ import re
 from typing import Any
 
 from pydantic import TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
+from app.accounts.schemas import ACCOUNT_ID
 from app.api import Api
-from app.schemas import ErrorMessage
+from app.schemas import NO_NUL, ErrorMessage
+
+
+class Generator(GenerateJsonSchema):
+    """Input strings say what api.py enforces for all of them: no NUL character."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        out = super().str_schema(schema)
+        if self.mode == "validation" and "pattern" not in out and "format" not in out:
+            out["pattern"] = NO_NUL
+        return out
+
 
 REF = "#/components/schemas/{model}"
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -23,7 +36,11 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
         "format": "uuid",
         "description": "Unique identifier for a connection.",
     },
-    "accountId": {"type": "string", "description": "Unique identifier for a source account."},
+    "accountId": {
+        "type": "string",
+        "pattern": ACCOUNT_ID,
+        "description": "Unique identifier for a source account.",
+    },
     "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
     "endpointId": {"type": "string", "format": "uuid", "description": "Webhook endpoint id."},
 }
@@ -69,7 +86,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
         for status, adapter in op.response_adapters.items():
             if adapter is not None:
                 inputs.append(((op.operation_id, status), "serialization", adapter.core_schema))
-    generator = GenerateJsonSchema(ref_template=REF)
+    generator = Generator(ref_template=REF)
     mapping: dict[Any, Any]
     mapping, definitions = generator.generate_definitions(inputs=inputs)
     error_ref = mapping[(("error",), "serialization")]
@@ -91,7 +108,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
             for name in re.findall(r"{(\w+)}", op.path)
         ]
         if op.query is not None:
-            schema = op.query.model_json_schema(ref_template=REF)
+            schema = op.query.model_json_schema(ref_template=REF, schema_generator=Generator)
             for name, prop in schema.get("properties", {}).items():
                 description = prop.pop("description", None)
                 prop.pop("title", None)

@@ -146,6 +146,7 @@ def free_port() -> int:
 class LiveServer:
     url: str
     env: dict[str, str]
+    log_path: Path
 
 
 @pytest.fixture(scope="session")
@@ -166,10 +167,13 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # A file, not a pipe nobody reads: a long run would fill the pipe and stall the server.
+    log_path = settings.data_dir / f"serve-{port}.log"
+    log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port)],
         env={**env, "BANKFEEDS_PUBLIC_BASE_URL": url},
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -182,13 +186,13 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"bankfeeds serve did not start:\n{output}")
+                pytest.fail(f"bankfeeds serve did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield LiveServer(url, env)
+        yield LiveServer(url, env, log_path)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log_file.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pydantic import (
     Tag,
 )
 
-from app.schemas import Money, Wire
+from app.schemas import WS, Money, Wire, WireDateOrDateTime, WireDateTime
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 CURRENCIES = ("USD", "CAD")
@@ -51,16 +51,19 @@ def _us_or_canada(value: str) -> str:
     return value
 
 
+ACCOUNT_ID = f"^[^{WS}\\x00/?#%\\\\]+$"
 AccountId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\]+$"),
+    StringConstraints(min_length=1, max_length=100, pattern=ACCOUNT_ID),
     Field(description="Your unique id for the account (no spaces or / ? # % \\; ≤ 100)."),
 ]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
     AfterValidator(_us_or_canada),
-    Field(description="ISO 4217 code; USD or CAD only."),
+    Field(
+        description="ISO 4217 code; USD or CAD only.", json_schema_extra={"enum": list(CURRENCIES)}
+    ),
 ]
 Name = Annotated[str, StringConstraints(max_length=255)]
 AccountNumber = Annotated[str, StringConstraints(max_length=64)]
@@ -97,7 +100,7 @@ class SourceAccountPrototype(BaseModel):
     sortCode: SortCode | None = None
     currency: Currency
     balance: Money | None = None
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
 
 
 class SourceAccountV2Prototype(BaseModel):
@@ -113,7 +116,7 @@ class SourceAccountV2Prototype(BaseModel):
     sortCode: SortCode | None = None
     currency: Currency
     balance: Money
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
     accountInfo: AccountInfo | None = None
 
 
@@ -186,9 +189,9 @@ class SourceAccountUpdate(BaseModel):
     accountInfo: AccountInfo | None = None
     currency: str | None = None
     balance: Money | None = None
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
     status: AccountStatus | None = None
-    feedStartDate: date | datetime | None = None
+    feedStartDate: WireDateOrDateTime | None = None
 
 
 class BatchCreatedResult(Wire):

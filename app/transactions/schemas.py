@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from app import querying
 from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
 
 MAX_ITEMS = 1000
@@ -162,6 +163,16 @@ class PushOperations(PageMeta):
 
 
 class PushOperationsQuery(PageQuery):
+    query: str | None = Field(
+        default=None,
+        description="Codat query string over status, dataConnectionKey, pushOperationKey, "
+        "requestedOnUtc and completedOnUtc.",
+        json_schema_extra={
+            "pattern": querying.pattern(
+                "status", "dataConnectionKey|pushOperationKey", "requestedOnUtc|completedOnUtc"
+            )
+        },
+    )
     orderBy: (
         Literal["requestedOnUtc", "-requestedOnUtc", "completedOnUtc", "-completedOnUtc"] | None
     ) = Field(default=None, description="Default -requestedOnUtc (newest first).")
