@@ -173,6 +173,20 @@ async def handle_unavailable(request: Request, exc: Exception) -> Response:
     return render(ServiceUnavailable())
 
 
+# SQLSTATE classes of a database that is going away or not there yet: connection exception,
+# operator intervention (admin/crash shutdown, cannot connect now), insufficient resources.
+OUTAGE_CLASSES = {"08", "57", "53"}
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """A server shutting down surfaces as a plain DBAPIError (57P01...), not OperationalError."""
+    assert isinstance(exc, DBAPIError)
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if exc.connection_invalidated or (isinstance(code, str) and code[:2] in OUTAGE_CLASSES):
+        return await handle_unavailable(request, exc)
+    return await handle_unexpected(request, exc)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -239,6 +253,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     handlers: dict[Any, Any] = {
         ApiError: handle_api_error,
         HTTPException: handle_http_exception,
+        DBAPIError: handle_database_error,
         **{exc: handle_unavailable for exc in unavailable},
     }
     application = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

@@ -1,4 +1,4 @@
-"""python -m bench [push] — prints a table of median, p99 and spread over several runs."""
+"""python -m bench [push|send|copy|idx|detect|link|load]: median, p99 and spread over runs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import os
 import platform
 
-from bench import more, push, send
+from bench import load, more, push, send
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["push", "send", "copy", "idx", "detect", "link"],
+        choices=["push", "send", "copy", "idx", "detect", "link", "load"],
         nargs="?",
         default="push",
     )
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000, help="send: accounts")
     parser.add_argument("--per-account", type=int, default=100, help="send: pending per account")
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
+    parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runners = {
@@ -34,6 +35,7 @@ def main() -> None:
         "idx": more.idx_pull,
         "detect": more.detection,
         "link": more.link_page,
+        "load": load.run,
     }
     if args.scenario == "detect" and args.accounts == 10_000:
         args.accounts = 100_000

@@ -20,6 +20,7 @@ import pytest
 from app import clock
 from app.config import Settings
 from app.main import create_app
+from app.services import Services
 from tests.conftest import Api, Idx, TenantKeys, assert_error, make_tenant
 
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
@@ -34,6 +35,7 @@ async def app_with(settings: Settings, **limits: Any) -> AsyncIterator[httpx.Asy
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, client=("198.51.100.9", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            http.headers["X-Test-Prefix"] = own.redis_prefix  # for tests that look into Redis
             yield http
 
 
@@ -79,7 +81,7 @@ async def test_daily_quota_resets_at_utc_midnight(settings: Settings, sessions: 
         assert again.headers["x-rate-limit-remaining"] == "2"
 
 
-async def test_concurrency_cap(settings: Settings, tenant: TenantKeys) -> None:
+async def test_concurrency_cap(settings: Settings, tenant: TenantKeys, services: Services) -> None:
     """Two pushes whose bodies are still arriving hold both slots; a third request gets 429.
 
     (Idempotent pushes read their body outside any transaction, so this holds on SQLite too.)
@@ -108,11 +110,12 @@ async def test_concurrency_cap(settings: Settings, tenant: TenantKeys) -> None:
             )
             for _ in range(2)
         ]
-        for _ in range(200):  # until both have authenticated and are reading their bodies
-            await asyncio.sleep(0.01)
-            third = await http.get("/companies", headers=tenant.headers)
-            if third.status_code == 429:
+        busy = f"{http.headers['X-Test-Prefix']}rl:busy:{tenant.id}"
+        for _ in range(500):  # until both have authenticated and are reading their bodies
+            if await services.redis.zcard(busy) == 2:
                 break
+            await asyncio.sleep(0.01)
+        third = await http.get("/companies", headers=tenant.headers)
         body = assert_error(third, 429)
         assert "at once" in body["error"]
         assert third.headers["retry-after"] == "1"
