@@ -39,6 +39,8 @@ def main() -> None:
     }
     if args.scenario == "detect" and args.accounts == 10_000:
         args.accounts = 100_000
+    if args.scenario == "load" and args.seconds == 8.0:
+        args.seconds = 60.0
     results = runners[args.scenario](args)
     plan = results.pop("_plan", None)
     if args.json:
