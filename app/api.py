@@ -141,7 +141,9 @@ async def read_body(request: Request, op: Operation) -> Any:
     try:
         if op.parser is not None:
             return op.parser(data)
-        return op.body_adapter.validate_python(data)
+        # Never from attributes: a JSON number (a Decimal here) is not an object to read from,
+        # though the shared wire models allow it for rows.
+        return op.body_adapter.validate_python(data, from_attributes=False)
     except ValidationError as exc:
         raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
 

@@ -16,16 +16,18 @@ WS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
 
 
-def _text_only(value: object) -> object:
+def _not_a_number(value: object) -> object:
     # pydantic would read a number as Unix time; the wire (and our schema) says an ISO string.
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 string")
+    if isinstance(value, int | float | Decimal):
+        raise ValueError("must be an ISO 8601 string, not a number")
     return value
 
 
-# Input dates and times: ISO 8601 text only, as the OpenAPI document says.
-WireDateTime = Annotated[datetime, BeforeValidator(_text_only)]
-WireDateOrDateTime = Annotated[date | datetime, BeforeValidator(_text_only)]
+# Dates and times read from JSON: ISO 8601 text (or the values themselves, from storage), never
+# a number, as the OpenAPI document says.
+WireDate = Annotated[date, BeforeValidator(_not_a_number)]
+WireDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+WireDateOrDateTime = Annotated[date | datetime, BeforeValidator(_not_a_number)]
 
 
 class Wire(BaseModel):

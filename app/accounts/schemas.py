@@ -16,11 +16,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     Tag,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from app.schemas import WS, Money, Wire, WireDateOrDateTime, WireDateTime
+from app.schemas import WS, Money, Wire, WireDate, WireDateOrDateTime, WireDateTime
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 CURRENCIES = ("USD", "CAD")
@@ -84,7 +87,7 @@ class AccountInfo(Wire):
 
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     nickname: Name | None = None
-    accountOpenDate: date | None = None
+    accountOpenDate: WireDate | None = None
     availableBalance: Money | None = None
 
 
@@ -130,9 +133,32 @@ def _version(value: Any) -> str:
     return "v1"
 
 
+class _AsValidated:
+    """The union's schema as _version reads a body: v2 whenever a v2 marker is present, else v1
+    (a oneOf would call a body that fits both shapes invalid; we accept it, as v2)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        v2, v1 = out.pop("oneOf")
+        markers = [
+            {"required": ["routingInfo"]},
+            {"required": ["accountInfo"]},
+            {
+                "required": ["accountType"],
+                "properties": {"accountType": {"enum": list(V2_ACCOUNT_TYPES)}},
+            },
+        ]
+        out["anyOf"] = [v2, {"allOf": [v1, {"not": {"anyOf": markers}}]}]
+        return out
+
+
 AnyPrototype = Annotated[
     Annotated[SourceAccountV2Prototype, Tag("v2")] | Annotated[SourceAccountPrototype, Tag("v1")],
     Discriminator(_version),
+    _AsValidated,
 ]
 BatchBody = Annotated[list[AnyPrototype], Field(min_length=1, max_length=500)]
 
