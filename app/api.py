@@ -26,6 +26,7 @@ from app.errors import ApiError, BadRequest, Unauthorized, UnsupportedMediaType,
 from app.errors import render as render_error
 from app.idempotency import service as idempotency
 from app.logs import tenant_id
+from app.ratelimit import limits_of
 from app.services import Services
 from app.tenants.service import authenticate
 
@@ -102,16 +103,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_REFUSED = "NUL characters (\\u0000) are not accepted in any string."
+
+
 def parse_json(raw: bytes) -> Any:
     """JSON with exact decimals (never floats) and a message that says where it broke."""
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from exc
+    if b"\\u0000" in raw and _has_nul(data):
+        raise BadRequest(NUL_REFUSED)
+    return data
 
 
 async def read_body(request: Request, op: Operation) -> Any:
@@ -127,9 +144,18 @@ async def read_body(request: Request, op: Operation) -> Any:
     try:
         if op.parser is not None:
             return op.parser(data)
-        return op.body_adapter.validate_python(data)
+        # Never from attributes: a JSON number (a Decimal here) is not an object to read from,
+        # though the shared wire models allow it for rows.
+        return op.body_adapter.validate_python(data, from_attributes=False)
     except ValidationError as exc:
         raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
+
+
+def refuse_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: refused in the path and query as in bodies (400)."""
+    items = [request.scope.get("path", ""), *request.query_params.multi_items()]
+    if any("\x00" in "".join(item) for item in items):
+        raise BadRequest(NUL_REFUSED)
 
 
 def parse_query(request: Request, model: type[Q]) -> Q:
@@ -241,6 +267,7 @@ async def _run(
         async with transaction(services.sessions) as session:
             principal = await authenticate(request, session, services)
             tenant_id.set(str(principal.tenant_id))
+            refuse_nul(request)
             query = parse_query(request, op.query) if op.query is not None else None
             body = await read_body(request, op) if op.body is not None else None
             call: Call[Any] = Call(request, services, session, principal, body, query)
@@ -307,9 +334,12 @@ def _endpoint(
         op = by_method[request.method]
         services: Services = request.app.state.services
         key = request.headers.get("idempotency-key") if op.idempotent else None
-        if key is not None:
-            return await _run_idempotent(request, op, authenticate, services, key)
-        return await _run(request, op, authenticate, services)
+        try:
+            if key is not None:
+                return await _run_idempotent(request, op, authenticate, services, key)
+            return await _run(request, op, authenticate, services)
+        finally:
+            await limits_of(request).leave(request)
 
     return endpoint
 
@@ -321,6 +351,7 @@ async def client_principal(request: Request, session: AsyncSession, services: Se
             "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
             headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
         )
+    await limits_of(request).enter_tenant(request, principal.tenant_id)
     return principal
 
 

@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     idx_verify_cache_seconds: int = Field(
         default=60, ge=0, description="How long a verified credential skips the argon2 check."
     )
+    rate_limit_daily_quota: int = Field(
+        default=50_000, ge=1, description="Client-API requests a tenant may make per UTC day."
+    )
+    rate_limit_concurrency: int = Field(
+        default=10, ge=1, description="Client-API requests a tenant may have in flight at once."
+    )
+    idx_requests_per_minute: int = Field(
+        default=600,
+        ge=1,
+        description="IDX requests per minute per username (per address before one is known).",
+    )
+    link_requests_per_minute: int = Field(
+        default=120, ge=1, description="Link page requests per minute per address."
+    )
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="How long an Idempotency-Key's answer is kept (≥ 24 h)."
     )

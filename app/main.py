@@ -28,7 +28,7 @@ import app.connections.routes
 import app.credentials.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
-from app import metrics, openapi
+from app import metrics, openapi, ratelimit
 from app.api import client_api
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -67,6 +67,7 @@ class RequestContext:
         cid = uuid.uuid4().hex
         correlation_id.set(cid)
         tenant_id.set(None)
+        ratelimit.answer_headers.set({})
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -81,6 +82,7 @@ class RequestContext:
                     [
                         (b"x-correlation-id", cid.encode()),
                         (b"server-timing", f"app;dur={spent:.1f}".encode()),
+                        *ratelimit.header_list(),
                     ]
                 )
             await send(message)
@@ -173,6 +175,20 @@ async def handle_unavailable(request: Request, exc: Exception) -> Response:
     return render(ServiceUnavailable())
 
 
+# SQLSTATE classes of a database that is going away or not there yet: connection exception,
+# operator intervention (admin/crash shutdown, cannot connect now), insufficient resources.
+OUTAGE_CLASSES = {"08", "57", "53"}
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """A server shutting down surfaces as a plain DBAPIError (57P01...), not OperationalError."""
+    assert isinstance(exc, DBAPIError)
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if exc.connection_invalidated or (isinstance(code, str) and code[:2] in OUTAGE_CLASSES):
+        return await handle_unavailable(request, exc)
+    return await handle_unexpected(request, exc)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -212,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = make_engine(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
+        app.state.limits = ratelimit.RateLimits(redis, settings)
         # Everything built at start-up lives as long as the process: take it out of the
         # collector's view, so a full collection scans only what requests create (60-90 ms
         # pauses on a 1000-item push before, a few ms after).
@@ -244,6 +261,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     handlers: dict[Any, Any] = {
         ApiError: handle_api_error,
         HTTPException: handle_http_exception,
+        DBAPIError: handle_database_error,
         **{exc: handle_unavailable for exc in unavailable},
     }
     application = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

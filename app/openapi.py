@@ -6,10 +6,23 @@ import re
 from typing import Any
 
 from pydantic import TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
+from app.accounts.schemas import ACCOUNT_ID
 from app.api import Api
-from app.schemas import ErrorMessage
+from app.schemas import NO_NUL, ErrorMessage
+
+
+class Generator(GenerateJsonSchema):
+    """Input strings say what api.py enforces for all of them: no NUL character."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        out = super().str_schema(schema)
+        if self.mode == "validation" and "pattern" not in out and "format" not in out:
+            out["pattern"] = NO_NUL
+        return out
+
 
 REF = "#/components/schemas/{model}"
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -23,7 +36,11 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
         "format": "uuid",
         "description": "Unique identifier for a connection.",
     },
-    "accountId": {"type": "string", "description": "Unique identifier for a source account."},
+    "accountId": {
+        "type": "string",
+        "pattern": ACCOUNT_ID,
+        "description": "Unique identifier for a source account.",
+    },
     "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
     "endpointId": {"type": "string", "format": "uuid", "description": "Webhook endpoint id."},
 }
@@ -39,7 +56,23 @@ ERROR_TEXT = {
     500: "There is a problem with our server.",
     503: "The service is temporarily unavailable.",
 }
-ALWAYS = (500, 503)
+ALWAYS = (429, 500, 503)
+# Sent on every answer to an authenticated client-API request (app/ratelimit.py); not when Redis
+# is down (the limits then fail open) nor before the caller is known (401).
+RATE_LIMIT_HEADERS = {
+    "X-Rate-Limit-Limit": "Requests the tenant may make per UTC day.",
+    "X-Rate-Limit-Remaining": "Requests left today.",
+    "X-Rate-Limit-Reset": "When the daily quota resets: a Unix time (the next 00:00 UTC).",
+}
+HEADERS: dict[str, Any] = {
+    name: {"description": text, "schema": {"type": "integer", "minimum": 0}}
+    for name, text in RATE_LIMIT_HEADERS.items()
+}
+HEADERS["Retry-After"] = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 
 def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
@@ -53,7 +86,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
         for status, adapter in op.response_adapters.items():
             if adapter is not None:
                 inputs.append(((op.operation_id, status), "serialization", adapter.core_schema))
-    generator = GenerateJsonSchema(ref_template=REF)
+    generator = Generator(ref_template=REF)
     mapping: dict[Any, Any]
     mapping, definitions = generator.generate_definitions(inputs=inputs)
     error_ref = mapping[(("error",), "serialization")]
@@ -75,7 +108,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
             for name in re.findall(r"{(\w+)}", op.path)
         ]
         if op.query is not None:
-            schema = op.query.model_json_schema(ref_template=REF)
+            schema = op.query.model_json_schema(ref_template=REF, schema_generator=Generator)
             for name, prop in schema.get("properties", {}).items():
                 description = prop.pop("description", None)
                 prop.pop("title", None)
@@ -115,6 +148,12 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
                 "description": ERROR_TEXT[status],
                 "content": {"application/json": {"schema": error_ref}},
             }
+        for code, entry in responses.items():
+            names = [*RATE_LIMIT_HEADERS] if op.security == "auth_header" else []
+            if code == "429":
+                names.append("Retry-After")
+            if names:
+                entry["headers"] = {n: {"$ref": f"#/components/headers/{n}"} for n in names}
         item["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = item
 
@@ -130,6 +169,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": definitions,
+            "headers": HEADERS,
             "securitySchemes": {
                 "auth_header": {
                     "type": "apiKey",

@@ -20,6 +20,30 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import BadRequest
 
+_OPS = r"(!=|>=|<=|=|~|>|<)"
+_ORDERED = r"(!=|>=|<=|=|>|<)"
+_TEXT = r"[^&|\x00]*"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# [0-9], not \d: Python's \d takes any Unicode digit, and fromisoformat wants ASCII ones.
+_DATE = (
+    r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z?)?"
+)
+
+
+def pattern(text: str, uuids: str = "", datetimes: str = "", *, blank: str = r"\s*") -> str:
+    """A regular expression of queries this parser accepts over these properties (each an
+    alternation), for the OpenAPI document: anything it matches parses; what it leaves out
+    (single & or | inside a value, other spellings of dates) answers 400 or is never sent."""
+    terms = [f" *({text}) *{_OPS}{_TEXT}"]
+    if uuids:
+        terms.append(f" *({uuids}) *{_ORDERED} *(\\{{{_UUID}\\}}|{_UUID}) *")
+    if datetimes:
+        terms.append(f" *({datetimes}) *{_ORDERED} *(\\{{{_DATE}\\}}|{_DATE}) *")
+    one = "(" + "|".join(terms) + ")"
+    return f"^({blank}|{one}((&&|\\|\\|){one})*)$"
+
+
 _COMPARISON = re.compile(r"^\s*([A-Za-z][A-Za-z0-9.]*)\s*(!=|>=|<=|=|~|>|<)\s*(.*?)\s*$", re.S)
 
 

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+# White space spelled out: Python's `\s` also takes \x1c-\x1f and the Rust regex engine that
+# checks pydantic patterns does not, so a pattern with `\s` would mean two things.
+WS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Strings are refused with NUL anywhere (PostgreSQL text cannot hold it); the schema says so.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _not_a_number(value: object) -> object:
+    # pydantic would read a number as Unix time; the wire (and our schema) says an ISO string.
+    if isinstance(value, int | float | Decimal):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
+# Dates and times read from JSON: ISO 8601 text (or the values themselves, from storage), never
+# a number, as the OpenAPI document says.
+WireDate = Annotated[date, BeforeValidator(_not_a_number)]
+WireDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+WireDateOrDateTime = Annotated[date | datetime, BeforeValidator(_not_a_number)]
 
 
 class Wire(BaseModel):
@@ -98,8 +119,24 @@ def _as_json_number(value: Decimal) -> int | float:
     return float(value)
 
 
+MONEY_TEXT = r"^-?(0|[1-9]\d{0,12})(\.\d{1,2})?$"
 Money = Annotated[
     Decimal,
     Field(max_digits=15, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(_as_json_number, return_type=float, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "multipleOf": 0.01,
+                    "exclusiveMaximum": 1e13,
+                    "exclusiveMinimum": -1e13,
+                },
+                {"type": "string", "pattern": MONEY_TEXT},
+            ],
+            "description": "A decimal with at most 2 places, as a number or a string.",
+        },
+        mode="validation",
+    ),
 ]

@@ -1,5 +1,5 @@
-"""python -m bench [all|push|send|copy|idx|detect|link] — prints a table of median, p99 and
-spread over several runs. `all` runs every scenario in turn (about 10 minutes) and prints one
+"""python -m bench [all|push|send|copy|idx|detect|link|load] — prints a table of median, p99
+and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
 table."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import os
 import platform
 from typing import Any
 
-from bench import more, push, send
+from bench import load, more, push, send
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["all", "push", "send", "copy", "idx", "detect", "link"],
+        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load"],
         nargs="?",
         default="push",
     )
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000, help="send: accounts")
     parser.add_argument("--per-account", type=int, default=100, help="send: pending per account")
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
+    parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runners = {
@@ -37,14 +38,18 @@ def main() -> None:
         "idx": more.idx_pull,
         "detect": more.detection,
         "link": more.link_page,
+        "load": load.run,
     }
     results: dict[str, Any] = {}
     plan = None
     for scenario in runners if args.scenario == "all" else [args.scenario]:
-        # Detection is measured on 100,000 accounts unless told otherwise.
+        # Detection is measured on 100,000 accounts and the load held for 60 s unless told
+        # otherwise.
         own = argparse.Namespace(**vars(args))
         if scenario == "detect" and args.accounts == 10_000:
             own.accounts = 100_000
+        if scenario == "load" and args.seconds == 8.0:
+            own.seconds = 60.0
         found = runners[scenario](own)
         plan = found.pop("_plan", None) or plan
         results.update(found)

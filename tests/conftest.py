@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,15 @@ def remember_secret(*values: str | None) -> None:
     SECRETS.update(v for v in values if v and len(v) >= 8)
 
 
+# Log lines of server processes the tests started (their log files), scanned with the rest.
+SERVER_LOG_LINES: list[str] = []
+
+
+def scan_server_log(path: Path) -> None:
+    if path.exists():
+        SERVER_LOG_LINES.extend(path.read_text(errors="replace").splitlines())
+
+
 class _Collect(logging.Handler):
     """Keeps every log line the service writes, formatted as it ships (JSON)."""
 
@@ -76,11 +86,11 @@ def secrets_never_logged() -> Iterator[None]:
     root.addHandler(handler)
     yield
     root.removeHandler(handler)
-    text = "\n".join(handler.lines)
+    text = "\n".join(handler.lines + SERVER_LOG_LINES)
     leaks = sorted(s[:6] + "…" for s in SECRETS if s in text)
     assert not leaks, f"secrets found in the logs: {leaks}"
-    if IN_PROCESS_APPS:
-        assert handler.lines, "the log scan saw no log lines at all"
+    if IN_PROCESS_APPS or SERVER_LOG_LINES:
+        assert handler.lines or SERVER_LOG_LINES, "the log scan saw no log lines at all"
 
 
 def otp_in(link_url: str) -> str | None:
@@ -121,6 +131,11 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         # per-address lock is out of the way here and tested on an app of its own.
         redis_prefix=f"t{secrets.token_hex(4)}:",
         idx_ip_lock_after=100_000,
+        # Likewise the per-address limits of IDX and the Link pages (tests/test_ratelimit.py).
+        idx_requests_per_minute=100_000,
+        link_requests_per_minute=100_000,
+        # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
+        rate_limit_concurrency=100,
     )
     migrate.upgrade(made)
     yield made
@@ -150,6 +165,7 @@ def free_port() -> int:
 class LiveServer:
     url: str
     env: dict[str, str]
+    log_path: Path
 
 
 @pytest.fixture(scope="session")
@@ -160,36 +176,52 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         "BANKFEEDS_DATA_DIR": str(settings.data_dir),
         "REDIS_URL": settings.redis_url or "",
         "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
+        "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
+        "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
+        "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
     if settings.db_schema:
         env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
+    with serve(env, settings.data_dir) as (url, log_path):
+        yield LiveServer(url, env, log_path)
+
+
+@contextmanager
+def serve(env: dict[str, str], log_dir: Path, ready: str = "/readyz") -> Iterator[tuple[str, Path]]:
+    """One `bankfeeds serve` process (uvicorn) on a free port, until `ready` answers 200.
+
+    Its log goes to a file (a pipe nobody reads would fill and stall the server), scanned for
+    secrets with the suite's own log lines when the server stops.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env={**env, "BANKFEEDS_PUBLIC_BASE_URL": url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"bankfeeds serve did not start:\n{output}")
-            time.sleep(0.2)
-        yield LiveServer(url, env)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    log_path = log_dir / f"serve-{port}.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [str(BIN), "serve", "--port", str(port)],
+            env={**env, "BANKFEEDS_PUBLIC_BASE_URL": url},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}{ready}", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    pytest.fail(f"bankfeeds serve did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield url, log_path
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            scan_server_log(log_path)
 
 
 @pytest.fixture(scope="session")

@@ -27,3 +27,17 @@ def test_compose_runs_api_worker_postgres_redis_with_health_checks() -> None:
     assert services["worker"]["command"] == ["worker"]
     assert services["migrate"]["command"] == ["migrate"]
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    from app.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
+    missing = [
+        name
+        for name in Settings.model_fields
+        if f"`{aliases.get(name, 'BANKFEEDS_' + name.upper())}`" not in table
+    ]
+    assert not missing, f"settings missing from the README's Configuration table: {missing}"

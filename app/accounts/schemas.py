@@ -16,11 +16,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     Tag,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from app.schemas import Money, Wire
+from app.schemas import WS, Money, Wire, WireDate, WireDateOrDateTime, WireDateTime
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 CURRENCIES = ("USD", "CAD")
@@ -51,16 +54,19 @@ def _us_or_canada(value: str) -> str:
     return value
 
 
+ACCOUNT_ID = f"^[^{WS}\\x00/?#%\\\\]+$"
 AccountId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\]+$"),
+    StringConstraints(min_length=1, max_length=100, pattern=ACCOUNT_ID),
     Field(description="Your unique id for the account (no spaces or / ? # % \\; ≤ 100)."),
 ]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
     AfterValidator(_us_or_canada),
-    Field(description="ISO 4217 code; USD or CAD only."),
+    Field(
+        description="ISO 4217 code; USD or CAD only.", json_schema_extra={"enum": list(CURRENCIES)}
+    ),
 ]
 Name = Annotated[str, StringConstraints(max_length=255)]
 AccountNumber = Annotated[str, StringConstraints(max_length=64)]
@@ -81,7 +87,7 @@ class AccountInfo(Wire):
 
     description: Annotated[str, StringConstraints(max_length=1000)] | None = None
     nickname: Name | None = None
-    accountOpenDate: date | None = None
+    accountOpenDate: WireDate | None = None
     availableBalance: Money | None = None
 
 
@@ -97,7 +103,7 @@ class SourceAccountPrototype(BaseModel):
     sortCode: SortCode | None = None
     currency: Currency
     balance: Money | None = None
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
 
 
 class SourceAccountV2Prototype(BaseModel):
@@ -113,7 +119,7 @@ class SourceAccountV2Prototype(BaseModel):
     sortCode: SortCode | None = None
     currency: Currency
     balance: Money
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
     accountInfo: AccountInfo | None = None
 
 
@@ -127,9 +133,32 @@ def _version(value: Any) -> str:
     return "v1"
 
 
+class _AsValidated:
+    """The union's schema as _version reads a body: v2 whenever a v2 marker is present, else v1
+    (a oneOf would call a body that fits both shapes invalid; we accept it, as v2)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        v2, v1 = out.pop("oneOf")
+        markers = [
+            {"required": ["routingInfo"]},
+            {"required": ["accountInfo"]},
+            {
+                "required": ["accountType"],
+                "properties": {"accountType": {"enum": list(V2_ACCOUNT_TYPES)}},
+            },
+        ]
+        out["anyOf"] = [v2, {"allOf": [v1, {"not": {"anyOf": markers}}]}]
+        return out
+
+
 AnyPrototype = Annotated[
     Annotated[SourceAccountV2Prototype, Tag("v2")] | Annotated[SourceAccountPrototype, Tag("v1")],
     Discriminator(_version),
+    _AsValidated,
 ]
 BatchBody = Annotated[list[AnyPrototype], Field(min_length=1, max_length=500)]
 
@@ -186,9 +215,9 @@ class SourceAccountUpdate(BaseModel):
     accountInfo: AccountInfo | None = None
     currency: str | None = None
     balance: Money | None = None
-    modifiedDate: datetime | None = None
+    modifiedDate: WireDateTime | None = None
     status: AccountStatus | None = None
-    feedStartDate: date | datetime | None = None
+    feedStartDate: WireDateOrDateTime | None = None
 
 
 class BatchCreatedResult(Wire):

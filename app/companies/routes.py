@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from starlette.responses import Response
 
+from app import querying
 from app.api import Call, client_api
 from app.companies import schemas, service
 from app.schemas import PageQuery, page_meta
@@ -15,7 +16,18 @@ TAG = "Companies"
 
 
 class CompanyPageQuery(PageQuery):
-    tags: str | None = Field(default=None, description="Filter by tags, e.g. region=us && team=x")
+    query: str | None = Field(
+        default=None,
+        description="Codat query string over name, description, tags.<name>, id and created.",
+        json_schema_extra={
+            "pattern": querying.pattern(r"name|description|tags\.[A-Za-z0-9.]+", "id", "created")
+        },
+    )
+    tags: str | None = Field(
+        default=None,
+        description="Filter by tags, e.g. region=us && team=x",
+        json_schema_extra={"pattern": querying.pattern("[A-Za-z0-9.]+", blank="")},
+    )
     orderBy: Literal["name", "-name", "created", "-created"] | None = Field(
         default=None, description="Order by name or created; '-' for descending."
     )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from starlette.responses import Response
 
+from app import querying
 from app.api import Call, client_api
 from app.connections import schemas, service
 from app.connections.links import link_url, to_wire
@@ -16,6 +17,11 @@ TAG = "Connections"
 
 
 class ConnectionPageQuery(PageQuery):
+    query: str | None = Field(
+        default=None,
+        description="Codat query string over id, status, integrationKey and created.",
+        json_schema_extra={"pattern": querying.pattern("status|integrationKey", "id", "created")},
+    )
     orderBy: Literal["created", "-created", "status", "-status"] | None = Field(
         default=None, description="Order by created or status; '-' for descending."
     )

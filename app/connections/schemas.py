@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from app.schemas import PageMeta, Wire
 
@@ -29,9 +29,13 @@ class CreateConnection(BaseModel):
 class UpdateConnection(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Update connection")
 
-    status: ConnectionStatus | None = Field(
-        default=None, description="Only Unlinked may be set by a client."
-    )
+    status: (
+        Annotated[
+            ConnectionStatus,
+            WithJsonSchema({"type": "string", "enum": ["Unlinked"]}, mode="validation"),
+        ]
+        | None
+    ) = Field(default=None, description="Only Unlinked may be set by a client.")
 
 
 class DataConnectionError(Wire):

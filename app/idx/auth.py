@@ -13,6 +13,8 @@ from starlette.requests import Request
 from app.credentials import service as credentials
 from app.errors import Unauthorized
 from app.idx.throttle import Throttle
+from app.ratelimit import address as client_address
+from app.ratelimit import limits_of
 from app.services import Services
 from app.tenants import repository as tenants_repo
 from app.tenants.service import digest
@@ -60,9 +62,14 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
 async def idx_principal(
     request: Request, session: AsyncSession, services: Services
 ) -> IdxPrincipal:
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     pair = username_password_from(request.headers.get("authorization"))
     username = pair[0] if pair else None
+    await limits_of(request).per_minute(
+        "idx",
+        f"u:{username}" if username else f"a:{address}",
+        services.settings.idx_requests_per_minute,
+    )
     throttle = Throttle(services.redis, services.settings)
     had_failures = await throttle.check(username, address)
 

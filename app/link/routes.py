@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from app.api import Call, client_api
 from app.credentials import service as credentials
 from app.credentials.repository import revoke_all
 from app.db import transaction
+from app.errors import TooManyRequests
 from app.idx.service import mask
 from app.link import schemas, service
+from app.ratelimit import address, limits_of
 from app.services import Services
 
 COOKIE = "bf_link"
@@ -34,6 +37,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 TAG = "Link settings"
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 # ---- the client's branding API ------------------------------------------------------------
@@ -282,12 +286,32 @@ async def logo(request: Request) -> Response:
         )
 
 
+def limited(handler: Endpoint) -> Endpoint:
+    """Pages and form posts count against the caller's address (theme, logo and static don't)."""
+
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        try:
+            await limits_of(request).per_minute(
+                "link", address(request), services.settings.link_requests_per_minute
+            )
+        except TooManyRequests as exc:
+            busy = page("link/busy.html", _language(request), status=429)
+            busy.headers.update(exc.headers)
+            return busy
+        return await handler(request)
+
+    return endpoint
+
+
 link_routes = [
-    Route("/companies/{companyId}/connections/{connectionId}/start", start, methods=["GET"]),
-    Route("/link/connect", connect, methods=["GET"]),
-    Route("/link/setup", setup, methods=["GET"]),
+    Route(
+        "/companies/{companyId}/connections/{connectionId}/start", limited(start), methods=["GET"]
+    ),
+    Route("/link/connect", limited(connect), methods=["GET"]),
+    Route("/link/setup", limited(setup), methods=["GET"]),
     Route("/link/theme.css", theme, methods=["GET"]),
     Route("/link/logo", logo, methods=["GET"]),
-    Route("/link/{action:str}", post_action, methods=["POST"]),
+    Route("/link/{action:str}", limited(post_action), methods=["POST"]),
     Mount("/link/static", StaticFiles(directory=STATIC), name="link-static"),
 ]

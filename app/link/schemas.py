@@ -7,7 +7,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from app.schemas import Wire
 
@@ -20,8 +20,26 @@ def _plain(value: str) -> str:
     return value
 
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_plain)]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=150), AfterValidator(_plain)]
+# What _plain accepts, for the schema: no control character but line feeds (Unicode Cc is exactly
+# \x00-\x1f and \x7f-\x9f), and at least one character that is not white space.
+_TEXT = r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]"
+_INK = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def _plain_schema(most: int) -> WithJsonSchema:
+    shape = {"type": "string", "minLength": 1, "maxLength": most}
+    return WithJsonSchema({**shape, "pattern": f"^{_TEXT}*{_INK}{_TEXT}*$"}, mode="validation")
+
+
+Title = Annotated[
+    str, StringConstraints(min_length=1, max_length=50), AfterValidator(_plain), _plain_schema(50)
+]
+Body = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=150),
+    AfterValidator(_plain),
+    _plain_schema(150),
+]
 COLOR = r"^#[0-9A-Fa-f]{6}$"
 Color = Annotated[str, StringConstraints(pattern=COLOR)]
 

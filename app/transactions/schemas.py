@@ -17,6 +17,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from app import querying
 from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
 
 MAX_ITEMS = 1000
@@ -169,6 +170,16 @@ class PushOperations(PageMeta):
 
 
 class PushOperationsQuery(PageQuery):
+    query: str | None = Field(
+        default=None,
+        description="Codat query string over status, dataConnectionKey, pushOperationKey, "
+        "requestedOnUtc and completedOnUtc.",
+        json_schema_extra={
+            "pattern": querying.pattern(
+                "status", "dataConnectionKey|pushOperationKey", "requestedOnUtc|completedOnUtc"
+            )
+        },
+    )
     orderBy: (
         Literal["requestedOnUtc", "-requestedOnUtc", "completedOnUtc", "-completedOnUtc"] | None
     ) = Field(default=None, description="Default -requestedOnUtc (newest first).")

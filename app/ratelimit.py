@@ -1,0 +1,160 @@
+"""Rate limits counted in Redis: per tenant as Codat documents them, per caller for IDX and Link.
+
+Client API: a daily quota per tenant (reset at 00:00 UTC by the app clock, so tests can cross
+midnight) and a cap on requests in flight at once, reported on every authenticated answer as
+`X-Rate-Limit-Limit/Remaining/Reset`; over either, 429 with `Retry-After`. The IDX API (per
+username, or per address before a username is known) and the Link pages (per address) get fixed
+one-minute windows of their own. Each check is one Lua script, so concurrent API processes
+agree. If Redis is down nothing is limited: pushes must keep flowing (a warning is logged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+from app import clock
+from app.config import Settings
+from app.errors import TooManyRequests
+
+log = logging.getLogger("app.ratelimit")
+
+# The headers an answer should carry; RequestContext puts a fresh dict here for each request.
+answer_headers: ContextVar[dict[str, str] | None] = ContextVar("rate_limit_headers", default=None)
+
+# KEYS: day counter, in-flight set. ARGV: quota, day ttl (s), cap, now (ms), slot ttl (ms), slot.
+# Returns {requests used today, 1 = slot taken | 0 = over quota | -1 = over the cap}.
+_TENANT = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if used > tonumber(ARGV[1]) then return {used, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[5]))
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {used, -1} end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {used, 1}
+"""
+# KEYS: window counter. ARGV: window ttl (s). Returns the requests counted in the window.
+_WINDOW = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return used
+"""
+# A slot not given back (a process killed mid-request) stops counting after this long.
+SLOT_TTL_MS = 120_000
+CONCURRENCY_RETRY_SECONDS = 1
+
+
+class RateLimits:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._tenant = redis.register_script(_TENANT)
+        self._window = redis.register_script(_WINDOW)
+
+    def _key(self, *parts: str) -> str:
+        return self.settings.redis_prefix + "rl:" + ":".join(parts)
+
+    async def enter_tenant(self, request: Request, tenant: uuid.UUID) -> None:
+        """Count one request against the tenant's day and take an in-flight slot, or raise 429.
+
+        Called once per request (an idempotent request authenticates twice); `leave` gives the
+        slot back when the answer is done.
+        """
+        if getattr(request.state, "rate_slot", None) is not None:
+            return
+        s = self.settings
+        now = clock.now()
+        day = now.strftime("%Y%m%d")
+        reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        slot_key = self._key("busy", str(tenant))
+        slot = uuid.uuid4().hex
+        try:
+            used, outcome = await self._tenant(
+                keys=[self._key("day", str(tenant), day), slot_key],
+                args=[
+                    s.rate_limit_daily_quota,
+                    2 * 86_400,
+                    s.rate_limit_concurrency,
+                    int(now.timestamp() * 1000),
+                    SLOT_TTL_MS,
+                    slot,
+                ],
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("rate limits unavailable (%s); not limiting", type(exc).__name__)
+            return
+        _set_headers(
+            {
+                "X-Rate-Limit-Limit": str(s.rate_limit_daily_quota),
+                "X-Rate-Limit-Remaining": str(max(0, s.rate_limit_daily_quota - int(used))),
+                "X-Rate-Limit-Reset": str(int(reset.timestamp())),
+            }
+        )
+        if int(outcome) == 0:
+            wait = int((reset - now).total_seconds()) + 1
+            raise TooManyRequests(
+                f"The daily quota of {s.rate_limit_daily_quota} requests is used up; "
+                "it resets at 00:00 UTC.",
+                retry_after=wait,
+            )
+        if int(outcome) == -1:
+            raise TooManyRequests(
+                f"More than {s.rate_limit_concurrency} requests at once; retry in a moment.",
+                retry_after=CONCURRENCY_RETRY_SECONDS,
+            )
+        request.state.rate_slot = (slot_key, slot)
+
+    async def leave(self, request: Request) -> None:
+        taken: tuple[str, str] | None = getattr(request.state, "rate_slot", None)
+        if taken is None:
+            return
+        request.state.rate_slot = None
+        try:
+            await self.redis.zrem(*taken)
+        except (RedisError, OSError) as exc:
+            log.warning("could not give back a rate-limit slot (%s)", type(exc).__name__)
+
+    async def per_minute(self, kind: str, ident: str, limit: int) -> None:
+        """A fixed one-minute window per caller (hashed: usernames never sit in Redis)."""
+        now = clock.now()
+        window = int(now.timestamp()) // 60
+        hashed = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        try:
+            used = int(await self._window(keys=[self._key(kind, hashed, str(window))], args=[120]))
+        except (RedisError, OSError) as exc:
+            log.warning("rate limits unavailable (%s); not limiting", type(exc).__name__)
+            return
+        if used > limit:
+            wait = (window + 1) * 60 - int(now.timestamp())
+            raise TooManyRequests(
+                f"More than {limit} requests in a minute; retry after {wait} seconds.",
+                retry_after=wait,
+            )
+
+
+def _set_headers(values: dict[str, str]) -> None:
+    holder = answer_headers.get()
+    if holder is not None:
+        holder.update(values)
+
+
+def limits_of(request: Request) -> RateLimits:
+    return request.app.state.limits  # type: ignore[no-any-return]
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def header_list() -> list[tuple[bytes, bytes]]:
+    holder: dict[str, Any] | None = answer_headers.get()
+    return [(k.lower().encode(), str(v).encode()) for k, v in (holder or {}).items()]

@@ -1,0 +1,179 @@
+"""Rate limits on real Redis: the tenant's daily quota and concurrency cap, IDX and Link limits.
+
+Each limit is tested on an app of its own with small limits and a Redis prefix of its own, so
+the suite's other tests (all from 127.0.0.1) never count against them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app import clock
+from app.config import Settings
+from app.main import create_app
+from app.services import Services
+from tests.conftest import Api, Idx, TenantKeys, assert_error, make_tenant
+
+RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+
+
+@asynccontextmanager
+async def app_with(settings: Settings, **limits: Any) -> AsyncIterator[httpx.AsyncClient]:
+    own = settings.model_copy(
+        update={"redis_prefix": f"{settings.redis_prefix}rl{secrets.token_hex(3)}:", **limits}
+    )
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("198.51.100.9", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            http.headers["X-Test-Prefix"] = own.redis_prefix  # for tests that look into Redis
+            yield http
+
+
+async def test_headers_on_successes_and_errors(api: Api) -> None:
+    first = await api.call("GET", "/companies")
+    assert first.status_code == 200
+    missing = await api.call("GET", "/companies/00000000-0000-4000-8000-000000000000")
+    assert_error(missing, 404)
+    bad = await api.call("POST", "/companies", {"name": ""})
+    assert_error(bad, 400)
+    for r in (first, missing, bad):
+        assert all(h in r.headers for h in RATE_HEADERS), r.headers
+    used = [int(r.headers["x-rate-limit-remaining"]) for r in (first, missing, bad)]
+    assert used == [used[0], used[0] - 1, used[0] - 2]
+    reset = datetime.fromtimestamp(int(first.headers["x-rate-limit-reset"]), UTC)
+    assert reset == datetime.combine(
+        clock.now().date() + timedelta(days=1), datetime.min.time(), UTC
+    )
+
+
+async def test_daily_quota_resets_at_utc_midnight(settings: Settings, sessions: Any) -> None:
+    tenant = await make_tenant(sessions)
+    clock.freeze(datetime(2026, 3, 9, 23, 59, 30, tzinfo=UTC))
+    async with app_with(settings, rate_limit_daily_quota=3) as http:
+        answers = [await http.get("/companies", headers=tenant.headers) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        assert [r.headers["x-rate-limit-remaining"] for r in answers] == ["2", "1", "0"]
+        over = await http.get("/companies", headers=tenant.headers)
+        body = assert_error(over, 429)
+        assert body["canBeRetried"] == "True"
+        assert 30 <= int(over.headers["retry-after"]) <= 31
+        assert over.headers["x-rate-limit-remaining"] == "0"
+        assert over.headers["x-rate-limit-reset"] == str(
+            int(datetime(2026, 3, 10, tzinfo=UTC).timestamp())
+        )
+        # Another tenant has its own quota.
+        other = await make_tenant(sessions)
+        assert (await http.get("/companies", headers=other.headers)).status_code == 200
+
+        clock.shift(timedelta(seconds=31))
+        again = await http.get("/companies", headers=tenant.headers)
+        assert again.status_code == 200
+        assert again.headers["x-rate-limit-remaining"] == "2"
+
+
+async def test_concurrency_cap(settings: Settings, tenant: TenantKeys, services: Services) -> None:
+    """Two pushes whose bodies are still arriving hold both slots; a third request gets 429.
+
+    (Idempotent pushes read their body outside any transaction, so this holds on SQLite too.)
+    """
+    release = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b'{"accountId": "a", '
+        await release.wait()
+        yield b'"transactions": []}'
+
+    nowhere = "/companies/00000000-0000-4000-8000-000000000001/connections/"
+    push = f"{nowhere}00000000-0000-4000-8000-000000000002/push/bankAccounts/a/bankTransactions"
+    async with app_with(settings, rate_limit_concurrency=2) as http:
+        held = [
+            asyncio.create_task(
+                http.post(
+                    push,
+                    content=slow_body(),
+                    headers={
+                        **tenant.headers,
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": secrets.token_hex(8),
+                    },
+                )
+            )
+            for _ in range(2)
+        ]
+        busy = f"{http.headers['X-Test-Prefix']}rl:busy:{tenant.id}"
+        for _ in range(500):  # until both have authenticated and are reading their bodies
+            if await services.redis.zcard(busy) == 2:
+                break
+            await asyncio.sleep(0.01)
+        third = await http.get("/companies", headers=tenant.headers)
+        body = assert_error(third, 429)
+        assert "at once" in body["error"]
+        assert third.headers["retry-after"] == "1"
+        assert all(h in third.headers for h in RATE_HEADERS)
+        release.set()
+        assert [(await t).status_code for t in held] == [404, 404]
+        assert (await http.get("/companies", headers=tenant.headers)).status_code == 200
+
+
+async def test_redis_down_fails_open(
+    settings: Settings, tenant: TenantKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with app_with(settings, redis_url="redis://127.0.0.1:1/0") as http:
+        r = await http.post("/companies", json={"name": "Open Co"}, headers=tenant.headers)
+        assert r.status_code == 200, r.text
+        assert not any(h in r.headers for h in RATE_HEADERS)
+    assert "rate limits unavailable" in caplog.text
+
+
+async def test_idx_limit_per_username_and_address(settings: Settings, sessions: Any) -> None:
+    tenant = await make_tenant(sessions)
+    async with app_with(settings, idx_requests_per_minute=2) as http:
+        key = tenant.partner_keys["production"]
+        alice = Idx(http, "AAAA-BBBB-0001", "x" * 16, key)
+        assert [(await alice.get("/accounts")).status_code for _ in range(2)] == [401, 401]
+        r = await alice.get("/accounts")
+        assert_error(r, 429)
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        # Another username is counted apart; calls with no username count per address.
+        assert (
+            await Idx(http, "AAAA-BBBB-0002", "x" * 16, key).get("/accounts")
+        ).status_code == 401
+        bare = [(await http.get("/partners/intuit/idx/accounts")).status_code for _ in range(3)]
+        assert bare == [401, 401, 429]
+
+
+async def test_link_pages_limit_per_address(settings: Settings) -> None:
+    async with app_with(settings, link_requests_per_minute=2) as http:
+        assert [(await http.get("/link/connect")).status_code for _ in range(2)] == [401, 401]
+        r = await http.get("/link/connect?lang=fr")
+        assert r.status_code == 429
+        assert "Trop de demandes" in r.text
+        assert int(r.headers["retry-after"]) >= 1
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+        # The stylesheet is not counted, so the busy page still renders styled.
+        assert (await http.get("/link/theme.css")).status_code == 200
+
+
+async def test_openapi_declares_429_and_headers(client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    push = doc["paths"]["/companies"]["post"]["responses"]
+    assert "429" in push
+    assert set(push["429"]["headers"]) == {
+        "X-Rate-Limit-Limit",
+        "X-Rate-Limit-Remaining",
+        "X-Rate-Limit-Reset",
+        "Retry-After",
+    }
+    assert "X-Rate-Limit-Remaining" in push["200"]["headers"]
+    assert doc["components"]["headers"]["Retry-After"]["required"] is True
