@@ -42,6 +42,12 @@ def main() -> None:
     }
     results: dict[str, Any] = {}
     plan = None
+    if not args.json:
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
+        print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
     for scenario in runners if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.
@@ -53,19 +59,16 @@ def main() -> None:
         found = runners[scenario](own)
         plan = found.pop("_plan", None) or plan
         results.update(found)
+        if not args.json:  # each scenario's rows as soon as it is done
+            for name, s in found.items():
+                print(
+                    f"| {name} | {s['median']:.2f} | {s['p99']:.2f} | {s['spread']:.2f} "
+                    f"| {int(s['n'])} |",
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(results, indent=2))
-        return
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
-    print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|")
-    for name, s in results.items():
-        print(
-            f"| {name} | {s['median']:.2f} | {s['p99']:.2f} | {s['spread']:.2f} | {int(s['n'])} |"
-        )
-    if plan:
+    elif plan:
         print("\nquery plan:\n" + plan)
 
 

@@ -47,6 +47,14 @@ class Server:
     pid: int
 
 
+# The ingest benchmarks drive one tenant from up to 16 clients: its concurrency cap is raised
+# (and the daily quota with it); the limiter itself still runs on every request.
+BENCH_LIMITS = {
+    "BANKFEEDS_RATE_LIMIT_CONCURRENCY": "64",
+    "BANKFEEDS_RATE_LIMIT_DAILY_QUOTA": "10000000",
+}
+
+
 @contextmanager
 def server(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """A fresh PostgreSQL schema, migrated, and one `bankfeeds serve` process on it."""
