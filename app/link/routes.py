@@ -12,11 +12,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app import clock, i18n
-from app.accounts import repository as accounts_repo
+from app import i18n
 from app.api import Call, client_api
 from app.credentials import service as credentials
-from app.credentials.repository import revoke_all
 from app.db import transaction
 from app.errors import TooManyRequests
 from app.idx.service import mask
@@ -180,7 +178,7 @@ async def connect(request: Request) -> Response:
 
 
 async def _setup_page(session: Any, visit: Any, language: str, **extra: Any) -> HTMLResponse:
-    accounts = await accounts_repo.of_connection(session, visit.connection.id)
+    accounts = await service.accounts(session, visit)
     rows = [
         {
             "name": a.account_name or a.account_id,
@@ -253,7 +251,7 @@ async def post_action(request: Request) -> Response:
                 **_common(visit, language, step=2, username=username, password=password),
             )
         if action == "revoke":
-            await revoke_all(session, visit.connection.id, clock.now())
+            await service.revoke(session, visit)
             return page("link/revoked.html", language, **_common(visit, language, step=2))
     return page("link/expired.html", language, status=404)
 

@@ -10,9 +10,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.accounts import repository as accounts_repo
+from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.config import Settings
 from app.connections.tables import Connection
+from app.credentials import repository as credentials_repo
 from app.db import parse_uuid
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.link import repository, schemas
@@ -85,6 +88,16 @@ async def visit(session: AsyncSession, token: str | None) -> Visit | None:
     connection, company, tenant = found
     branding = await repository.settings(session, company.tenant_id, company.environment)
     return Visit(record, connection, company, tenant, branding)
+
+
+async def accounts(session: AsyncSession, visit: Visit) -> list[SourceAccount]:
+    """The visited connection's source accounts, as step 2 lists them."""
+    return await accounts_repo.of_connection(session, visit.connection.id)
+
+
+async def revoke(session: AsyncSession, visit: Visit) -> int:
+    """The SMB revokes every credential of the visited connection (QuickBooks is cut off)."""
+    return await credentials_repo.revoke_all(session, visit.connection.id, clock.now())
 
 
 async def current(session: AsyncSession, principal: Principal) -> LinkSettings | None:

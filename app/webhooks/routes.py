@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from app.api import Call, Result, client_api
-from app.webhooks import repository, schemas, service
+from app.webhooks import schemas, service
 
 TAG = "Webhooks"
 
@@ -45,9 +45,7 @@ async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
     errors=(401,),
 )
 async def list_endpoints(call: Call[None]) -> schemas.Endpoints:
-    rows = await repository.endpoints_of(
-        call.session, call.principal.tenant_id, call.principal.environment
-    )
+    rows = await service.endpoints(call.session, call.principal)
     return schemas.Endpoints(results=[service.to_wire(r) for r in rows])
 
 
@@ -73,8 +71,7 @@ async def get_endpoint(call: Call[None]) -> schemas.Endpoint:
 )
 async def delete_endpoint(call: Call[None]) -> Response:
     """Stops all deliveries to the endpoint, pending ones included."""
-    row = await service.get(call.session, call.principal, call.path("endpointId"))
-    await repository.remove(call.session, row)
+    await service.delete(call.session, call.principal, call.path("endpointId"))
     return Response(status_code=204)
 
 

@@ -57,6 +57,16 @@ async def get(session: AsyncSession, principal: Principal, endpoint_id: str) -> 
     return row
 
 
+async def endpoints(session: AsyncSession, principal: Principal) -> list[WebhookEndpoint]:
+    """The tenant's endpoints in the caller's environment."""
+    return await repository.endpoints_of(session, principal.tenant_id, principal.environment)
+
+
+async def delete(session: AsyncSession, principal: Principal, endpoint_id: str) -> None:
+    """Removes the endpoint and, with it, every delivery still pending to it."""
+    await repository.remove(session, await get(session, principal, endpoint_id))
+
+
 async def deliveries(
     session: AsyncSession, principal: Principal, endpoint_id: str, page: int, size: int
 ) -> schemas.Deliveries:
@@ -154,9 +164,8 @@ async def recent(
     session: AsyncSession, principal: Principal, limit: int
 ) -> tuple[list[WebhookEndpoint], list[tuple[WebhookDelivery, str]]]:
     """The tenant's endpoints and their newest deliveries (for the portal)."""
-    endpoints = await repository.endpoints_of(session, principal.tenant_id, principal.environment)
-    found = await repository.recent_deliveries(session, [e.id for e in endpoints], limit)
-    return endpoints, found
+    found = await endpoints(session, principal)
+    return found, await repository.recent_deliveries(session, [e.id for e in found], limit)
 
 
 async def resend(session: AsyncSession, principal: Principal, delivery_id: str) -> WebhookDelivery:
