@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, event
+from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, Uuid, bindparam, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -36,6 +37,13 @@ class Base(DeclarativeBase):
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def uuid_param(name: str) -> BindParameter[uuid.UUID]:
+    """A bound id for a statement built once at import. The type is explicit: a foreign-key
+    column has no type until its table is resolved, and SQLite's driver needs the UUID turned
+    into text."""
+    return bindparam(name, type_=Uuid())
 
 
 def parse_uuid(value: str) -> uuid.UUID | None:

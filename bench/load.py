@@ -192,6 +192,13 @@ async def drive(
     return tally, elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: Any) -> dict[str, Any]:
     rate, seconds = args.rate, args.seconds
     with server(workers=1) as srv:
@@ -200,7 +207,9 @@ def run(args: Any) -> dict[str, Any]:
             tenant = make_tenant(srv)
             clients.append(Client(tenant["apiKey"], connected_feeds(srv, tenant, FEEDS_PER_TENANT)))
         asyncio.run(drive(srv.url, clients, rate, 5.0, seed=1))  # warm-up, not counted
+        cpu_before = cpu_seconds(srv.pid)
         tally, elapsed = asyncio.run(drive(srv.url, clients, rate, seconds, seed=2))
+        cpu = cpu_seconds(srv.pid) - cpu_before
     print(f"load average after the run (1, 5, 15 min): {os.getloadavg()}")
     if tally.slow:
         first = min(t for t, _ in tally.slow)
@@ -217,6 +226,19 @@ def run(args: Any) -> dict[str, Any]:
     results["achieved rate (req/s)"] = {
         "median": achieved,
         "p99": achieved,
+        "spread": 0.0,
+        "n": 1.0,
+    }
+    per_request = 1000 * cpu / max(len(every), 1)
+    results["server CPU per request (ms)"] = {
+        "median": per_request,
+        "p99": per_request,
+        "spread": 0.0,
+        "n": 1.0,
+    }
+    results["server CPU busy (% of one core)"] = {
+        "median": 100 * cpu / elapsed,
+        "p99": 100 * cpu / elapsed,
         "spread": 0.0,
         "n": 1.0,
     }

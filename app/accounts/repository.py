@@ -11,7 +11,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
-from app.db import insert_ignoring_conflicts
+from app.db import insert_ignoring_conflicts, uuid_param
 
 
 async def insert_new(
@@ -32,14 +32,22 @@ async def insert_new(
     return set(inserted)
 
 
+# The account list (client API, IDX, Link page) runs this: built once.
+_OF_CONNECTION = (
+    select(SourceAccount)
+    .where(SourceAccount.connection_id == uuid_param("connection_id"))
+    .order_by(SourceAccount.created_at, SourceAccount.account_id)
+)
+
+
 async def of_connection(
     session: AsyncSession, connection_id: uuid.UUID, account_ids: Sequence[str] | None = None
 ) -> list[SourceAccount]:
-    stmt = select(SourceAccount).where(SourceAccount.connection_id == connection_id)
-    if account_ids is not None:
-        stmt = stmt.where(SourceAccount.account_id.in_(account_ids))
-    stmt = stmt.order_by(SourceAccount.created_at, SourceAccount.account_id)
-    return list((await session.execute(stmt)).scalars())
+    if account_ids is None:
+        params = {"connection_id": connection_id}
+        return list((await session.execute(_OF_CONNECTION, params)).scalars())
+    stmt = _OF_CONNECTION.where(SourceAccount.account_id.in_(account_ids))
+    return list((await session.execute(stmt, {"connection_id": connection_id})).scalars())
 
 
 async def get(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
+from app.db import uuid_param
 from app.tenants.service import Principal
 
 
@@ -22,9 +23,21 @@ async def add(session: AsyncSession, company: Company) -> None:
     await session.flush()
 
 
+# Every company-scoped request runs this: built once (no statement or cache key per call).
+_GET = select(Company).where(
+    Company.id == uuid_param("company_id"),
+    Company.tenant_id == uuid_param("tenant_id"),
+    Company.environment == bindparam("environment"),
+)
+
+
 async def get(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> Company | None:
-    stmt = select(Company).where(Company.id == company_id, *_scope(principal))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = {
+        "company_id": company_id,
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+    }
+    return (await session.execute(_GET, params)).scalar_one_or_none()
 
 
 async def page(

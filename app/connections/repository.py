@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
+from app.db import uuid_param
 from app.tenants.service import Principal
 
 
@@ -20,20 +21,39 @@ async def add(session: AsyncSession, row: Connection | LinkOtp) -> None:
     await session.flush()
 
 
+# The principal's connection, for statements built once that join Connection to Company; bind
+# them with owned_params.
+OWNED_CONNECTION = (
+    Connection.id == uuid_param("connection_id"),
+    Connection.company_id == uuid_param("company_id"),
+    Company.tenant_id == uuid_param("tenant_id"),
+    Company.environment == bindparam("environment"),
+)
+
+
+def owned_params(
+    principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
+) -> dict[str, object]:
+    return {
+        "connection_id": connection_id,
+        "company_id": company_id,
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+    }
+
+
+# Most client-API requests run this: built once, so each call skips building the statement
+# and its cache key.
+_GET = (
+    select(Connection).join(Company, Company.id == Connection.company_id).where(*OWNED_CONNECTION)
+)
+
+
 async def get(
     session: AsyncSession, principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
 ) -> Connection | None:
-    stmt = (
-        select(Connection)
-        .join(Company, Company.id == Connection.company_id)
-        .where(
-            Connection.id == connection_id,
-            Connection.company_id == company_id,
-            Company.tenant_id == principal.tenant_id,
-            Company.environment == principal.environment,
-        )
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = owned_params(principal, company_id, connection_id)
+    return (await session.execute(_GET, params)).scalar_one_or_none()
 
 
 async def of_companies(session: AsyncSession, company_ids: Sequence[uuid.UUID]) -> list[Connection]:

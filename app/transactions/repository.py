@@ -28,7 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
+from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
+from app.db import uuid_param
 from app.tenants.service import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
@@ -135,6 +137,21 @@ async def insert_many(
         raise DuplicateTransaction from exc
 
 
+# Built once: each read of a push operation or of the push history runs them.
+_OVERDUE_OF_COMPANY = (
+    select(PushOperation)
+    .where(
+        PushOperation.status == "Pending",
+        PushOperation.deadline_at <= bindparam("now"),
+        PushOperation.company_id == uuid_param("company_id"),
+    )
+    .with_for_update()
+)
+_OPERATION = select(PushOperation).where(
+    PushOperation.company_id == uuid_param("company_id"), PushOperation.key == uuid_param("key")
+)
+
+
 async def overdue_operations(
     session: AsyncSession,
     now: datetime,
@@ -142,6 +159,9 @@ async def overdue_operations(
     account_pks: Sequence[uuid.UUID] | None = None,
     company_id: uuid.UUID | None = None,
 ) -> list[PushOperation]:
+    if account_pks is None and company_id is not None:  # every read of a company's pushes
+        params = {"company_id": company_id, "now": now}
+        return list((await session.execute(_OVERDUE_OF_COMPANY, params)).scalars())
     stmt = select(PushOperation).where(
         PushOperation.status == "Pending", PushOperation.deadline_at <= now
     )
@@ -189,13 +209,7 @@ _PUSH_TARGET = (
     .join(Connection, Connection.id == SourceAccount.connection_id)
     .join(Company, Company.id == Connection.company_id)
     .join(Tenant, Tenant.id == Company.tenant_id)
-    .where(
-        Company.tenant_id == bindparam("tenant_id"),
-        Company.environment == bindparam("environment"),
-        Company.id == bindparam("company_id"),
-        Connection.id == bindparam("connection_id"),
-        SourceAccount.account_id == bindparam("account_id"),
-    )
+    .where(*OWNED_CONNECTION, SourceAccount.account_id == bindparam("account_id"))
     .with_for_update(of=SourceAccount)
 )
 
@@ -212,10 +226,7 @@ async def push_target(
         await session.execute(
             _PUSH_TARGET,
             {
-                "tenant_id": principal.tenant_id,
-                "environment": principal.environment,
-                "company_id": company_id,
-                "connection_id": connection_id,
+                **owned_params(principal, company_id, connection_id),
                 "account_id": account_id,
                 "now": now,
             },
@@ -255,10 +266,8 @@ async def refresh_latest_cleared(session: AsyncSession, account_pks: Sequence[uu
 async def operation(
     session: AsyncSession, company_id: uuid.UUID, key: uuid.UUID
 ) -> PushOperation | None:
-    stmt = select(PushOperation).where(
-        PushOperation.company_id == company_id, PushOperation.key == key
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = {"company_id": company_id, "key": key}
+    return (await session.execute(_OPERATION, params)).scalar_one_or_none()
 
 
 async def operations_page(
