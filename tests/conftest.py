@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import re
@@ -51,7 +52,33 @@ LOG_LINES: list[str] = []
 
 
 def remember_secret(*values: str | None) -> None:
-    SECRETS.update(v for v in values if v and len(v) >= 8)
+    """Each value, and its base64 form as it travels in headers (`Basic …`, `X-Partner-Key`)."""
+    for value in values:
+        if value and len(value) >= 8:
+            SECRETS.update((value, base64.b64encode(value.encode()).decode()))
+
+
+def remember_credentials(username: str, password: str) -> None:
+    """One-time credentials: the password, and the `Basic` pair QuickBooks sends."""
+    remember_secret(password, f"{username}:{password}")
+
+
+def remember_answered_secrets(r: httpx.Response) -> None:
+    """The secrets an API answer shows once: a webhook signing secret, one-time credentials."""
+    if r.status_code not in (200, 201) or "json" not in r.headers.get("content-type", ""):
+        return
+    body = r.json()
+    if isinstance(body, dict):
+        remember_secret(body.get("secret"))
+        if isinstance(body.get("username"), str) and isinstance(body.get("password"), str):
+            remember_credentials(body["username"], body["password"])
+
+
+def created_tenant(output: str) -> dict[str, Any]:
+    """The JSON `tenants create --json` printed, its API and partner keys remembered as secrets."""
+    made: dict[str, Any] = json.loads(output)
+    remember_secret(made.get("apiKey"), made.get("sandboxApiKey"), *made["partnerKeys"].values())
+    return made
 
 
 # Log lines of server processes the tests started (their log files), scanned with the rest.
@@ -331,7 +358,9 @@ class Api:
     headers: dict[str, str]
 
     async def call(self, method: str, path: str, json: Any = None, **kw: Any) -> httpx.Response:
-        return await self.http.request(method, path, json=json, headers=self.headers, **kw)
+        r = await self.http.request(method, path, json=json, headers=self.headers, **kw)
+        remember_answered_secrets(r)
+        return r
 
     async def company(self, name: str = "Toft Stores") -> dict[str, Any]:
         r = await self.call("POST", "/companies", {"name": name})
@@ -405,7 +434,7 @@ class Linkable:
         r = await self.api.call("POST", f"{self.accounts_path}/credentials")
         assert r.status_code == 200, r.text
         body = r.json()
-        remember_secret(body["password"])
+        remember_credentials(body["username"], body["password"])
         return Idx(self.idx.http, body["username"], body["password"], self.idx.partner_key)
 
 
@@ -420,7 +449,7 @@ async def linkable(api: Api, tenant: TenantKeys) -> Linkable:
     assert r.status_code == 201, r.text
     r = await api.call("POST", f"{base}/credentials")
     assert r.status_code == 200, r.text
-    remember_secret(r.json()["password"])
+    remember_credentials(r.json()["username"], r.json()["password"])
     idx = Idx(
         api.http, r.json()["username"], r.json()["password"], tenant.partner_keys["production"]
     )

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import basic, free_port, remember_secret, v1_account
+from tests.conftest import basic, free_port, remember_credentials, remember_secret, v1_account
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REQUIRED = bool(os.environ.get("BANKFEEDS_REQUIRE_FAULTS"))
@@ -100,7 +100,7 @@ async def connected_feed(http: httpx.AsyncClient, api_key: str, partner_key: str
     r = await http.post(f"{accounts}/batch", json=[v1_account("chk-1")], headers=headers)
     assert r.status_code == 201, r.text
     creds = (await http.post(f"{accounts}/credentials", headers=headers)).json()
-    remember_secret(creds["password"])
+    remember_credentials(creds["username"], creds["password"])
     idx = {
         **basic(f"{creds['username']}:{creds['password']}"),
         "X-Partner-Key": basic(partner_key)["Authorization"].removeprefix("Basic "),

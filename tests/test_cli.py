@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from app.config import Settings, get_settings
-from tests.conftest import basic, remember_secret
+from tests.conftest import basic, created_tenant, remember_secret
 from tests.portal import Staff
 
 
@@ -37,7 +37,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_tenants_create_prints_keys_once_as_json(cli: Any) -> None:
-    out = json.loads(cli("tenants", "create", "CLI Lender One", "--json").output)
+    out = created_tenant(cli("tenants", "create", "CLI Lender One", "--json").output)
     assert out["name"] == "CLI Lender One"
     assert out["apiKey"].startswith("bfk_live_")
     assert out["sandboxApiKey"].startswith("bfk_test_")
@@ -57,7 +57,7 @@ async def test_keys_add_revoke_and_limit(cli: Any, client: httpx.AsyncClient) ->
         # The CLI runs its own event loop, so it gets a thread of its own here.
         return await asyncio.to_thread(cli, *args, ok=ok)
 
-    out = json.loads((await run("tenants", "create", "CLI Lender Two", "--json")).output)
+    out = created_tenant((await run("tenants", "create", "CLI Lender Two", "--json")).output)
     added = json.loads((await run("tenants", "keys", "add", out["tenantId"], "--json")).output)
     assert (await client.get("/companies", headers=basic(added["apiKey"]))).status_code == 200
 

@@ -15,7 +15,14 @@ import pytest
 from babel.messages.pofile import read_po
 
 from app import clock
-from tests.conftest import Api, Idx, TenantKeys, remember_secret, v1_account, v2_account
+from tests.conftest import (
+    Api,
+    Idx,
+    TenantKeys,
+    remember_credentials,
+    v1_account,
+    v2_account,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -116,7 +123,7 @@ async def test_location_gate_credentials_and_revoke(
     assert shown.headers["cache-control"] == "no-store"
     username = re.search(r'<code id="username">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
     password = re.search(r'<code id="password">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
-    remember_secret(password)
+    remember_credentials(username, password)
     idx = Idx(client, username, password, tenant.partner_keys["production"])
     assert (await idx.get("/accounts")).status_code == 200, "the shown credentials work"
 

@@ -5,7 +5,6 @@ check they authenticate a pull, revoke. Every step is screenshotted and audited 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from tests.chromium import SHOTS, audit
-from tests.conftest import BIN, LiveServer, basic, v1_account, v2_account
+from tests.conftest import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGO = base64.b64decode(
@@ -32,7 +31,7 @@ def tenant_with_feed(live: LiveServer) -> tuple[dict[str, Any], str, httpx.Clien
         text=True,
         check=True,
     )
-    tenant = json.loads(made.stdout)
+    tenant = created_tenant(made.stdout)
     http = httpx.Client(base_url=live.url, headers=basic(tenant["apiKey"]), timeout=30)
     http.put(
         "/settings/link",

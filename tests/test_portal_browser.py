@@ -1,12 +1,12 @@
 """The client portal in real headless Chromium, in English and in French: sign in, drill down from
 the companies to an account's chart and transactions, edit the Link branding with its live
-preview (under the real CSP: script and CSSOM only), save, sign out. Each page is screenshotted
-and audited with axe-core (in a second context that may inject axe; the pages are the same)."""
+preview (under the real CSP: script and CSSOM only), save, resend a webhook delivery, sign out.
+Each page is screenshotted and audited with axe-core, as the user sees it (in a second context
+that may inject axe, with the same edits typed)."""
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import secrets
@@ -20,7 +20,16 @@ import pytest
 
 from app import clock
 from tests.chromium import ROOT, audit
-from tests.conftest import BIN, LiveServer, basic, remember_secret, v1_account, v2_account
+from tests.conftest import (
+    BIN,
+    LiveServer,
+    basic,
+    created_tenant,
+    remember_credentials,
+    remember_secret,
+    v1_account,
+    v2_account,
+)
 
 TEXT = {
     "en": {
@@ -30,9 +39,13 @@ TEXT = {
         "saved": "Saved.",
         "sign_out": "Sign out",
         "count": "9 of 50 characters",
+        "body_count": "8 of 150 characters",
         "chart": "Transactions accepted and sent per day",
         "filter": "Filter",
         "connected": "connected",
+        "webhooks": "Webhooks",
+        "resend": "Resend",
+        "resent": "Queued again",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -41,9 +54,13 @@ TEXT = {
         "saved": "Enregistré.",
         "sign_out": "Se déconnecter",
         "count": "9 caractères sur 50",
+        "body_count": "8 caractères sur 150",
         "chart": "Opérations acceptées et envoyées par jour",
         "filter": "Filtrer",
         "connected": "connecté",
+        "webhooks": "Webhooks",
+        "resend": "Renvoyer",
+        "resent": "Remis en file",
     },
 }
 
@@ -58,13 +75,15 @@ def _run(live: LiveServer, *args: str, stdin: str | None = None) -> str:
 def tenant_with_activity(live: LiveServer) -> tuple[str, str, dict[str, Any]]:
     """A tenant whose checking account QuickBooks connected, with sent and pending transactions,
     and a portal user; returns the user's e-mail and password and the company."""
-    tenant = json.loads(
+    tenant = created_tenant(
         _run(live, "tenants", "create", f"Maple Lending {os.urandom(3).hex()}", "--json")
     )
     email, password = f"ops-{secrets.token_hex(3)}@maple.test", secrets.token_urlsafe(16)
     remember_secret(password)
     _run(live, "tenants", "users", "add", tenant["name"], email, "--password-stdin", stdin=password)
     with httpx.Client(base_url=live.url, headers=basic(tenant["apiKey"]), timeout=30) as http:
+        hook = http.post("/webhooks/endpoints", json={"url": "https://example.test/hook"})
+        remember_secret(hook.json()["secret"])
         company = http.post("/companies", json={"name": "Toft Stores"}).json()
         connection = http.post(
             f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
@@ -75,7 +94,7 @@ def tenant_with_activity(live: LiveServer) -> tuple[str, str, dict[str, Any]]:
             json=[v1_account("chk-1"), v2_account("sav-2")],
         ).raise_for_status()
         creds = http.post(f"{base}/connectionInfo/bankFeedAccounts/credentials").json()
-        remember_secret(creds["password"])
+        remember_credentials(creds["username"], creds["password"])
         pair = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
         partner = base64.b64encode(tenant["partnerKeys"]["production"].encode()).decode()
         idx = {"Authorization": f"Basic {pair}", "X-Partner-Key": partner}
@@ -128,9 +147,12 @@ async def test_sign_in_drill_down_and_branding(
     blocked: list[str] = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
 
-    async def check(name: str) -> None:
+    async def check(name: str, edits: dict[str, str] | None = None) -> None:
+        """Audit and screenshot what the user sees: the same page, with the same edits typed."""
         await auditor.add_cookies(await context.cookies())
         await checker.goto(page.url)
+        for field, value in (edits or {}).items():
+            await checker.fill(field, value)
         await audit(checker, f"portal-{language}-{name}")
 
     try:
@@ -169,25 +191,46 @@ async def test_sign_in_drill_down_and_branding(
 
         await page.get_by_role("link", name=t["branding"]).click()
         await page.wait_for_url("**/portal/branding")
-        await page.fill("#title_en", "Questions")
+        edits = {
+            "#title_en": "Questions",
+            "#body_en": "Call us.",
+            "#title_fr": "Des questions",
+            "#body_fr": "Appelez-nous.",
+            "#accent": "#ffcc00",
+        }
+        await page.fill("#title_en", edits["#title_en"])
         assert await page.locator("#title_en-count").inner_text() == t["count"]
         previews = page.locator(".pv-title")
         assert await previews.all_inner_texts() == ["Questions", "Questions"], "FR falls back"
-        await page.fill("#body_en", "Call us.")
-        await page.fill("#title_fr", "Des questions")
-        await page.fill("#body_fr", "Appelez-nous.")
+        await page.fill("#body_en", edits["#body_en"])
+        assert await page.locator("#body_en-count").inner_text() == t["body_count"]
+        await page.fill("#title_fr", edits["#title_fr"])
+        await page.fill("#body_fr", edits["#body_fr"])
         assert await previews.all_inner_texts() == ["Questions", "Des questions"]
-        await page.fill("#accent", "#ffcc00")
+        assert await page.locator(".pv-body").all_inner_texts() == ["Call us.", "Appelez-nous."]
+        await page.fill("#accent", edits["#accent"])
         button = page.locator(".pv-button").first
         colour = await button.evaluate("b => getComputedStyle(b).backgroundColor")
         assert colour == "rgb(255, 204, 0)", "the preview follows the colour"
         ink = await button.evaluate("b => getComputedStyle(b).color")
         assert ink == "rgb(0, 0, 0)", "dark text on a light accent"
-        await check("5-branding")
+        await check("5-branding", edits)
+        shown = checker.locator(".pv-title")
+        assert await shown.all_inner_texts() == ["Questions", "Des questions"], "audited as edited"
         await page.locator("button[value=save]").click()
         await page.wait_for_url("**/portal/branding?saved=1")
         assert t["saved"] in await page.get_by_role("status").inner_text()
         assert await page.input_value("#title_fr") == "Des questions"
+
+        await page.get_by_role("link", name=t["webhooks"]).click()
+        await page.wait_for_url("**/portal/webhooks")
+        assert "https://example.test/hook" in await page.locator("main").inner_text()
+        await check("6-webhooks")
+        resend = page.locator("main table button").first  # the first push's Success event
+        assert await resend.inner_text() == t["resend"]
+        await resend.click()
+        await page.wait_for_url("**/portal/webhooks?resent=1")
+        assert t["resent"] in await page.get_by_role("status").inner_text()
         assert blocked == [], f"the CSP blocked something: {blocked}"
 
         await page.get_by_role("button", name=t["sign_out"]).click()

@@ -107,6 +107,8 @@ CASES: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] = {
     "huge": ([tx("t", day(0), "10000000000000")], ("Amount",)),
     "largest": ([tx("t", day(0), "9999999999999.99")], ()),
     "negative": ([tx("t", day(0), "-9999.99")], ()),
+    "largest negative": ([tx("t", day(0), "-9999999999999.99")], ()),
+    "huge negative": ([tx("t", day(0), "-10000000000000")], ("Amount",)),
     "amount as text": ([tx("t", day(0), "lots")], ("Amount",)),
     "missing description": ([{"id": "t", "date": day(0), "amount": 5}], ("RequiredFields",)),
     "blank description": ([tx("t", day(0), description="   ")], ("RequiredFields",)),
@@ -164,6 +166,23 @@ async def test_midnight_in_the_company_zone(linkable: Linkable) -> None:
     assert (await feed.push([tx("late", "2026-03-10")])).status_code == 200
     clock.freeze(datetime(2026, 3, 11, 4, 30, tzinfo=UTC))  # 00:30 on the 11th in Toronto
     assert (await feed.push([tx("early", "2026-03-11")])).status_code == 200
+
+
+async def test_the_company_zone_overrides_the_tenant_zone(linkable: Linkable) -> None:
+    # 15:30 UTC on the 10th: still the 10th in Toronto (the tenant's zone), the 11th in Tokyo.
+    at = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
+    company = f"/companies/{linkable.company['id']}"
+    feed = await connect(linkable, at=at)
+    rejected(await feed.push([tx("east", "2026-03-11")]), "NoFutureDates")
+    r = await feed.api.call("PATCH", company, {"timeZone": "Asia/Tokyo"})
+    assert r.status_code == 200, r.text
+    assert (await feed.push([tx("east", "2026-03-11")])).status_code == 200
+    rejected(await feed.push([tx("later", "2026-03-12")]), "NoFutureDates")
+    r = await feed.api.call("PATCH", company, {"timeZone": "Pacific/Honolulu"})
+    assert r.status_code == 200, r.text
+    # 05:30 on the 10th in Honolulu: the 11th is tomorrow there (the 11th already accepted
+    # stays; a new item may not be earlier than it, nor dated in Honolulu's future).
+    rejected(await feed.push([tx("west", "2026-03-11")]), "NoFutureDates")
 
 
 async def test_before_the_feed_start_date(linkable: Linkable) -> None:

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -115,6 +116,10 @@ async def test_bad_keys_are_400(linkable: Linkable) -> None:
         assert r.status_code == 400, key
 
 
+def replayed(r: httpx.Response) -> bool:
+    return "idempotent-replayed" in r.headers
+
+
 async def test_twenty_parallel_pushes_store_every_id_once_in_order(
     linkable: Linkable, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -130,10 +135,15 @@ async def test_twenty_parallel_pushes_store_every_id_once_in_order(
         calls += [feed.push(batch(k), headers=key), feed.push(batch(k), headers=key)]
     results = await asyncio.gather(*calls)
     assert {r.status_code for r in results} <= {200, 400, 409}
+    assert any(r.status_code == 200 for r in results), "some pushes were accepted"
     for k in range(10):
         a, b = results[2 * k], results[2 * k + 1]
+        fresh = [
+            r for r in (a, b) if r.status_code == 200 and "idempotent-replayed" not in r.headers
+        ]
+        assert len(fresh) <= 1, "a retried key never makes a second push"
         if a.status_code == b.status_code == 200:
-            assert a.content == b.content, "a retried key never makes a second push"
+            assert a.content == b.content, "the retry is answered with the first answer"
 
     rows = await rows_of(sessions, feed)
     ids = [r.transaction_id for r in rows]
@@ -143,7 +153,7 @@ async def test_twenty_parallel_pushes_store_every_id_once_in_order(
     accepted = sum(
         r.json()["data"]["transactions"].__len__()
         for r in results
-        if r.status_code == 200 and "idempotent-replayed" not in r.headers
+        if r.status_code == 200 and not replayed(r)
     )
     assert accepted == len(rows)
     async with sessions() as session:
@@ -168,7 +178,7 @@ ITEM = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -178,12 +188,22 @@ async def test_random_pushes_are_all_or_nothing(
     sessions: async_sessionmaker[AsyncSession],
     pushes: list[list[dict[str, Any]]],
 ) -> None:
+    async def operations() -> int:
+        async with sessions() as session:
+            query = (
+                select(func.count())
+                .select_from(PushOperation)
+                .join(SourceAccount, SourceAccount.pk == PushOperation.account_pk)
+                .where(SourceAccount.account_id == name)
+            )
+            return (await session.execute(query)).scalar_one()
+
     name = f"acc-{secrets.token_hex(4)}"
     r = await linkable.api.call("POST", linkable.accounts_path, v1_account(name, accountName=name))
     assert r.status_code == 200
     clock.reset()
     feed = await connect(linkable, name_of=name)
-    before = 0
+    before, accepted = 0, 0
     for items in pushes:
         r = await feed.push(items)
         rows = await rows_of(sessions, feed)
@@ -191,8 +211,10 @@ async def test_random_pushes_are_all_or_nothing(
         assert len(ids) == len(set(ids)), "accepted ids stay unique per account"
         if r.status_code == 200:
             assert len(rows) == before + len(items), "an accepted push is stored whole"
+            accepted += 1
         else:
             assert r.status_code == 400, r.text
             assert len(rows) == before, "a rejected push stores nothing"
+        assert await operations() == accepted, "one operation per accepted push, none otherwise"
         before = len(rows)
     clock.reset()

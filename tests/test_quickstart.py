@@ -3,7 +3,6 @@ by the CLI, then a company, a connection and two source accounts."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, LiveServer, basic, free_port
+from tests.conftest import BIN, LiveServer, basic, created_tenant, free_port
 
 
 def test_walkthrough_over_real_http(live_server: LiveServer) -> None:
@@ -23,7 +22,7 @@ def test_walkthrough_over_real_http(live_server: LiveServer) -> None:
         text=True,
         check=True,
     )
-    key = json.loads(made.stdout)["apiKey"]
+    key = created_tenant(made.stdout)["apiKey"]
     with httpx.Client(base_url=server, headers=basic(key)) as http:
         company = http.post("/companies", json={"name": "Toft Stores"}).json()
         connection = http.post(
@@ -97,7 +96,7 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
             text=True,
             check=True,
         )
-        key = json.loads(made.stdout)["apiKey"]
+        key = created_tenant(made.stdout)["apiKey"]
         r = httpx.post(f"{base}/companies", json={"name": "Dev SMB"}, headers=basic(key))
         assert r.status_code == 200
         assert r.json()["redirect"].startswith(base)

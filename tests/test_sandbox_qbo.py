@@ -3,7 +3,6 @@ process of its own) links two accounts with a start date 10 days back, then the 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.conftest import BIN, LiveServer, basic, v1_account, v2_account
+from tests.conftest import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
 
 
 def sandbox(
@@ -45,7 +44,7 @@ def test_sandbox_links_pulls_and_is_cut_off_by_revoke(
         text=True,
         check=True,
     )
-    tenant = json.loads(made.stdout)
+    tenant = created_tenant(made.stdout)
     partner_key = tenant["partnerKeys"]["production"]
     state = tmp_path / "qbo.json"
     with httpx.Client(base_url=live_server.url, headers=basic(tenant["apiKey"])) as http:
