@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import migrate
@@ -40,7 +41,10 @@ def _use_data_dir(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         os.environ["BANKFEEDS_DATA_DIR"] = str(data_dir)
     get_settings.cache_clear()
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as exc:  # pydantic names each wrong setting and says why
+        raise click.ClickException(f"configuration is invalid: {exc}") from exc
 
 
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
@@ -20,8 +20,28 @@ from app.db import make_engine
 from app.logs import correlation_id
 from app.migrate import alembic_config
 
-JOB_NAMES = ("daily_send", "detect_disconnects", "deliver_webhooks", "purge_expired")
+# Each cron job, and how old its last run may be before something is wrong (its schedule plus
+# slack: the daily jobs run once a day, webhooks every 10 s, the purge hourly).
+JOB_MAX_AGE = {
+    "daily_send": timedelta(hours=25),
+    "detect_disconnects": timedelta(hours=25),
+    "deliver_webhooks": timedelta(minutes=5),
+    "purge_expired": timedelta(hours=2),
+}
+JOB_NAMES = tuple(JOB_MAX_AGE)
 MAX_SKEW_SECONDS = 5.0
+
+
+def _last_run(name: str, last: dict[str, Any]) -> tuple[bool, str]:
+    at = datetime.fromisoformat(last["at"])
+    age = clock.now() - at
+    if age <= JOB_MAX_AGE[name]:
+        return True, f"{name} last ran at {last['at']}: {last.get('result')}"
+    hours = age.total_seconds() / 3600
+    return False, (
+        f"{name} last ran {hours:.1f} h ago ({last['at']}), more than its schedule allows: "
+        "check that the worker is running and look at its log"
+    )
 
 
 def _clock(what: str, skew: float) -> str:
@@ -105,8 +125,7 @@ async def run(settings: Settings, say: Callable[[bool, str], None]) -> bool:
         for name in JOB_NAMES:
             raw = await redis.get(f"{settings.redis_prefix}job:last:{name}")
             if raw:
-                last: dict[str, Any] = json.loads(raw)
-                say(True, f"{name} last ran at {last['at']}: {last.get('result')}")
+                check(*_last_run(name, json.loads(raw)))
             else:
                 say(True, f"{name} has not run since Redis last started (or not yet)")
     except Exception as exc:

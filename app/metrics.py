@@ -38,6 +38,11 @@ PUSHES = Counter(
 PUSHED_TRANSACTIONS = Counter(
     "bankfeeds_pushed_transactions_total", "Transactions accepted in pushes.", registry=REGISTRY
 )
+REJECTED_TRANSACTIONS = Counter(
+    "bankfeeds_rejected_transactions_total",
+    "Transactions in rejected pushes (a push is stored whole or not at all).",
+    registry=REGISTRY,
+)
 REJECTIONS = Counter(
     "bankfeeds_push_rejections_total",
     "Push validation errors by rule (validatorName).",
@@ -48,6 +53,13 @@ IDX_CALLS = Counter(
     "bankfeeds_idx_requests_total",
     "IDX calls by outcome (ok, unauthorized, throttled, error).",
     ["outcome"],
+    registry=REGISTRY,
+)
+AUTH_FAILURES = Counter(
+    "bankfeeds_auth_failures_total",
+    "Refused credentials by surface: api (API keys), idx (QuickBooks' credentials or partner "
+    "key), link (a spent or unknown one-time link), portal (staff sign-in, locked or not).",
+    ["surface"],
     registry=REGISTRY,
 )
 PENDING = Gauge(
@@ -91,6 +103,15 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     if route.startswith("/partners/intuit/idx"):
         outcome = {401: "unauthorized", 429: "throttled"}.get(status)
         IDX_CALLS.labels(outcome or ("ok" if status < 400 else "error")).inc()
+    if status == 401:
+        AUTH_FAILURES.labels(_surface(route)).inc()
+
+
+def _surface(route: str) -> str:
+    for prefix, surface in (("/partners/", "idx"), ("/link", "link"), ("/portal", "portal")):
+        if route.startswith(prefix):
+            return surface
+    return "api"
 
 
 async def _refresh(session: AsyncSession) -> None:

@@ -81,6 +81,15 @@ def created_tenant(output: str) -> dict[str, Any]:
     return made
 
 
+def request_log(path: str) -> dict[str, Any]:
+    """The latest request log line (as shipped, JSON) for `path`."""
+    for line in reversed(LOG_LINES):
+        entry: dict[str, Any] = json.loads(line)
+        if entry["logger"] == "app.request" and entry.get("path") == path:
+            return entry
+    raise AssertionError(f"no request log line for {path}")
+
+
 # Log lines of server processes the tests started (their log files), scanned with the rest.
 SERVER_LOG_LINES: list[str] = []
 

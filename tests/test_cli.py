@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from redis import Redis as SyncRedis
 
+from app import clock
 from app.cli import main
 from app.config import Settings, get_settings
 from tests.conftest import basic, created_tenant, remember_secret
@@ -101,18 +105,43 @@ def test_partner_key_rotation_and_unknown_tenant(cli: Any) -> None:
 
 
 def test_doctor_says_what_is_wrong(
-    cli: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    cli: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
     monkeypatch.setenv("BANKFEEDS_REDIS_PREFIX", settings.redis_prefix)
-    result = cli("doctor", ok=False)
+    redis = SyncRedis.from_url(settings.redis_url or "")
+    last = f"{settings.redis_prefix}job:last:"
+    two_days_ago = (clock.now() - timedelta(days=2)).isoformat()
+    redis.set(f"{last}daily_send", json.dumps({"at": two_days_ago, "result": {}}))
+    redis.set(f"{last}deliver_webhooks", json.dumps({"at": clock.now().isoformat(), "result": {}}))
+    try:
+        result = cli("doctor", ok=False)
+    finally:
+        redis.delete(f"{last}daily_send", f"{last}deliver_webhooks")
+        redis.close()
     lines = result.output.splitlines()
     assert any(line.startswith("ok") and "database reachable" in line for line in lines), lines
     assert any(line.startswith("ok") and "schema up to date" in line for line in lines), lines
     assert any(line.startswith("ok") and "Redis reachable" in line for line in lines), lines
     no_worker = [line for line in lines if "no worker heartbeat" in line]
     assert no_worker and no_worker[0].startswith("FAIL"), lines
+    stale = [line for line in lines if line.startswith("FAIL") and "daily_send last ran" in line]
+    assert stale and "48.0 h ago" in stale[0], lines
+    assert any(line.startswith("ok") and "deliver_webhooks last ran at" in line for line in lines)
     assert result.exit_code == 1
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    monkeypatch.delenv("BANKFEEDS_DB_SCHEMA", raising=False)
+    cli("migrate", "--revision", "0006")
+    behind = cli("doctor", ok=False)
+    assert "FAIL  database schema at 0006, the code needs 0007: run `bankfeeds migrate`" in (
+        behind.output
+    )
+    monkeypatch.setenv("BANKFEEDS_DAILY_SEND_TIME", "25:99")
+    invalid = cli("doctor", ok=False)
+    assert invalid.exit_code == 1 and "configuration is invalid" in invalid.output
+    assert "daily_send_time" in invalid.output, "it names the setting"
+    monkeypatch.delenv("BANKFEEDS_DAILY_SEND_TIME")
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     down = cli("doctor", ok=False)

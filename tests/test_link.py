@@ -20,6 +20,7 @@ from tests.conftest import (
     Idx,
     TenantKeys,
     remember_credentials,
+    request_log,
     v1_account,
     v2_account,
 )
@@ -91,6 +92,16 @@ async def test_security_headers(client: httpx.AsyncClient, api: Api) -> None:
     assert r.headers["cache-control"] == "no-store"
     assert "style=" not in r.text and "<script>" not in r.text, "no inline style or script"
     assert re.findall(r'(?:src|href)="(https?:)?//', r.text) == [], "no third-party assets"
+
+
+async def test_link_requests_log_the_tenant(
+    client: httpx.AsyncClient, api: Api, tenant: TenantKeys
+) -> None:
+    url, _, _ = await link_url(api)
+    await open_link(client, url)
+    assert (await client.get("/link/connect")).status_code == 200
+    line = request_log("/link/connect")
+    assert line["tenant"] == tenant.id and line["status"] == 200 and line["correlationId"] != "-"
 
 
 async def test_location_gate_credentials_and_revoke(

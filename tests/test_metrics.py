@@ -32,7 +32,10 @@ async def test_metrics_count_requests_pushes_and_state(
     before = (await client.get("/metrics")).text
     feed = await connect(linkable)
     assert (await feed.push([tx("m1", day(0)), tx("m2", day(0))])).status_code == 200
-    assert (await feed.push([tx("m3", day(1))])).status_code == 400
+    assert (await feed.push([tx("m3", day(1)), tx("m4", day(1))])).status_code == 400
+    assert (await client.get("/companies", auth=("bfk_live_wrong", ""))).status_code == 401
+    assert (await client.get("/partners/intuit/idx/accounts")).status_code == 401
+    assert (await client.get("/link/connect")).status_code == 401, "no Link session"
     r = await client.get("/metrics")
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
@@ -53,8 +56,18 @@ async def test_metrics_count_requests_pushes_and_state(
     assert (
         value(text, "bankfeeds_push_rejections_total", rule="NoFutureDates")
         - value(before, "bankfeeds_push_rejections_total", rule="NoFutureDates")
-        == 1
+        == 2
+    ), "one per failing item"
+    assert (
+        value(text, "bankfeeds_rejected_transactions_total")
+        - value(before, "bankfeeds_rejected_transactions_total")
+        == 2
     )
+    for surface in ("api", "idx", "link"):
+        moved = value(text, "bankfeeds_auth_failures_total", surface=surface) - value(
+            before, "bankfeeds_auth_failures_total", surface=surface
+        )
+        assert moved >= 1, surface
     assert (
         value(text, "bankfeeds_pushed_transactions_total")
         - value(before, "bankfeeds_pushed_transactions_total")

@@ -3,6 +3,7 @@ detection and webhook delivery to a real HTTP receiver. Time moves by the clock,
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from app import clock
 from app.config import Settings
 from app.connections.tables import LinkOtp
 from app.worker import JOBS
-from tests.conftest import Linkable, remember_secret
+from tests.conftest import LOG_LINES, Linkable, remember_secret
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.receiver import Receiver, receiver
 
@@ -123,6 +124,11 @@ async def test_push_then_daily_send_then_pull(
         assert [e["payload"]["pushOperation"]["pushOperationKey"] for e in events] == [
             pushed["pushOperationKey"]
         ]
+        job_line = json.loads(
+            next(x for x in reversed(LOG_LINES) if '"job": "deliver_webhooks"' in x)
+        )
+        assert job_line["succeeded"] >= 1, "one line per run, with what it did"
+        assert job_line["correlationId"].startswith("job-deliver_webhooks-")
         assert all(rec.verified)
         assert events[0]["payload"]["referenceCompany"]["id"] == linkable.company["id"]
         assert events[0]["payload"]["connectionId"] == linkable.connection["id"]

@@ -19,6 +19,7 @@ from app.db import transaction
 from app.errors import TooManyRequests
 from app.idx.service import mask
 from app.link import schemas, service
+from app.logs import tenant_id
 from app.ratelimit import address, limits_of
 from app.services import Services
 
@@ -144,6 +145,7 @@ async def _visit(request: Request) -> tuple[Services, Any, Any] | Response:
     if visit is None:
         await session.close()
         return page("link/expired.html", _language(request), status=401)
+    tenant_id.set(str(visit.tenant.id))  # on this request's log line
     return services, session, visit
 
 

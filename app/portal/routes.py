@@ -27,6 +27,7 @@ from app.errors import ApiError
 from app.link import schemas as link_schemas
 from app.link import service as link
 from app.link.routes import SECURITY_HEADERS as LINK_HEADERS
+from app.logs import tenant_id
 from app.portal import service
 from app.portal.service import Staff
 from app.services import Services
@@ -107,6 +108,7 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
                     query = f"?{request.url.query}" if request.url.query else ""
                     back = request.url.path + query
                 return redirect(f"/portal/sign-in?next={quote(back, safe='')}")
+            tenant_id.set(str(who.tenant.id))  # on this request's log line
             if request.method == "POST":
                 form = await request.form()
                 token = str(form.get("csrf", ""))

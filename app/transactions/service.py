@@ -195,6 +195,7 @@ async def _reject(
     known = await repository.accepted_ids(session, account.pk, rules.raw_ids(body.transactions))
     verdict = rules.judge(body.transactions, state, known)
     metrics.PUSHES.labels("rejected").inc()
+    metrics.REJECTED_TRANSACTIONS.inc(len(body.transactions))  # a rejected push stores none
     for error in verdict.errors:
         metrics.REJECTIONS.labels(error.validatorName or "unknown").inc()
     items = len({e.itemId for e in verdict.errors})
