@@ -96,7 +96,13 @@ SERVER_LOG_LINES: list[str] = []
 
 def scan_server_log(path: Path) -> None:
     if path.exists():
-        SERVER_LOG_LINES.extend(path.read_text(errors="replace").splitlines())
+        scan_output(path.read_bytes())
+
+
+def scan_output(output: bytes | None) -> None:
+    """A subprocess's captured output (a worker's stderr), scanned with the suite's logs."""
+    if output:
+        SERVER_LOG_LINES.extend(output.decode(errors="replace").splitlines())
 
 
 class _Collect(logging.Handler):

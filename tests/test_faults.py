@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.embedded_redis import EmbeddedRedis
 from app.transactions.tables import BankTransaction
-from tests.conftest import BIN, make_tenant, serve
+from tests.conftest import BIN, make_tenant, scan_output, serve
 from tests.faults import Load, ThrowawayPostgres, connected_feed
 from tests.test_send_faults import worker_env
 
@@ -179,6 +179,7 @@ async def test_redis_restarted_pushes_go_on_and_jobs_resume(
             stderr=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(worker.communicate(), timeout=120)
+        scan_output(err)
         assert worker.returncode == 0, err.decode()[-2000:]
         async with sessions() as session:
             rows = (

@@ -28,7 +28,7 @@ from app.config import Settings
 from app.db import transaction
 from app.embedded_redis import EmbeddedRedis
 from app.transactions.tables import BankTransaction
-from tests.conftest import BIN, Api
+from tests.conftest import BIN, Api, scan_output, scan_server_log
 
 BIN_DIR = BIN.parent
 
@@ -171,6 +171,8 @@ async def test_two_workers_sending_at_once(
         for _ in range(2)
     ]
     outputs = [await p.communicate() for p in procs]
+    for _, err in outputs:
+        scan_output(err)
     assert all(p.returncode == 0 for p in procs), outputs
     summaries = [out.decode() for out, _ in outputs]
     await assert_sent_once(sessions, send_log, pks, 60 * 20)
@@ -207,14 +209,16 @@ async def test_sigkilled_workers_and_a_flushed_redis_lose_and_double_nothing(
             env = worker_env(
                 settings, REDIS_URL=redis_server.url, BANKFEEDS_SEND_CHUNK_ACCOUNTS="1"
             )
-            proc = await asyncio.create_subprocess_exec(
-                str(BIN_DIR / "arq"),
-                "app.worker.WorkerSettings",
-                "--burst",
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            # Its log goes to a file (the process is killed) and is scanned for secrets after.
+            with (tmp_path / f"worker-{round_}.log").open("wb") as worker_log:
+                proc = await asyncio.create_subprocess_exec(
+                    str(BIN_DIR / "arq"),
+                    "app.worker.WorkerSettings",
+                    "--burst",
+                    env=env,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=worker_log,
+                )
             # Killed once it has got part of the way (this round sent something), at a random
             # moment just after: wherever a chunk's transaction happens to be.
             before = await sent_count(sessions, pks)
@@ -225,6 +229,7 @@ async def test_sigkilled_workers_and_a_flushed_redis_lose_and_double_nothing(
                 proc.send_signal(signal.SIGKILL)
                 killed_mid_run += 1
             await proc.wait()
+            scan_server_log(tmp_path / f"worker-{round_}.log")
     assert killed_mid_run >= 10, "most rounds were cut off part-way"
     async with sessions() as session:
         sent_so_far = len(
@@ -248,5 +253,6 @@ async def test_sigkilled_workers_and_a_flushed_redis_lose_and_double_nothing(
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await final.communicate()
+    scan_output(err)
     assert final.returncode == 0, err.decode()[-2000:]
     await assert_sent_once(sessions, send_log, pks, accounts * 10)
