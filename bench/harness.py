@@ -226,6 +226,7 @@ def push_body(account_id: str, prefix: str, n: int, on: date) -> bytes:
 
 
 def summary(samples_ms: list[float]) -> dict[str, float]:
+    """Median, p99 (for a few runs, as with n = 3: the highest), population sd and n."""
     ordered = sorted(samples_ms)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {

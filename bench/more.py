@@ -4,7 +4,6 @@ step 2. Each loads its data straight into PostgreSQL (setup, untimed) and measur
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import time
 import uuid
@@ -105,19 +104,8 @@ def ingest_vs_copy(args: Any) -> dict[str, Any]:
         ("ingest via API, 4 clients (tx/s)", api),
         ("COPY ceiling, 4 connections (rows/s)", copy),
     ):
-        results[name] = {
-            "median": statistics.median(values),
-            "p99": max(values),
-            "spread": statistics.pstdev(values),
-            "n": float(len(values)),
-        }
-    ratio = [a / c for a, c in zip(api, copy, strict=True)]
-    results["ratio API / COPY"] = {
-        "median": statistics.median(ratio),
-        "p99": max(ratio),
-        "spread": statistics.pstdev(ratio),
-        "n": float(len(ratio)),
-    }
+        results[name] = summary(values)
+    results["ratio API / COPY"] = summary([a / c for a, c in zip(api, copy, strict=True)])
     return results
 
 
@@ -273,17 +261,9 @@ def detection(args: Any) -> dict[str, Any]:
             # The job's own time (its summary line), without the process's start-up.
             seconds.append(float(out.stdout.rsplit("seconds ", 1)[1].split()[0].rstrip(",")))
 
-    def stats(values: list[float]) -> dict[str, float]:
-        return {
-            "median": statistics.median(values),
-            "p99": max(values),
-            "spread": statistics.pstdev(values),
-            "n": float(len(values)),
-        }
-
     return {
-        f"detection scan, {args.accounts:,} accounts, the job's own time (s)": stats(seconds),
-        f"detection scan, {args.accounts:,} accounts, whole process (s)": stats(wall),
+        f"detection scan, {args.accounts:,} accounts, the job's own time (s)": summary(seconds),
+        f"detection scan, {args.accounts:,} accounts, whole process (s)": summary(wall),
     }
 
 

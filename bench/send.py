@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.harness import BIN, PG, fresh_schema
+from bench.harness import BIN, PG, fresh_schema, summary
 
 
 async def load(schema: str, accounts: int, per_account: int) -> None:
@@ -145,23 +145,9 @@ def run(args: Any) -> dict[str, Any]:
             seconds.append(time.perf_counter() - started)
             rss.append(peak)
             status = proc.returncode
-            summary = proc.stdout.read().decode() if proc.stdout else ""
-            assert status == 0 and f"transactions {args.accounts * args.per_account}" in summary, (
-                summary
-            )
-    n = float(len(seconds))
-    results[
-        f"daily send {args.accounts * args.per_account:,} tx / {args.accounts:,} accounts (s)"
-    ] = {
-        "median": sorted(seconds)[len(seconds) // 2],
-        "p99": max(seconds),
-        "spread": max(seconds) - min(seconds),
-        "n": n,
-    }
-    results["daily send worker peak RSS (MB)"] = {
-        "median": sorted(rss)[len(rss) // 2],
-        "p99": max(rss),
-        "spread": max(rss) - min(rss),
-        "n": n,
-    }
+            said = proc.stdout.read().decode() if proc.stdout else ""
+            assert status == 0 and f"transactions {args.accounts * args.per_account}" in said, said
+    name = f"daily send {args.accounts * args.per_account:,} tx / {args.accounts:,} accounts (s)"
+    results[name] = summary(seconds)
+    results["daily send worker peak RSS (MB)"] = summary(rss)
     return results
