@@ -4,7 +4,8 @@ Client API: a daily quota per tenant (reset at 00:00 UTC by the app clock, so te
 midnight) and a cap on requests in flight at once, reported on every authenticated answer as
 `X-Rate-Limit-Limit/Remaining/Reset`; over either, 429 with `Retry-After`. The IDX API (per
 username, or per address before a username is known) and the Link pages (per address) get fixed
-one-minute windows of their own. Each check is one Lua script, so concurrent API processes
+one-minute windows of their own, reported in the same headers (the window's limit, what is left
+of it, and its end). Each check is one Lua script, so concurrent API processes
 agree. If Redis is down nothing is limited: pushes must keep flowing (a warning is logged).
 """
 
@@ -133,6 +134,13 @@ class RateLimits:
         except (RedisError, OSError) as exc:
             log.warning("rate limits unavailable (%s); not limiting", type(exc).__name__)
             return
+        _set_headers(
+            {
+                "X-Rate-Limit-Limit": str(limit),
+                "X-Rate-Limit-Remaining": str(max(0, limit - used)),
+                "X-Rate-Limit-Reset": str((window + 1) * 60),
+            }
+        )
         if used > limit:
             wait = (window + 1) * 60 - int(now.timestamp())
             raise TooManyRequests(

@@ -141,10 +141,16 @@ async def test_idx_limit_per_username_and_address(settings: Settings, sessions: 
     async with app_with(settings, idx_requests_per_minute=2) as http:
         key = tenant.partner_keys["production"]
         alice = Idx(http, "AAAA-BBBB-0001", "x" * 16, key)
-        assert [(await alice.get("/accounts")).status_code for _ in range(2)] == [401, 401]
+        answers = [await alice.get("/accounts") for _ in range(2)]
+        assert [a.status_code for a in answers] == [401, 401]
+        assert [a.headers["x-rate-limit-remaining"] for a in answers] == ["1", "0"]
+        assert answers[0].headers["x-rate-limit-limit"] == "2", "the IDX window's own limit"
         r = await alice.get("/accounts")
         assert_error(r, 429)
         assert 1 <= int(r.headers["retry-after"]) <= 60
+        assert r.headers["x-rate-limit-remaining"] == "0"
+        reset = int(r.headers["x-rate-limit-reset"])
+        assert reset % 60 == 0 and 0 < reset - clock.now().timestamp() <= 60, "the window's end"
         # Another username is counted apart; calls with no username count per address.
         assert (
             await Idx(http, "AAAA-BBBB-0002", "x" * 16, key).get("/accounts")
@@ -155,7 +161,10 @@ async def test_idx_limit_per_username_and_address(settings: Settings, sessions: 
 
 async def test_link_pages_limit_per_address(settings: Settings) -> None:
     async with app_with(settings, link_requests_per_minute=2) as http:
-        assert [(await http.get("/link/connect")).status_code for _ in range(2)] == [401, 401]
+        answers = [await http.get("/link/connect") for _ in range(2)]
+        assert [a.status_code for a in answers] == [401, 401]
+        assert [a.headers["x-rate-limit-remaining"] for a in answers] == ["1", "0"]
+        assert answers[0].headers["x-rate-limit-limit"] == "2"
         r = await http.get("/link/connect?lang=fr")
         assert r.status_code == 429
         assert "Trop de demandes" in r.text
