@@ -37,6 +37,11 @@ async def test_no_portal_route_shows_another_tenants_data(
     hook = f"https://{marker}.example.test/hook"
     assert (await api.call("POST", "/webhooks/endpoints", {"url": hook})).status_code == 201
     await api.call("PUT", "/settings/link", {"callout": {"en": {"title": marker, "body": "b"}}})
+    logo = b"\x89PNG\r\n\x1a\n" + marker.encode() + b"\x00" * 32  # its bytes carry the marker
+    r = await api.http.put(
+        "/settings/link/logo", content=logo, headers={**api.headers, "Content-Type": "image/png"}
+    )
+    assert r.status_code == 200, r.text
     assert (await feed.push([tx(f"{marker}-2", day(0))])).status_code == 200
     await send_all(sessions, 100)  # a push-operation event, delivered to the victim's hook
 
@@ -51,6 +56,8 @@ async def test_no_portal_route_shows_another_tenants_data(
         hooks_page = await owner.get("/portal/webhooks")
         delivery = re.search(r"/deliveries/([0-9a-f-]{36})/resend", hooks_page.text)
         assert account_pk and delivery, "the owner sees the data the walk needs"
+        own_logo = await owner.get("/portal/branding/logo")
+        assert marker.encode() in own_logo.content, "the owner's logo route serves the marker"
         own_settings = (await api.call("GET", "/settings/link")).json()
     ids = {
         "companyId": linkable.company["id"],
@@ -84,7 +91,8 @@ async def test_no_portal_route_shows_another_tenants_data(
                 if names:
                     assert r.status_code == 404, f"{method} {route.path}: {r.status_code}"
                 for secret in secrets_of_victim:
-                    assert secret not in r.text, f"{method} {route.path} shows {secret}"
+                    shown = secret.encode() in r.content  # bytes: the logo route answers an image
+                    assert not shown, f"{method} {route.path} shows {secret}"
         assert walked >= 12
 
     # And nothing of the victim's changed: branding, deliveries.
