@@ -185,6 +185,18 @@ async def test_the_company_zone_overrides_the_tenant_zone(linkable: Linkable) ->
     rejected(await feed.push([tx("west", "2026-03-11")]), "NoFutureDates")
 
 
+async def test_a_client_disconnect_fails_pending_pushes(feed: Feed) -> None:
+    key = (await feed.push([tx("d1", day(0))])).json()["pushOperationKey"]
+    company = feed.link.company["id"]
+    r = await feed.api.call("PATCH", feed.account_path, {"status": "disconnected"})
+    assert r.status_code == 200, r.text
+    op = (await feed.api.call("GET", f"/companies/{company}/push/{key}")).json()
+    assert op["status"] == "Failed" and op["completedOnUtc"], op
+    listed = (await feed.api.call("GET", f"{feed.account_path}/bankTransactions")).json()
+    assert listed["totalResults"] == 0, "its unsent transactions are withdrawn"
+    rejected(await feed.push([tx("d2", day(0))]), "AccountConnected")
+
+
 async def test_before_the_feed_start_date(linkable: Linkable) -> None:
     feed = await connect(linkable, start=day(-2))
     assert (await feed.account())["feedStartDate"].startswith(day(-2))
