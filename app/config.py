@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size per process.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="If set, /metrics answers only `Authorization: Bearer <this token>`.",
+    )
 
     @field_validator("default_time_zone")
     @classmethod

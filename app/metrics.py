@@ -3,16 +3,20 @@ gauges read from the database at scrape time (the truth lives there, shared by e
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
+
+from app.errors import Unauthorized, render
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -108,7 +112,13 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
 
 
 def _surface(route: str) -> str:
-    for prefix, surface in (("/partners/", "idx"), ("/link", "link"), ("/portal", "portal")):
+    prefixes = (
+        ("/partners/", "idx"),
+        ("/link", "link"),
+        ("/portal", "portal"),
+        ("/metrics", "metrics"),
+    )
+    for prefix, surface in prefixes:
         if route.startswith(prefix):
             return surface
     return "api"
@@ -149,8 +159,19 @@ async def _refresh_jobs(redis: Redis, prefix: str) -> None:
             DAILY_SEND_TRANSACTIONS.set(int(last["result"].get("transactions", 0)))
 
 
+def _allowed(request: Request, token: SecretStr | None) -> bool:
+    if token is None:
+        return True  # then expose /metrics only to the monitoring network
+    sent = request.headers.get("authorization", "").encode()
+    return hmac.compare_digest(sent, f"Bearer {token.get_secret_value()}".encode())
+
+
 async def endpoint(request: Request) -> Response:
     services = request.app.state.services
+    if not _allowed(request, services.settings.metrics_token):
+        refused = Unauthorized("Unauthorized: /metrics needs `Authorization: Bearer <token>`.")
+        refused.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return render(refused)
     async with services.sessions() as session:
         await _refresh(session)
     await _refresh_jobs(services.redis, services.settings.redis_prefix)

@@ -4,16 +4,20 @@ database."""
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr, ValidationError
 
 from app import clock
 from app.config import Settings
+from app.main import create_app
 from app.services import Services
 from app.worker import build_ctx, daily_send
-from tests.conftest import LOG_LINES, Linkable
+from tests.conftest import LOG_LINES, Linkable, remember_secret
 from tests.feeds import connect, day, tx
 
 
@@ -109,3 +113,24 @@ async def test_metrics_parse_and_carry_the_workers_last_runs(
     assert sent == result["transactions"] >= 2
     for name in ("bankfeeds_http_requests", "bankfeeds_pushes", "bankfeeds_source_accounts"):
         assert name in parsed, name
+
+
+async def test_metrics_token_when_set(settings: Settings) -> None:
+    token = secrets.token_urlsafe(24)
+    remember_secret(token)
+    own = settings.model_copy(update={"metrics_token": SecretStr(token)})
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ops.test") as http:
+            bare = await http.get("/metrics")
+            assert bare.status_code == 401 and bare.json()["statusCode"] == 401
+            assert bare.headers["www-authenticate"].startswith("Bearer")
+            wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+            ok = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200
+            failures = families(ok.text)["bankfeeds_auth_failures"].samples
+            assert any(s.labels.get("surface") == "metrics" and s.value >= 2 for s in failures)
+    with pytest.raises(ValidationError):
+        Settings(metrics_token="short")
