@@ -111,14 +111,17 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
         AUTH_FAILURES.labels(_surface(route)).inc()
 
 
+# Where a 401 came from, by route template prefix; anything else is the client API.
+_SURFACES = (
+    ("/partners/", "idx"),
+    ("/link", "link"),
+    ("/portal", "portal"),
+    ("/metrics", "metrics"),
+)
+
+
 def _surface(route: str) -> str:
-    prefixes = (
-        ("/partners/", "idx"),
-        ("/link", "link"),
-        ("/portal", "portal"),
-        ("/metrics", "metrics"),
-    )
-    for prefix, surface in prefixes:
+    for prefix, surface in _SURFACES:
         if route.startswith(prefix):
             return surface
     return "api"

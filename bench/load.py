@@ -222,26 +222,10 @@ def run(args: Any) -> dict[str, Any]:
     for kind, samples in sorted(tally.samples.items()):
         results[f"{kind} (ms)"] = summary(samples)
     results["server time, all requests (ms)"] = summary(tally.server_ms)
-    achieved = len(every) / elapsed
-    results["achieved rate (req/s)"] = {
-        "median": achieved,
-        "p99": achieved,
-        "spread": 0.0,
-        "n": 1.0,
-    }
-    per_request = 1000 * cpu / max(len(every), 1)
-    results["server CPU per request (ms)"] = {
-        "median": per_request,
-        "p99": per_request,
-        "spread": 0.0,
-        "n": 1.0,
-    }
-    results["server CPU busy (% of one core)"] = {
-        "median": 100 * cpu / elapsed,
-        "p99": 100 * cpu / elapsed,
-        "spread": 0.0,
-        "n": 1.0,
-    }
+    # One figure each for the whole run (summary of a single value: n = 1, no spread).
+    results["achieved rate (req/s)"] = summary([len(every) / elapsed])
+    results["server CPU per request (ms)"] = summary([1000 * cpu / max(len(every), 1)])
+    results["server CPU busy (% of one core)"] = summary([100 * cpu / elapsed])
     wrong = float(len(tally.wrong))
     results["wrong answers"] = {
         "median": wrong,

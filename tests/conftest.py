@@ -81,6 +81,16 @@ def created_tenant(output: str) -> dict[str, Any]:
     return made
 
 
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """One sample of a /metrics answer (0 when it is absent), found by name and exact labels."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = (
+        re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" ([0-9.e+]+)"
+    )
+    match = re.search(pattern, text)
+    return float(match.group(1)) if match else 0.0
+
+
 def request_log(path: str) -> dict[str, Any]:
     """The latest request log line (as shipped, JSON) for `path`."""
     for line in reversed(LOG_LINES):

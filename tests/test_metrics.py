@@ -3,7 +3,6 @@ database."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -17,17 +16,8 @@ from app.config import Settings
 from app.main import create_app
 from app.services import Services
 from app.worker import build_ctx, daily_send
-from tests.conftest import LOG_LINES, Linkable, remember_secret
+from tests.conftest import LOG_LINES, Linkable, metric_value, remember_secret
 from tests.feeds import connect, day, tx
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    pattern = (
-        re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" ([0-9.e+]+)"
-    )
-    match = re.search(pattern, text)
-    return float(match.group(1)) if match else 0.0
 
 
 async def test_metrics_count_requests_pushes_and_state(
@@ -49,37 +39,40 @@ async def test_metrics_count_requests_pushes_and_state(
         "/bankTransactions"
     )
     assert (
-        value(text, "bankfeeds_http_requests_total", route=route, method="POST", status="200") >= 1
+        metric_value(
+            text, "bankfeeds_http_requests_total", route=route, method="POST", status="200"
+        )
+        >= 1
     )
     assert linkable.company["id"] not in text, "route templates, never ids, label requests"
     assert (
-        value(text, "bankfeeds_pushes_total", outcome="accepted")
-        - value(before, "bankfeeds_pushes_total", outcome="accepted")
+        metric_value(text, "bankfeeds_pushes_total", outcome="accepted")
+        - metric_value(before, "bankfeeds_pushes_total", outcome="accepted")
         == 1
     )
     assert (
-        value(text, "bankfeeds_push_rejections_total", rule="NoFutureDates")
-        - value(before, "bankfeeds_push_rejections_total", rule="NoFutureDates")
+        metric_value(text, "bankfeeds_push_rejections_total", rule="NoFutureDates")
+        - metric_value(before, "bankfeeds_push_rejections_total", rule="NoFutureDates")
         == 2
     ), "one per failing item"
     assert (
-        value(text, "bankfeeds_rejected_transactions_total")
-        - value(before, "bankfeeds_rejected_transactions_total")
+        metric_value(text, "bankfeeds_rejected_transactions_total")
+        - metric_value(before, "bankfeeds_rejected_transactions_total")
         == 2
     )
     for surface in ("api", "idx", "link"):
-        moved = value(text, "bankfeeds_auth_failures_total", surface=surface) - value(
+        moved = metric_value(text, "bankfeeds_auth_failures_total", surface=surface) - metric_value(
             before, "bankfeeds_auth_failures_total", surface=surface
         )
         assert moved >= 1, surface
     assert (
-        value(text, "bankfeeds_pushed_transactions_total")
-        - value(before, "bankfeeds_pushed_transactions_total")
+        metric_value(text, "bankfeeds_pushed_transactions_total")
+        - metric_value(before, "bankfeeds_pushed_transactions_total")
         == 2
     )
-    assert value(text, "bankfeeds_pending_transactions") >= 2
-    assert value(text, "bankfeeds_source_accounts", status="connected") >= 1
-    assert value(text, "bankfeeds_idx_requests_total", outcome="ok") >= 2
+    assert metric_value(text, "bankfeeds_pending_transactions") >= 2
+    assert metric_value(text, "bankfeeds_source_accounts", status="connected") >= 1
+    assert metric_value(text, "bankfeeds_idx_requests_total", outcome="ok") >= 2
     assert "bankfeeds_http_request_duration_seconds_bucket" in text
 
 

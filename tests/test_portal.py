@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.connections.jobs import purge_expired
 from app.transactions.jobs import send_all
-from tests.conftest import Linkable, TenantKeys, request_log
+from tests.conftest import Linkable, TenantKeys, metric_value, request_log
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.portal import Staff, add_user, csrf_of
 
@@ -87,8 +87,8 @@ async def test_portal_requests_log_the_tenant(signed_in: Staff, tenant: TenantKe
 
 async def test_wrong_password_unknown_user_and_lock_out_look_alike(staff: Staff) -> None:
     clock.freeze(NOW)
-    failures = 'bankfeeds_auth_failures_total{surface="portal"} '
-    before = _counter((await staff.http.get("/metrics")).text, failures)
+    failures = "bankfeeds_auth_failures_total"
+    before = metric_value((await staff.http.get("/metrics")).text, failures, surface="portal")
     wrong = await staff.sign_in(password="not the password")
     stranger = Staff(staff.http, "nobody@example.test", "whatever-password")
     unknown = await stranger.sign_in()
@@ -102,13 +102,8 @@ async def test_wrong_password_unknown_user_and_lock_out_look_alike(staff: Staff)
     assert "The e-mail address or the password is not right." in said.pop()
     for r in (wrong, unknown, locked):
         assert "bf_portal=" not in r.headers.get("set-cookie", "")
-    after = _counter((await staff.http.get("/metrics")).text, failures)
+    after = metric_value((await staff.http.get("/metrics")).text, failures, surface="portal")
     assert after - before == 7, "every refused sign-in is counted, locked or not"
-
-
-def _counter(text: str, line_start: str) -> float:
-    line = next((x for x in text.splitlines() if x.startswith(line_start)), line_start + "0")
-    return float(line.removeprefix(line_start))
 
 
 async def test_lock_out_after_repeated_failures_then_recovery(staff: Staff) -> None:
