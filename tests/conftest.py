@@ -70,6 +70,9 @@ def remember_answered_secrets(r: httpx.Response) -> None:
     body = r.json()
     if isinstance(body, dict):
         remember_secret(body.get("secret"))
+        for url in (body.get("linkUrl"), body.get("redirect")):
+            if isinstance(url, str):
+                remember_secret(otp_in(url))
         if isinstance(body.get("username"), str) and isinstance(body.get("password"), str):
             remember_credentials(body["username"], body["password"])
 

@@ -26,7 +26,11 @@ async def test_create_read_update_replace_delete(api: Api) -> None:
     assert company["created"].endswith("Z")
     path = f"/companies/{company['id']}"
 
-    assert (await api.call("GET", path)).json() == company
+    fetched = (await api.call("GET", path)).json()
+    redirect = f"http://link.test/companies/{company['id']}/link?otp="
+    assert company["redirect"].startswith(redirect) and fetched["redirect"].startswith(redirect)
+    assert fetched["redirect"] != company["redirect"], "each answer carries a fresh OTP"
+    assert {**fetched, "redirect": None} == {**company, "redirect": None}
 
     r = await api.call("PATCH", path, {"tags": {"team": "risk"}})
     assert r.status_code == 200

@@ -3,9 +3,11 @@ revoke, branding API, logo checks, hostile text, and the catalogs."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,8 +48,18 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
 async def open_link(client: httpx.AsyncClient, url: str, **headers: str) -> httpx.Response:
-    r = await client.get(url, headers=headers)
+    """What the SMB does: open the link (a GET that spends nothing), press Start (a POST)."""
+    landing = await client.get(url, headers=headers)
+    assert landing.status_code == 200, landing.text[:300]
+    form = {name: hidden(landing.text, name) for name in ("csrf", "otp", "lang")}
+    r = await client.post(url.split("?")[0], data=form, headers=headers)
     assert r.status_code == 303, r.text[:300]
     assert r.headers["location"] == "/link/connect"
     return r
@@ -57,7 +69,7 @@ async def test_otp_opens_a_session_once(client: httpx.AsyncClient, api: Api) -> 
     url, _, _ = await link_url(api)
     r = await open_link(client, url)
     cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     step1 = await client.get("/link/connect")
     assert step1.status_code == 200
     assert "Connect to QuickBooks Online Bank Feeds" in step1.text
@@ -271,3 +283,159 @@ def test_catalogs_are_complete_and_the_template_is_fresh(tmp_path: Path) -> None
     missing = [m.id for m in french if m.id and (not m.string or m.fuzzy)]
     assert missing == [], f"French translations missing: {missing}"
     assert _msgids(fresh) <= {m.id for m in french if m.id}
+
+
+# ---- opening a link: a GET spends nothing (SPEC §4 "Opening a link") -----------------------
+
+
+async def test_a_get_spends_nothing(client: httpx.AsyncClient, api: Api) -> None:
+    """Mail scanners and link previews fetch links: GET and HEAD show a page with one button."""
+    url, _, _ = await link_url(api)
+    for _ in range(3):
+        scanned = await client.get(url)
+        assert scanned.status_code == 200
+        assert "Start" in scanned.text and 'method="post"' in scanned.text
+        assert scanned.headers["cache-control"] == "no-store"
+        assert "default-src 'none'" in scanned.headers["content-security-policy"]
+    assert (await client.head(url)).status_code == 200
+    client.cookies.clear()
+    await open_link(client, url)
+    assert (await client.get("/link/connect")).status_code == 200
+    client.cookies.clear()
+    assert (await client.get(url)).status_code == 401, "spent by the POST, not by the GETs"
+
+
+async def test_start_needs_the_landing_pages_csrf_cookie(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    url, _, _ = await link_url(api)
+    landing = await client.get(url)
+    form = {name: hidden(landing.text, name) for name in ("csrf", "otp", "lang")}
+    path = url.split("?")[0]
+    client.cookies.clear()
+    forged = await client.post(path, data=form)  # another site's form: no cookie comes with it
+    assert forged.status_code == 403 and "This form has expired" in forged.text
+    await client.get(url)  # a fresh landing cookie, but the form's token is the old one
+    mismatched = await client.post(path, data={**form, "csrf": "x" * 43})
+    assert mismatched.status_code == 403
+    assert "bf_link=" not in mismatched.headers.get("set-cookie", "")
+    await open_link(client, url)  # the OTP was not spent by the refused posts
+
+
+async def test_start_refuses_a_wrong_spent_or_expired_otp(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    url, _, _ = await link_url(api)
+    other, _, _ = await link_url(api)
+    landing = await client.get(url)
+    form = {name: hidden(landing.text, name) for name in ("csrf", "otp", "lang")}
+    wrong_link = other.split("?")[0]
+    r = await client.post(wrong_link, data=form)
+    assert r.status_code == 401, "an OTP opens only its own connection"
+    clock.shift(timedelta(minutes=61))
+    r = await client.post(url.split("?")[0], data={**form, "lang": "fr"})
+    assert r.status_code == 401 and "Ce lien ne peut plus être utilisé" in r.text
+
+
+async def test_two_presses_at_once_open_one_session(client: httpx.AsyncClient, api: Api) -> None:
+    url, _, _ = await link_url(api)
+    landing = await client.get(url)
+    form = {name: hidden(landing.text, name) for name in ("csrf", "otp", "lang")}
+    path = url.split("?")[0]
+    answers = await asyncio.gather(*(client.post(path, data=form) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [303, 401, 401, 401, 401]
+
+
+async def test_the_landing_page_in_french_keeps_its_otp(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    url, _, _ = await link_url(api)
+    r = await client.get(url, headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert r.status_code == 200 and '<html lang="fr-CA">' in r.text
+    assert "Commencer" in r.text and hidden(r.text, "lang") == "fr"
+    switch = re.search(r'<a href="([^"]+)" lang="en">English</a>', r.text)
+    assert switch
+    english = await client.get(url.split("?")[0] + switch.group(1).replace("&amp;", "&"))
+    assert english.status_code == 200 and '<html lang="en">' in english.text
+    assert hidden(english.text, "lang") == "en"
+    await open_link(client, url, **{"Accept-Language": "fr-CA"})
+    assert "Étape 1 sur 2" in (await client.get("/link/connect")).text
+
+
+async def test_the_landing_page_shows_the_clients_branding(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    await api.call("PUT", "/settings/link", {"accentColor": "#123456"})
+    logo = await api.http.put(
+        "/settings/link/logo", content=PNG, headers={**api.headers, "Content-Type": "image/png"}
+    )
+    assert logo.status_code == 200, logo.text
+    url, _, _ = await link_url(api)
+    otp = url.split("otp=")[1]
+    landing = await client.get(url)
+    assert f'src="/link/logo?otp={otp}"' in landing.text
+    client.cookies.clear()
+    assert "#123456" in (await client.get(f"/link/theme.css?otp={otp}")).text
+    assert (await client.get(f"/link/logo?otp={otp}")).content == PNG
+    assert (await client.get("/link/logo?otp=nope")).status_code == 404
+    await client.get(url)
+    await open_link(client, url)
+    client.cookies.clear()
+    assert (await client.get(f"/link/logo?otp={otp}")).status_code == 404, "spent: no more"
+    assert "#0b6e4f" in (await client.get(f"/link/theme.css?otp={otp}")).text
+
+
+# ---- Company.redirect (SPEC §4) -------------------------------------------------------------
+
+
+def local(url: str) -> str:
+    return url.replace("http://link.test", "")
+
+
+async def test_company_redirect_opens_a_new_connection(client: httpx.AsyncClient, api: Api) -> None:
+    company = await api.company()
+    assert company["dataConnections"] == []
+    redirect = local(company["redirect"])
+    assert redirect.startswith(f"/companies/{company['id']}/link?otp=")
+    await open_link(client, redirect)
+    assert "Step 1 of 2" in (await client.get("/link/connect")).text
+    listed = (await api.call("GET", f"/companies/{company['id']}/connections")).json()
+    assert [c["status"] for c in listed["results"]] == ["PendingAuth"]
+    client.cookies.clear()
+    assert (await client.get(redirect)).status_code == 401, "single use"
+
+
+async def test_company_redirect_reuses_the_newest_connection(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    company = await api.company()
+    await api.connection(company["id"])
+    clock.shift(timedelta(seconds=1))
+    newest = await api.connection(company["id"])
+    path = f"/companies/{company['id']}/connections/{newest['id']}/connectionInfo/bankFeedAccounts"
+    await api.call("POST", f"{path}/batch", [v1_account(accountName="Only on the newest")])
+    fetched = (await api.call("GET", f"/companies/{company['id']}")).json()
+    assert fetched["redirect"] != company["redirect"], "every get carries a fresh OTP"
+    await open_link(client, local(fetched["redirect"]))
+    setup = await client.get("/link/setup")
+    assert "Only on the newest" in setup.text
+    listed = (await api.call("GET", f"/companies/{company['id']}/connections")).json()
+    assert listed["totalResults"] == 2, "no connection was made"
+
+
+async def test_company_redirect_without_a_valid_otp_is_a_translated_page(
+    client: httpx.AsyncClient, api: Api
+) -> None:
+    company = await api.company()
+    listed = (await api.call("GET", "/companies")).json()["results"]
+    bare = local(next(c for c in listed if c["id"] == company["id"])["redirect"])
+    assert "otp=" not in bare
+    for url in (bare, f"{bare}?otp=nope", f"/companies/{uuid.uuid4()}/link?otp=x"):
+        r = await client.get(url, headers={"Accept-Language": "fr-CA"})
+        assert r.status_code == 401 and r.headers["content-type"].startswith("text/html")
+        assert "Ce lien ne peut plus être utilisé" in r.text
+    other = await api.company("Other Co")
+    stolen = local(other["redirect"]).replace(other["id"], company["id"])
+    assert (await client.get(stolen)).status_code == 401, "an OTP opens only its own company"
+    clock.shift(timedelta(minutes=61))
+    assert (await client.get(local(company["redirect"]))).status_code == 401

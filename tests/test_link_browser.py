@@ -1,12 +1,19 @@
 """The Link pages in real headless Chromium (Debian's, driven by Playwright), in English and in
-French: open the link, switch language mid-flow, confirm the location, get credentials, copy,
-check they authenticate a pull, revoke. Every step is screenshotted and audited with axe-core."""
+French, arriving as SMBs do: the linkUrl clicked in a webmail page on another site (a page served
+on `localhost` links to the service on `127.0.0.1`). Press Start, switch language mid-flow,
+confirm the location, get credentials, copy, check they authenticate a pull, revoke. A link
+fetched first by a mail scanner still works. Every step is screenshotted and audited with
+axe-core."""
 
 from __future__ import annotations
 
 import base64
+import html
 import os
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +80,61 @@ def idx_status(live: LiveServer, tenant: dict[str, Any], username: str, password
     return r.status_code
 
 
+class Webmail:
+    """Another site: a real HTTP server on `localhost` whose pages are e-mails holding a link.
+    Chromium treats `localhost` and `127.0.0.1` as different sites, as webmail and us."""
+
+    def __init__(self) -> None:
+        self.mails: dict[str, str] = {}
+        mails = self.mails
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                link = mails.get(self.path)
+                body = (
+                    "<!doctype html><title>Inbox</title><p>Your lender writes:"
+                    f' <a id="link" href="{html.escape(link)}">Set up your bank feeds</a>'
+                    if link
+                    else "not found"
+                ).encode()
+                self.send_response(200 if link else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://localhost:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def mail(self, link: str) -> str:
+        path = f"/mail/{len(self.mails)}"
+        self.mails[path] = link
+        return self.url + path
+
+
+@pytest.fixture(scope="module")
+def webmail() -> Iterator[Webmail]:
+    mail = Webmail()
+    yield mail
+    mail.server.shutdown()
+
+
+async def click_from_mail(page: Any, webmail: Webmail, link: str) -> None:
+    """Open the e-mail on the other site and click the link in it (a cross-site navigation)."""
+    await page.goto(webmail.mail(link))
+    assert page.url.startswith("http://localhost:")
+    async with page.expect_navigation():
+        await page.click("#link")
+    assert page.url.startswith("http://127.0.0.1:")
+
+
 TEXT = {
     "en": {
+        "landing": "Bank feeds for Toft Stores",
+        "start": "Start",
         "step1": "Connect to QuickBooks Online Bank Feeds",
         "next": "Next",
         "step2": "Set up QuickBooks bank feeds",
@@ -90,6 +150,8 @@ TEXT = {
         "lang": "en",
     },
     "fr": {
+        "landing": "Flux bancaires de Toft Stores",
+        "start": "Commencer",
         "step1": "Se connecter aux flux bancaires QuickBooks Online",
         "next": "Suivant",
         "step2": "Configurer les flux bancaires QuickBooks",
@@ -108,7 +170,9 @@ TEXT = {
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-async def test_the_whole_flow(browser: Any, live_server: LiveServer, language: str) -> None:
+async def test_the_whole_flow(
+    browser: Any, live_server: LiveServer, webmail: Webmail, language: str
+) -> None:
     t, other = TEXT[language], TEXT["fr" if language == "en" else "en"]
     tenant, link, http = tenant_with_feed(live_server)
     context = await browser.new_context(
@@ -119,7 +183,13 @@ async def test_the_whole_flow(browser: Any, live_server: LiveServer, language: s
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = await context.new_page()
     try:
-        await page.goto(link)
+        await click_from_mail(page, webmail, link)
+        assert await page.locator("h1").inner_text() == t["landing"]
+        assert await page.get_attribute("html", "lang") == t["lang"]
+        assert await page.locator("img.logo").count() == 1
+        assert await page.locator("img.logo").evaluate("i => i.naturalWidth") > 0, "logo loads"
+        await audit(page, f"{language}-0-landing")
+        await page.get_by_role("button", name=t["start"]).click()
         assert await page.locator("h1").inner_text() == t["step1"]
         assert await page.get_attribute("html", "lang") == t["lang"]
         assert await page.locator("img.logo").count() == 1
@@ -169,21 +239,78 @@ async def test_the_whole_flow(browser: Any, live_server: LiveServer, language: s
         http.close()
 
 
-async def test_not_eligible_and_expired_pages(browser: Any, live_server: LiveServer) -> None:
+async def test_not_eligible_and_expired_pages(
+    browser: Any, live_server: LiveServer, webmail: Webmail
+) -> None:
     _, link, http = tenant_with_feed(live_server)
     context = await browser.new_context(locale="fr-CA", bypass_csp=True)
     page = await context.new_page()
     try:
-        await page.goto(link)
+        await click_from_mail(page, webmail, link)
+        await page.get_by_role("button", name="Commencer").click()
         await page.get_by_role("link", name="Suivant").click()
         await page.get_by_label("Ailleurs").check()
         await page.get_by_role("button", name="Continuer").click()
         assert await page.locator("h1").inner_text() == "Non offert pour votre entreprise"
         assert await page.locator("#username").count() == 0
         await audit(page, "fr-not-eligible")
-        await page.goto(link)  # the OTP was spent: the link works once
+        await click_from_mail(page, webmail, link)  # the OTP was spent: the link works once
         assert await page.locator("h1").inner_text() == "Ce lien ne peut plus être utilisé"
         await audit(page, "fr-expired")
+    finally:
+        await context.close()
+        http.close()
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+async def test_a_link_a_mail_scanner_fetched_still_works(
+    browser: Any, live_server: LiveServer, webmail: Webmail, language: str
+) -> None:
+    """Scanners and link previews GET the link before the SMB clicks it: that spends nothing."""
+    t = TEXT[language]
+    tenant, link, http = tenant_with_feed(live_server)
+    async with httpx.AsyncClient(follow_redirects=True) as scanner:
+        for _ in range(2):
+            scanned = await scanner.get(link)
+            assert scanned.status_code == 200, scanned.text[:300]
+    context = await browser.new_context(
+        locale="fr-CA" if language == "fr" else "en-US", bypass_csp=True
+    )
+    page = await context.new_page()
+    try:
+        await click_from_mail(page, webmail, link)
+        await page.get_by_role("button", name=t["start"]).click()
+        assert await page.locator("h1").inner_text() == t["step1"]
+        await page.get_by_role("link", name=t["next"]).click()
+        await page.get_by_label(t["here"]).check()
+        await page.get_by_role("button", name=t["continue"]).click()
+        await page.get_by_role("button", name=t["get"]).click()
+        username = await page.locator("#username").inner_text()
+        password = await page.locator("#password").inner_text()
+        assert idx_status(live_server, tenant, username, password) == 200
+    finally:
+        await context.close()
+        http.close()
+
+
+async def test_company_redirect_from_another_site(
+    browser: Any, live_server: LiveServer, webmail: Webmail
+) -> None:
+    """Company.redirect clicked from a webmail: the company's connection's Link flow in French."""
+    _, _, http = tenant_with_feed(live_server)
+    company = http.post("/companies", json={"name": "Dupont Hardware"}).json()
+    context = await browser.new_context(locale="fr-CA", bypass_csp=True)
+    page = await context.new_page()
+    try:
+        await click_from_mail(page, webmail, company["redirect"])
+        assert await page.locator("h1").inner_text() == "Flux bancaires de Dupont Hardware"
+        await audit(page, "fr-0-company-redirect")
+        await page.get_by_role("button", name="Commencer").click()
+        assert await page.locator("h1").inner_text() == TEXT["fr"]["step1"]
+        await click_from_mail(page, webmail, company["redirect"])
+        assert await page.locator("h1").inner_text() == "Ce lien ne peut plus être utilisé"
+        listed = http.get(f"/companies/{company['id']}/connections").json()
+        assert [c["status"] for c in listed["results"]] == ["PendingAuth"]
     finally:
         await context.close()
         http.close()

@@ -44,9 +44,9 @@ class CompanyPageQuery(PageQuery):
 )
 async def create_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Company:
     company = await service.create(call.session, call.principal, call.body)
-    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
-        0
-    ]
+    return await service.wire_with_fresh_redirect(
+        call.session, call.services.settings, call.principal, company
+    )
 
 
 @client_api.operation(
@@ -75,9 +75,9 @@ async def list_companies(call: Call[None]) -> schemas.Companies:
 )
 async def get_company(call: Call[None]) -> schemas.Company:
     company = await service.get(call.session, call.principal, call.path("companyId"))
-    return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
-        0
-    ]
+    return await service.wire_with_fresh_redirect(
+        call.session, call.services.settings, call.principal, company
+    )
 
 
 @client_api.operation(

@@ -68,7 +68,11 @@ class Company(Wire):
     id: str
     name: str
     description: str | None = None
-    redirect: str
+    redirect: str = Field(
+        description="The Link flow for the company's newest QuickBooks connection (one is made "
+        "when it has none). Create and get answers carry a fresh single-use `otp`, as `linkUrl` "
+        "does; without a valid one the page asks the SMB for a new link."
+    )
     lastSync: datetime | None = None
     created: datetime
     createdByUserName: str | None = None

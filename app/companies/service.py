@@ -12,6 +12,7 @@ from app.companies.tables import Company
 from app.config import Settings
 from app.connections import links as connections
 from app.connections import repository as connections_repo
+from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
 from app.errors import NotFound
 from app.schemas import PageQuery
@@ -133,7 +134,6 @@ async def to_wire(
     rows = await connections_repo.of_companies(session, [c.id for c in companies])
     tenant = await tenants_repo.by_name_or_id(session, str(principal.tenant_id))
     default_zone = tenant.time_zone if tenant else settings.default_time_zone
-    base = settings.public_base_url.rstrip("/")
     out = []
     for company in companies:
         conns = [
@@ -146,7 +146,7 @@ async def to_wire(
                 id=str(company.id),
                 name=company.name,
                 description=company.description,
-                redirect=f"{base}/companies/{company.id}/link",
+                redirect=connections.redirect_url(settings, company.id, None),
                 lastSync=company.last_sync,
                 created=company.created_at,
                 products=PRODUCTS,
@@ -156,3 +156,17 @@ async def to_wire(
             )
         )
     return out
+
+
+async def wire_with_fresh_redirect(
+    session: AsyncSession, settings: Settings, principal: Principal, company: Company
+) -> schemas.Company:
+    """The company as create and get answer it: `redirect` carries a fresh single-use OTP, as a
+    connection's linkUrl does (lists and updates show the bare URL)."""
+    otp, otp_hash, expiry = connections.fresh_otp(settings)
+    await connections_repo.add(
+        session, CompanyLinkOtp(company_id=company.id, otp_hash=otp_hash, expires_at=expiry)
+    )
+    wire = (await to_wire(session, settings, principal, [company]))[0]
+    wire.redirect = connections.redirect_url(settings, company.id, otp)
+    return wire

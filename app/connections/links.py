@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from app import clock
 from app.config import Settings
 from app.connections import schemas
 from app.connections.tables import Connection
+from app.tenants.service import digest
 
 PLATFORM_KEY = "hcws"
 PLATFORM_NAME = "QuickBooks Online Bank Feeds"
@@ -19,6 +24,18 @@ def link_url(settings: Settings, connection: Connection, otp: str | None) -> str
     base = settings.public_base_url.rstrip("/")
     url = f"{base}/companies/{connection.company_id}/connections/{connection.id}/start"
     return f"{url}?otp={quote(otp)}" if otp else url
+
+
+def redirect_url(settings: Settings, company_id: uuid.UUID, otp: str | None) -> str:
+    """Company.redirect: the Link flow for the company's newest connection."""
+    url = f"{settings.public_base_url.rstrip('/')}/companies/{company_id}/link"
+    return f"{url}?otp={quote(otp)}" if otp else url
+
+
+def fresh_otp(settings: Settings) -> tuple[str, str, datetime]:
+    """A single-use password for a link: the password, its SHA-256 (all we keep), its expiry."""
+    otp = secrets.token_urlsafe(24)
+    return otp, digest(otp), clock.now() + timedelta(minutes=settings.otp_ttl_minutes)
 
 
 def to_wire(connection: Connection, url: str) -> schemas.Connection:

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
-from app.connections.tables import Connection, LinkOtp
+from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import uuid_param
 from app.tenants.service import Principal
 
 
-async def add(session: AsyncSession, row: Connection | LinkOtp) -> None:
+async def add(session: AsyncSession, row: Connection | LinkOtp | CompanyLinkOtp) -> None:
     session.add(row)
     await session.flush()
 
@@ -94,8 +94,12 @@ async def remove(session: AsyncSession, connection: Connection) -> None:
 
 
 async def purge_otps(session: AsyncSession, expired_before: datetime) -> int:
-    result = await session.execute(delete(LinkOtp).where(LinkOtp.expires_at < expired_before))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    """The linkUrl and Company.redirect OTPs that expired before `expired_before`."""
+    purged = 0
+    for table in (LinkOtp, CompanyLinkOtp):
+        result = await session.execute(delete(table).where(table.expires_at < expired_before))
+        purged += int(result.rowcount)  # type: ignore[attr-defined]
+    return purged
 
 
 async def mark_linked(session: AsyncSession, connection_id: uuid.UUID) -> bool:

@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, querying
 from app.companies import service as companies
+from app.companies.tables import Company
 from app.config import Settings
 from app.connections import repository, schemas
-from app.connections.links import PLATFORM_KEY, PLATFORM_NAME, link_url, to_wire
+from app.connections.links import PLATFORM_KEY, PLATFORM_NAME, fresh_otp, link_url, to_wire
 from app.connections.tables import Connection, LinkOtp
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
 from app.schemas import PageQuery
-from app.tenants.service import Principal, digest
+from app.tenants.service import Principal
 
 
 async def issue_otp(
     session: AsyncSession, settings: Settings, connection: Connection
 ) -> tuple[str, datetime]:
-    otp = secrets.token_urlsafe(24)
-    expiry = clock.now() + timedelta(minutes=settings.otp_ttl_minutes)
+    otp, otp_hash, expiry = fresh_otp(settings)
     await repository.add(
-        session, LinkOtp(connection_id=connection.id, otp_hash=digest(otp), expires_at=expiry)
+        session, LinkOtp(connection_id=connection.id, otp_hash=otp_hash, expires_at=expiry)
     )
     return otp, expiry
+
+
+def new_connection(company: Company) -> Connection:
+    """A QuickBooks Online Bank Feeds connection waiting for QuickBooks (PendingAuth)."""
+    return Connection(
+        company_id=company.id,
+        platform_key=PLATFORM_KEY,
+        status="PendingAuth",
+        created_at=clock.now(),
+    )
 
 
 async def wire_with_fresh_link(
@@ -58,12 +67,7 @@ async def create(
             f"Unknown platform key {body.platformKey!r}: this service supports only "
             f"{PLATFORM_KEY!r} ({PLATFORM_NAME})."
         )
-    connection = Connection(
-        company_id=company.id,
-        platform_key=PLATFORM_KEY,
-        status="PendingAuth",
-        created_at=clock.now(),
-    )
+    connection = new_connection(company)
     await repository.add(session, connection)
     return connection
 

@@ -41,3 +41,21 @@ class LinkOtp(Base):
         Index("ix_link_otps_connection_id", "connection_id"),
         Index("ix_link_otps_expires_at", "expires_at"),
     )
+
+
+class CompanyLinkOtp(Base):
+    """A single-use password in a company's `redirect` URL: spending it opens the Link flow for the
+    company's newest connection (made on the spot when it has none). Only its SHA-256 is kept."""
+
+    __tablename__ = "company_link_otps"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    otp_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_company_link_otps_company_id", "company_id"),
+        Index("ix_company_link_otps_expires_at", "expires_at"),
+    )

@@ -9,13 +9,46 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companies.tables import Company
-from app.connections.tables import Connection, LinkOtp
+from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.link.tables import LinkSession, LinkSettings
 from app.tenants.tables import Tenant
 
 
-async def otp_for_update(session: AsyncSession, otp_hash: str) -> LinkOtp | None:
-    stmt = select(LinkOtp).where(LinkOtp.otp_hash == otp_hash).with_for_update()
+async def otp(session: AsyncSession, otp_hash: str, *, lock: bool) -> LinkOtp | None:
+    """A linkUrl's OTP row; `lock` (spending it) holds the row until the transaction ends."""
+    stmt = select(LinkOtp).where(LinkOtp.otp_hash == otp_hash)
+    stmt = stmt.with_for_update() if lock else stmt
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def company_otp(session: AsyncSession, otp_hash: str, *, lock: bool) -> CompanyLinkOtp | None:
+    """A Company.redirect OTP row; `lock` as for `otp`."""
+    stmt = select(CompanyLinkOtp).where(CompanyLinkOtp.otp_hash == otp_hash)
+    stmt = stmt.with_for_update() if lock else stmt
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def company_context(
+    session: AsyncSession, company_id: uuid.UUID
+) -> tuple[Company, Tenant] | None:
+    stmt = (
+        select(Company, Tenant)
+        .join(Tenant, Tenant.id == Company.tenant_id)
+        .where(Company.id == company_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def newest_connection(
+    session: AsyncSession, company_id: uuid.UUID, platform_key: str
+) -> Connection | None:
+    stmt = (
+        select(Connection)
+        .where(Connection.company_id == company_id, Connection.platform_key == platform_key)
+        .order_by(Connection.created_at.desc(), Connection.id.desc())
+        .limit(1)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hmac
+import re
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +27,9 @@ from app.ratelimit import address, limits_of
 from app.services import Services
 
 COOKIE = "bf_link"
+# The landing page's CSRF cookie (double submit), before any session exists.
+OPENER = "bf_link_open"
+OPENER_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 STATIC = Path(__file__).resolve().parents[1] / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -104,37 +110,82 @@ def page(template: str, language: str, status: int = 200, **context: Any) -> HTM
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def _cookie(response: Response, request: Request, token: str, services: Services) -> None:
-    secure = services.settings.public_base_url.startswith("https://")
+def _cookie(response: Response, services: Services, name: str, token: str, path: str) -> None:
+    """The session (COOKIE) or the landing page's CSRF cookie (OPENER). SameSite=Lax, not Strict:
+    the first page is usually reached from another site (a webmail), and every state change is
+    a POST that carries a CSRF token. Each lasts as long as what it opens."""
+    minutes = services.settings.link_session_minutes
+    if name == OPENER:
+        minutes = services.settings.otp_ttl_minutes
     response.set_cookie(
-        COOKIE,
+        name,
         token,
-        max_age=services.settings.link_session_minutes * 60,
-        path="/",
+        max_age=minutes * 60,
+        path=path,
         httponly=True,
-        samesite="strict",
-        secure=secure,
+        samesite="lax",
+        secure=services.settings.public_base_url.startswith("https://"),
     )
 
 
-async def start(request: Request) -> Response:
-    """The linkUrl: spend the OTP, open a session, go to step 1 (the OTP leaves the URL)."""
+def _link(request: Request) -> tuple[str, str | None]:
+    """The company and, for a linkUrl, the connection of the link being opened (a
+    Company.redirect has no connection)."""
+    return request.path_params["companyId"], request.path_params.get("connectionId")
+
+
+async def landing(request: Request) -> Response:
+    """A linkUrl or Company.redirect, opened with a plain GET: the OTP is checked, never spent
+    (mail scanners and link previews fetch links). One button POSTs it back with a CSRF token
+    bound to a cookie set here (double submit): pressing it spends the OTP."""
     services: Services = request.app.state.services
     language = _language(request)
+    otp = request.query_params.get("otp", "")
+    async with services.sessions() as session:
+        try:
+            opening = await service.opening(session, *_link(request), otp)
+        except service.LinkExpired:
+            return page("link/expired.html", language, status=401)
+    token = request.cookies.get(OPENER, "")
+    if not OPENER_TOKEN.fullmatch(token):
+        token = secrets.token_urlsafe(32)
+    response = page(
+        "link/open.html",
+        language,
+        client=opening.tenant.name,
+        company=opening.company.name,
+        has_logo=bool(opening.branding and opening.branding.logo),
+        brand_query=f"?otp={quote(otp, safe='')}",
+        lang_query=f"otp={quote(otp, safe='')}&",
+        action=request.url.path,
+        otp=otp,
+        open_csrf=token,
+        minutes=services.settings.link_session_minutes,
+    )
+    _cookie(response, services, OPENER, token, "/companies/")
+    return response
+
+
+async def begin(request: Request) -> Response:
+    """The landing page's button: spend the OTP, open a session, go to step 1."""
+    services: Services = request.app.state.services
+    form = await request.form()
+    language = str(form.get("lang", ""))
+    if language not in i18n.LOCALES:
+        language = _language(request)
+    cookie, sent = request.cookies.get(OPENER, ""), str(form.get("csrf", ""))
+    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        return page("link/expired.html", language, status=403, forbidden=True)
     try:
         async with transaction(services.sessions) as session:
             token = await service.start(
-                session,
-                services.settings,
-                request.path_params["companyId"],
-                request.path_params["connectionId"],
-                request.query_params.get("otp", ""),
-                language,
+                session, services.settings, *_link(request), str(form.get("otp", "")), language
             )
     except service.LinkExpired:
         return page("link/expired.html", language, status=401)
     response = RedirectResponse("/link/connect", status_code=303, headers=SECURITY_HEADERS)
-    _cookie(response, request, token, services)
+    _cookie(response, services, COOKIE, token, "/")
+    response.delete_cookie(OPENER, path="/companies/")
     return response
 
 
@@ -258,32 +309,34 @@ async def post_action(request: Request) -> Response:
     return page("link/expired.html", language, status=404)
 
 
+async def _branding(request: Request) -> Any:
+    """The branding of this visit (session cookie) or of an unspent link's landing page (?otp=)."""
+    services: Services = request.app.state.services
+    otp = request.query_params.get("otp")
+    async with services.sessions() as session:
+        if otp is not None:
+            return await service.branding_for_otp(session, otp)
+        visit = await service.visit(session, request.cookies.get(COOKIE))
+        return visit.branding if visit else None
+
+
 async def theme(request: Request) -> Response:
     """The tenant's accent colour as CSS (no inline styles: the CSP forbids them)."""
-    found = await _visit(request)
-    color = "#0b6e4f"
-    if not isinstance(found, Response):
-        _, session, visit = found
-        async with session:
-            if visit.branding:
-                color = visit.branding.accent_color
+    branding = await _branding(request)
+    color = branding.accent_color if branding else "#0b6e4f"
     css = f":root {{ --accent: {color}; --on-accent: {service.ink_on(color)}; }}\n"
     return Response(css, media_type="text/css", headers={"Cache-Control": "no-store"})
 
 
 async def logo(request: Request) -> Response:
-    found = await _visit(request)
-    if isinstance(found, Response):
+    branding = await _branding(request)
+    if not branding or not branding.logo:
         return Response(status_code=404)
-    _, session, visit = found
-    async with session:
-        if not visit.branding or not visit.branding.logo:
-            return Response(status_code=404)
-        return Response(
-            visit.branding.logo,
-            media_type=visit.branding.logo_type,
-            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
-        )
+    return Response(
+        branding.logo,
+        media_type=branding.logo_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def limited(handler: Endpoint) -> Endpoint:
@@ -306,8 +359,13 @@ def limited(handler: Endpoint) -> Endpoint:
 
 link_routes = [
     Route(
-        "/companies/{companyId}/connections/{connectionId}/start", limited(start), methods=["GET"]
+        "/companies/{companyId}/connections/{connectionId}/start", limited(landing), methods=["GET"]
     ),
+    Route(
+        "/companies/{companyId}/connections/{connectionId}/start", limited(begin), methods=["POST"]
+    ),
+    Route("/companies/{companyId}/link", limited(landing), methods=["GET"]),
+    Route("/companies/{companyId}/link", limited(begin), methods=["POST"]),
     Route("/link/connect", limited(connect), methods=["GET"]),
     Route("/link/setup", limited(setup), methods=["GET"]),
     Route("/link/theme.css", theme, methods=["GET"]),

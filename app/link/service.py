@@ -4,6 +4,7 @@ SMB confirms a US or Canadian location; branding per tenant and environment."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +15,9 @@ from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.config import Settings
-from app.connections.tables import Connection
+from app.connections import service as connections
+from app.connections.links import PLATFORM_KEY
+from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
 from app.db import parse_uuid
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -42,30 +45,103 @@ class Visit:
     branding: LinkSettings | None
 
 
-async def start(
-    session: AsyncSession,
-    settings: Settings,
-    company_id: str,
-    connection_id: str,
-    otp: str,
-    language: str,
-) -> str:
-    """Spend the OTP (once) and open a session; returns the cookie's token."""
-    now = clock.now()
-    row = await repository.otp_for_update(session, digest(otp)) if otp else None
-    kid, cid = parse_uuid(connection_id), parse_uuid(company_id)
-    if row is None or row.used_at is not None or row.expires_at <= now or row.connection_id != kid:
+@dataclass
+class Opening:
+    """What a link shows before its OTP is spent: whose link it is."""
+
+    company: Company
+    tenant: Tenant
+    branding: LinkSettings | None
+
+
+Otp = LinkOtp | CompanyLinkOtp
+
+
+def _usable(row: Otp) -> bool:
+    return row.used_at is None and row.expires_at > clock.now()
+
+
+async def _unspent(
+    session: AsyncSession, company_id: str, connection_id: str | None, otp: str, *, lock: bool
+) -> tuple[Otp, Company, Tenant]:
+    """The OTP of a linkUrl (connection_id given) or of a Company.redirect (None), if it is
+    unspent, unexpired and this very link's; LinkExpired otherwise."""
+    cid = parse_uuid(company_id)
+    if not otp or cid is None:
+        raise LinkExpired
+    if connection_id is None:
+        company_row = await repository.company_otp(session, digest(otp), lock=lock)
+        if company_row is None or not _usable(company_row) or company_row.company_id != cid:
+            raise LinkExpired
+        owner = await repository.company_context(session, cid)
+        if owner is None:
+            raise LinkExpired
+        return company_row, owner[0], owner[1]
+    row = await repository.otp(session, digest(otp), lock=lock)
+    if row is None or not _usable(row) or row.connection_id != parse_uuid(connection_id):
         raise LinkExpired
     found = await repository.context(session, row.connection_id)
     if found is None or found[1].id != cid:
         raise LinkExpired
+    return row, found[1], found[2]
+
+
+async def opening(
+    session: AsyncSession, company_id: str, connection_id: str | None, otp: str
+) -> Opening:
+    """Check a link's OTP without spending it: a plain GET (a mail scanner, a link preview, the
+    SMB's first click) changes nothing."""
+    _, company, tenant = await _unspent(session, company_id, connection_id, otp, lock=False)
+    branding = await repository.settings(session, company.tenant_id, company.environment)
+    return Opening(company, tenant, branding)
+
+
+async def branding_for_otp(session: AsyncSession, otp: str) -> LinkSettings | None:
+    """The branding an unspent OTP's landing page shows (its logo and accent colour)."""
+    if not otp:
+        return None
+    company_id: uuid.UUID | None = None
+    row = await repository.otp(session, digest(otp), lock=False)
+    if row is not None and _usable(row):
+        found = await repository.context(session, row.connection_id)
+        company_id = found[1].id if found else None
+    else:
+        company_row = await repository.company_otp(session, digest(otp), lock=False)
+        if company_row is not None and _usable(company_row):
+            company_id = company_row.company_id
+    owner = await repository.company_context(session, company_id) if company_id else None
+    if owner is None:
+        return None
+    return await repository.settings(session, owner[0].tenant_id, owner[0].environment)
+
+
+async def start(
+    session: AsyncSession,
+    settings: Settings,
+    company_id: str,
+    connection_id: str | None,
+    otp: str,
+    language: str,
+) -> str:
+    """Spend the OTP (once) and open a session; returns the cookie's token. A Company.redirect
+    (no connection_id) opens the company's newest QuickBooks connection, made if it has none."""
+    now = clock.now()
+    row, company, _ = await _unspent(session, company_id, connection_id, otp, lock=True)
+    if isinstance(row, LinkOtp):
+        target = row.connection_id
+    else:
+        connection = await repository.newest_connection(session, company.id, PLATFORM_KEY)
+        if connection is None:
+            connection = connections.new_connection(company)
+            await repository.add(session, connection)
+        target = connection.id
     row.used_at = now
     token = secrets.token_urlsafe(32)
     await repository.add(
         session,
         LinkSession(
             token_hash=digest(token),
-            connection_id=row.connection_id,
+            connection_id=target,
             csrf_token=secrets.token_urlsafe(32),
             language=language,
             location_confirmed=None,
