@@ -25,6 +25,7 @@ from bench.harness import (
     FeedRef,
     basic,
     connected_feeds,
+    cpu_seconds,
     make_tenant,
     push_body,
     server,
@@ -190,13 +191,6 @@ async def drive(
     elapsed = time.perf_counter() - start
     pool.close()
     return tally, elapsed
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(args: Any) -> dict[str, Any]:

@@ -14,12 +14,14 @@ from typing import Any
 import asyncpg
 import httpx
 
+from app.transactions.repository import _COPY_COLUMNS
 from bench.harness import (
     BENCH_LIMITS,
     BIN,
     PG,
     basic,
     connected_feeds,
+    cpu_seconds,
     fresh_schema,
     make_tenant,
     server,
@@ -29,49 +31,84 @@ from bench.harness import (
 DSN = PG.replace("postgresql+asyncpg://", "postgresql://")
 
 
+def ceiling_batches(pk: uuid.UUID, tag: str, count: int) -> list[list[tuple[Any, ...]]]:
+    """`count` 1,000-row batches for one account, shaped exactly as a push's COPY writes them
+    (the same nine columns and kinds of value: varying amounts and balances, a type, the push
+    operation's key). Built before the clock starts: the ceiling times COPY, not Python."""
+    today, now = date.today(), datetime.now(UTC)
+    batches = []
+    for b in range(count):
+        key = uuid.uuid4()
+        batches.append(
+            [
+                (
+                    pk,
+                    f"{tag}-{b}-{i}",
+                    today - timedelta(days=i % 7),
+                    f"Card payment {i} at a store with a realistic name",
+                    Decimal(f"-{(i % 9000) + 1}.{i % 100:02d}"),
+                    Decimal(f"{100000 - i}.{i % 100:02d}"),
+                    "Debit",
+                    now,
+                    key,
+                )
+                for i in range(1000)
+            ]
+        )
+    return batches
+
+
 async def copy_ceiling(
     schema: str, account_pks: list[uuid.UUID], seconds: float, tag: str = "copy"
 ) -> float:
-    """Rows/s COPYing 1000-row batches (one transaction each) from one connection per account."""
-    today = date.today()
-    now = datetime.now(UTC)
+    """Rows/s COPYing 1000-row batches (one transaction each) from one connection per account.
+
+    Connections are opened and every row is built before the clock starts. Prints a self-check:
+    where the CPU went while the clock ran (this client, the PostgreSQL backends)."""
+    count = int(seconds * 120) + 5
+    batches = [ceiling_batches(pk, f"{tag}{n}", count) for n, pk in enumerate(account_pks)]
+    conns = [
+        await asyncpg.connect(DSN, server_settings={"search_path": schema}) for _ in account_pks
+    ]
+    backends = [await c.fetchval("SELECT pg_backend_pid()") for c in conns]
     done = 0
+    start = asyncio.Event()
 
-    async def one(pk: uuid.UUID, n: int) -> None:
+    async def one(conn: Any, rows_of: list[list[tuple[Any, ...]]]) -> None:
         nonlocal done
-        conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
-        batches = [
-            [
-                (pk, f"{tag}{n}-{b}-{i}", today, "Card payment", Decimal("-1.50"), now)
-                for i in range(1000)
-            ]
-            for b in range(int(seconds * 60) + 5)
-        ]
-        try:
-            stop = time.perf_counter() + seconds
-            for rows in batches:
-                if time.perf_counter() >= stop:
-                    break
-                async with conn.transaction():
-                    await conn.copy_records_to_table(
-                        "bank_transactions",
-                        records=rows,
-                        columns=[
-                            "account_pk",
-                            "transaction_id",
-                            "cleared_on",
-                            "description",
-                            "amount",
-                            "accepted_at",
-                        ],
-                    )
-                done += 1000
-        finally:
-            await conn.close()
+        await start.wait()
+        stop = time.perf_counter() + seconds
+        for rows in rows_of:
+            if time.perf_counter() >= stop:
+                break
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "bank_transactions", records=rows, columns=_COPY_COLUMNS
+                )
+            done += 1000
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(pk, n) for n, pk in enumerate(account_pks)))
-    return done / (time.perf_counter() - started)
+    try:
+        tasks = [asyncio.create_task(one(c, b)) for c, b in zip(conns, batches, strict=True)]
+        await asyncio.sleep(0)
+        server_before = sum(cpu_seconds(pid) for pid in backends)
+        client_before = time.process_time()
+        started = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+        client = time.process_time() - client_before
+        server_cpu = sum(cpu_seconds(pid) for pid in backends) - server_before
+        print(
+            f"  COPY ceiling self-check: {elapsed:.1f} s on the clock; this client used "
+            f"{client:.1f} s of CPU ({100 * client / elapsed:.0f} % of a core), the "
+            f"{len(backends)} PostgreSQL backends {server_cpu:.1f} s "
+            f"({100 * server_cpu / elapsed:.0f} % of a core); rows built before the clock",
+            flush=True,
+        )
+    finally:
+        for conn in conns:
+            await conn.close()
+    return done / elapsed
 
 
 async def account_pks(schema: str, count: int) -> list[uuid.UUID]:
