@@ -97,7 +97,7 @@ JOB_DURATION = Gauge(
 )
 JOB_LAST_FAILED = Gauge(
     "bankfeeds_job_last_run_failed",
-    "1 when the job's last run raised (its traceback is in the worker's log), else 0.",
+    "Whether the job's last run raised: 1 yes (its traceback is in the log), 0 no.",
     ["job"],
     registry=REGISTRY,
 )
@@ -118,8 +118,8 @@ DAILY_SEND_FAILED = Gauge(
 )
 REDIS_UP = Gauge(
     "bankfeeds_redis_up",
-    "1 when this API process reached Redis at its last probe (/readyz or scrape), 0 when "
-    "degraded: pushes are still accepted, rate limits fail open, jobs wait.",
+    "Whether this API process reached Redis at its last probe (/readyz or scrape): 1 yes, "
+    "0 degraded (pushes are still accepted, rate limits fail open, jobs wait).",
     registry=REGISTRY,
 )
 

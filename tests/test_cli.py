@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from alembic.script import ScriptDirectory
+from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, migrate
