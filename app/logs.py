@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from contextvars import ContextVar
+from traceback import TracebackException
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +27,20 @@ QUIET_LOGGERS = ("httpx", "httpcore", "hpack")
 def without_queries(text: str) -> str:
     """The text with the query string of every URL in it cut off."""
     return _QUERY.sub(r"\1", text)
+
+
+def frames_only(exc: BaseException) -> str:
+    """The traceback of exc and its causes: where, in which function, of which type, but not the
+    messages, which can carry SQL, parameters or secrets (docs/SECURITY.md)."""
+    parts: list[str] = []
+    seen: TracebackException | None = TracebackException.from_exception(exc)
+    while seen is not None:
+        parts.append("Traceback (most recent call last):\n" + "".join(seen.stack.format()))
+        parts.append(f"{seen.exc_type.__qualname__ if seen.exc_type else 'Exception'}\n")
+        seen = seen.__cause__ or seen.__context__
+        if seen is not None:
+            parts.append("\nwhile handling, or caused by:\n")
+    return "".join(parts)
 
 
 class ContextFilter(logging.Filter):
@@ -52,9 +67,9 @@ class JsonFormatter(logging.Formatter):
             line.update(
                 {k: without_queries(v) if isinstance(v, str) else v for k, v in extra.items()}
             )
-        if record.exc_info and record.exc_info[0] is not None:
-            line["exc"] = record.exc_info[0].__name__
-            line["traceback"] = without_queries(self.formatException(record.exc_info))
+        if record.exc_info and record.exc_info[1] is not None:
+            line["exc"] = type(record.exc_info[1]).__name__
+            line["traceback"] = without_queries(frames_only(record.exc_info[1]))
         elif record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         return json.dumps(line, default=str)
