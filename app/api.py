@@ -290,6 +290,7 @@ async def _run_idempotent(
     idempotency.check_key(key)
     async with transaction(services.sessions) as session:
         principal = await authenticate(request, session, services)
+    tenant_id.set(str(principal.tenant_id))  # on every line, the 409 for a key in flight too
     raw = await request.body()
     print_ = idempotency.fingerprint(request.method, request.url.path, request.url.query, raw)
     stored = await idempotency.begin(

@@ -85,20 +85,12 @@ def _start_embedded_redis(settings: Settings) -> Any:
 
 async def _serve_with_worker(host: str, port: int) -> None:
     import uvicorn
-    from arq.worker import Worker
 
     from app.main import create_app
-    from app.worker import WorkerSettings, redis_settings
+    from app.worker import make_worker
 
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_config=None))
-    worker = Worker(
-        functions=WorkerSettings.functions,
-        cron_jobs=WorkerSettings.cron_jobs,
-        on_startup=WorkerSettings.on_startup,
-        on_shutdown=WorkerSettings.on_shutdown,
-        redis_settings=redis_settings(),
-        handle_signals=False,
-    )
+    worker = make_worker(handle_signals=False)
     worker_task = asyncio.create_task(worker.async_run())
     try:
         await server.serve()
@@ -171,14 +163,15 @@ def migrate_command(revision: str) -> None:
 
 @main.command()
 def worker() -> None:
-    """The arq worker (the same as `arq app.worker.WorkerSettings`)."""
-    from arq.worker import run_worker
+    """The arq worker: rides out Redis outages of any length, logs JSON from its first line."""
+    from app.logs import setup_logging
+    from app.worker import make_worker
 
-    from app.worker import WorkerSettings
-
-    if not get_settings().redis_url:
+    settings = get_settings()
+    if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    setup_logging(settings.log_level)  # before arq's start-up lines, not at on_startup
+    make_worker(settings).run()
 
 
 @main.group("tenants")
@@ -449,7 +442,7 @@ def jobs_run(name: str, at: str | None) -> None:
         clock.freeze(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
     async def run() -> Any:
-        ctx: dict[str, Any] = {}
+        ctx: dict[str, Any] = {"runner": "cli"}
         await build_ctx(ctx, settings)
         try:
             length = await _job_length(name, ctx) if sys.stderr.isatty() else None
@@ -477,8 +470,8 @@ def doctor() -> None:
     except Exception as exc:  # pydantic lists which setting is wrong and why
         raise click.ClickException(f"configuration is invalid: {exc}") from exc
 
-    def say(passed: bool, message: str) -> None:
-        click.echo(f"{'ok  ' if passed else 'FAIL'}  {message}")
+    def say(passed: bool | None, message: str) -> None:
+        click.echo(f"{'warn' if passed is None else 'ok  ' if passed else 'FAIL'}  {message}")
 
     if not asyncio.run(checks.run(settings, say)):
         raise SystemExit(1)

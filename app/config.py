@@ -126,7 +126,28 @@ class Settings(BaseSettings):
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL schema for our tables (search_path); unset: the default.",
     )
-    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size per process.")
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL pool size per process (plus as many overflow connections).",
+    )
+    db_processes: int = Field(
+        default=4,
+        ge=1,
+        description="Processes sharing the database (API processes + workers + `jobs run`); "
+        "doctor warns when their full pools could exceed the server's max_connections.",
+    )
+    db_external_pooler: bool = Field(
+        default=False,
+        description="PostgreSQL is reached through PgBouncer (transaction mode) or a like "
+        "pooler: asyncpg's statement caches off and prepared statements uniquely named.",
+    )
+    redis_retry_max_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest back-off between a worker's reconnection attempts to a lost Redis.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     metrics_token: SecretStr | None = Field(
         default=None,

@@ -135,6 +135,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if settings.db_schema:
         connect_args["server_settings"] = {"search_path": settings.db_schema}
+    if settings.db_external_pooler:
+        connect_args.update(external_pooler_args())
     return create_async_engine(
         url,
         connect_args=connect_args,
@@ -144,6 +146,17 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # fails its request with 503 (canBeRetried) and is dropped from the pool.
         pool_recycle=1800,
     )
+
+
+def external_pooler_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer in transaction mode: each transaction may land on another server
+    connection, so no statement may be cached across transactions (asyncpg's cache and
+    SQLAlchemy's), and the statements SQLAlchemy prepares get names no two connections share."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+    }
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,13 +1,46 @@
-"""Logging with the request's correlation id (and tenant) on every line."""
+"""Logging with the request's correlation id (and tenant) on every line.
+
+Every record of the process, ours and the libraries' (arq, uvicorn, httpx, asyncio), goes through
+the one JSON formatter, tracebacks included; no URL keeps its query string (tokens travel there).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 from contextvars import ContextVar
+from traceback import TracebackException
+from types import TracebackType
+from typing import Any
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 tenant_id: ContextVar[str | None] = ContextVar("tenant_id", default=None)
+
+# scheme://anything-but-space-or-quote, then ?query (up to a space, quote or fragment).
+_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
+# Libraries that log every HTTP call they make with its full URL at INFO: warnings only.
+QUIET_LOGGERS = ("httpx", "httpcore", "hpack")
+
+
+def without_queries(text: str) -> str:
+    """The text with the query string of every URL in it cut off."""
+    return _QUERY.sub(r"\1", text)
+
+
+def frames_only(exc: BaseException) -> str:
+    """The traceback of exc and its causes: where, in which function, of which type, but not the
+    messages, which can carry SQL, parameters or secrets (docs/SECURITY.md)."""
+    parts: list[str] = []
+    seen: TracebackException | None = TracebackException.from_exception(exc)
+    while seen is not None:
+        parts.append("Traceback (most recent call last):\n" + "".join(seen.stack.format()))
+        parts.append(f"{seen.exc_type.__qualname__ if seen.exc_type else 'Exception'}\n")
+        seen = seen.__cause__ or seen.__context__
+        if seen is not None:
+            parts.append("\nwhile handling, or caused by:\n")
+    return "".join(parts)
 
 
 class ContextFilter(logging.Filter):
@@ -21,18 +54,37 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: what log shippers expect, and easy to grep in tests."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
+        line: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": without_queries(record.getMessage()),
             "correlationId": getattr(record, "correlation_id", "-"),
             "tenant": getattr(record, "tenant", "-"),
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            line.update(extra)
+            line.update(
+                {k: without_queries(v) if isinstance(v, str) else v for k, v in extra.items()}
+            )
+        if record.exc_info and record.exc_info[1] is not None:
+            line["exc"] = type(record.exc_info[1]).__name__
+            line["traceback"] = without_queries(frames_only(record.exc_info[1]))
+        elif record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
         return json.dumps(line, default=str)
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, trace: TracebackType | None
+) -> None:
+    """An exception that ends the process is one JSON line too, not a plain-text traceback."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, trace)
+        return
+    logging.getLogger("app").critical(
+        "uncaught %s: the process exits", kind.__name__, exc_info=(kind, value, trace)
+    )
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -48,3 +100,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log would repeat our request line without the correlation id.
     logging.getLogger("uvicorn.access").disabled = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught

@@ -3,14 +3,14 @@ gauges read from the database at scrape time (the truth lives there, shared by e
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
-from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -84,19 +84,42 @@ OPERATIONS = Gauge(
 
 JOB_LAST_RUN = Gauge(
     "bankfeeds_job_last_run_timestamp_seconds",
-    "When each worker job last finished (Unix time), as the worker recorded it in Redis.",
+    "When each job last finished (Unix time), run by the worker or `bankfeeds jobs run`, as "
+    "recorded in the database.",
     ["job"],
     registry=REGISTRY,
 )
 JOB_DURATION = Gauge(
     "bankfeeds_job_last_duration_seconds",
-    "How long each worker job's last run took.",
+    "How long each job's last run took.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_LAST_FAILED = Gauge(
+    "bankfeeds_job_last_run_failed",
+    "Whether the job's last run raised: 1 yes (its traceback is in the log), 0 no.",
     ["job"],
     registry=REGISTRY,
 )
 DAILY_SEND_TRANSACTIONS = Gauge(
     "bankfeeds_daily_send_last_transactions",
     "Transactions the last daily send sent to Intuit.",
+    registry=REGISTRY,
+)
+DAILY_SEND_ACCOUNTS = Gauge(
+    "bankfeeds_daily_send_last_accounts",
+    "Source accounts the last daily send went through.",
+    registry=REGISTRY,
+)
+DAILY_SEND_FAILED = Gauge(
+    "bankfeeds_daily_send_last_failed_operations",
+    "Push operations the last daily send failed (their accounts were disconnected).",
+    registry=REGISTRY,
+)
+REDIS_UP = Gauge(
+    "bankfeeds_redis_up",
+    "Whether this API process reached Redis at its last probe (/readyz or scrape): 1 yes, "
+    "0 degraded (pushes are still accepted, rate limits fail open, jobs wait).",
     registry=REGISTRY,
 )
 
@@ -147,19 +170,30 @@ async def _refresh(session: AsyncSession) -> None:
             gauge.labels(status).set(count)
 
 
-async def _refresh_jobs(redis: Redis, prefix: str) -> None:
-    """The worker's last runs, from the records it leaves in Redis (see doctor.recorded)."""
-    from app.doctor import JOB_NAMES
+async def _refresh_jobs(session: AsyncSession) -> None:
+    """Each job's last run, from the database (see doctor.recorded): a Redis restart does not
+    erase it, and runs made with `bankfeeds jobs run` count."""
+    from app.jobruns.repository import all_runs
 
-    raw = await redis.mget([f"{prefix}job:last:{name}" for name in JOB_NAMES])
-    for name, body in zip(JOB_NAMES, raw, strict=True):
-        if not body:
-            continue
-        last = json.loads(body)
-        JOB_LAST_RUN.labels(name).set(datetime.fromisoformat(last["at"]).timestamp())
-        JOB_DURATION.labels(name).set(float(last.get("seconds") or 0))
-        if name == "daily_send" and isinstance(last.get("result"), dict):
-            DAILY_SEND_TRANSACTIONS.set(int(last["result"].get("transactions", 0)))
+    for name, last in (await all_runs(session)).items():
+        JOB_LAST_RUN.labels(name).set(last.finished_at.timestamp())
+        JOB_DURATION.labels(name).set(last.seconds)
+        JOB_LAST_FAILED.labels(name).set(0 if last.outcome == "ok" else 1)
+        if name == "daily_send" and last.outcome == "ok":
+            DAILY_SEND_TRANSACTIONS.set(int(last.result.get("transactions", 0)))
+            DAILY_SEND_ACCOUNTS.set(int(last.result.get("accounts", 0)))
+            DAILY_SEND_FAILED.set(int(last.result.get("failed", 0)))
+
+
+async def redis_up(redis: Redis) -> bool:
+    """Probe Redis briefly and keep the answer in bankfeeds_redis_up."""
+    try:
+        await asyncio.wait_for(redis.ping(), timeout=1)
+        up = True
+    except (TimeoutError, OSError, RedisError):
+        up = False
+    REDIS_UP.set(1 if up else 0)
+    return up
 
 
 def _allowed(request: Request, token: SecretStr | None) -> bool:
@@ -177,5 +211,6 @@ async def endpoint(request: Request) -> Response:
         return render(refused)
     async with services.sessions() as session:
         await _refresh(session)
-    await _refresh_jobs(services.redis, services.settings.redis_prefix)
+        await _refresh_jobs(session)
+    await redis_up(services.redis)
     return Response(generate_latest(REGISTRY), media_type=PROMETHEUS_TYPE)

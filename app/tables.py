@@ -5,6 +5,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
+from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
@@ -18,6 +19,7 @@ __all__ = [
     "Connection",
     "Credential",
     "IdempotencyKey",
+    "JobRun",
     "LinkOtp",
     "LinkSession",
     "LinkSettings",

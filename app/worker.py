@@ -19,6 +19,7 @@ from app.connections.jobs import purge_expired as _purge_expired
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
 from app.logs import setup_logging
+from app.resilience import ResilientWorker
 from app.transactions.jobs import daily_send as _daily_send
 from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
 
@@ -74,6 +75,21 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(deliver_webhooks, second={0, 10, 20, 30, 40, 50}, unique=True, timeout=600),
         cron(purge_expired, minute={17}, unique=True),
     ]
+
+
+def make_worker(settings: Settings | None = None, **overrides: Any) -> ResilientWorker:
+    """The worker `bankfeeds worker` and `bankfeeds dev` run: arq's, riding out Redis outages."""
+    settings = settings or get_settings()
+    return ResilientWorker(
+        functions=WorkerSettings.functions,
+        cron_jobs=WorkerSettings.cron_jobs,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        redis_settings=redis_settings(),
+        max_jobs=WorkerSettings.max_jobs,
+        retry_cap=settings.redis_retry_max_seconds,
+        **overrides,
+    )
 
 
 class WorkerSettings:

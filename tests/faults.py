@@ -158,3 +158,49 @@ class Load:
 
     def since(self, moment: float) -> list[tuple[float, float, int, Any]]:
         return [a for a in self.answers if a[0] >= moment]
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free TCP port (never the shared 6379), appending every
+    write to a file so that queued jobs survive its restart, as a production Redis's would."""
+
+    def __init__(self, root: Path, *, persist: bool = True) -> None:
+        from app.embedded_redis import binary
+
+        self.persist = persist
+        self.binary = shutil.which("redis-server") or binary()
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+                *("--appendonly", "yes" if self.persist else "no", "--appendfsync", "always"),
+                *("--dir", str(self.root), "--logfile", str(self.root / "redis.log")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_connect_timeout=0.5).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -19,7 +19,7 @@ from app.accounts.tables import SourceAccount
 from app.idempotency import service as idempotency
 from app.tenants.service import Principal
 from app.transactions.tables import BankTransaction, PushOperation
-from tests.conftest import Linkable, TenantKeys, v1_account
+from tests.conftest import Linkable, TenantKeys, request_log, v1_account
 from tests.feeds import Feed, connect, day, tx
 
 
@@ -81,7 +81,17 @@ async def test_in_flight_is_409_until_its_lease_runs_out(
     )
     assert r.status_code == 409
     assert r.json()["canBeRetried"] == "True"
-    clock.shift(timedelta(seconds=61))  # the first request's process died: its lease ran out
+    assert r.headers["retry-after"] == str(idempotency.RETRY_AFTER_MAX), "how long to wait"
+    assert request_log(feed.push_path)["tenant"] == tenant.id, "the 409 line names the tenant"
+    clock.shift(timedelta(seconds=58))
+    r = await feed.api.http.post(
+        feed.push_path,
+        content=body,
+        headers={**feed.api.headers, "Idempotency-Key": key, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 409
+    assert r.headers["retry-after"] == "2", "no later than the lease's end"
+    clock.shift(timedelta(seconds=3))  # the first request's process died: its lease ran out
     r = await feed.api.http.post(
         feed.push_path,
         content=body,

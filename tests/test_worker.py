@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.config import Settings
 from app.connections.tables import LinkOtp
+from app.jobruns.repository import all_runs
 from app.worker import JOBS
 from tests.conftest import LOG_LINES, Linkable, remember_secret
 from tests.feeds import NOW, Feed, connect, day, tx
@@ -113,11 +114,10 @@ async def test_push_then_daily_send_then_pull(
 
         again = await run_job(settings, sessions, "daily_send")
         assert again["transactions"] == 0, "nothing is sent twice"
-        import redis.asyncio
-
-        async with redis.asyncio.Redis.from_url(settings.redis_url or "") as r:
-            last = await r.get(f"{settings.redis_prefix}job:last:daily_send")
-        assert last is not None and b'"transactions": 0' in last, "doctor can tell when it ran"
+        async with sessions() as session:
+            last = (await all_runs(session))["daily_send"]
+        assert (last.runner, last.outcome, last.result["transactions"]) == ("worker", "ok", 0)
+        assert last.finished_at == send_at + timedelta(hours=2), "doctor can tell when it ran"
 
         await run_job(settings, sessions, "deliver_webhooks")
         events = rec.events("bankTransactions.write.successful")

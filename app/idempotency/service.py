@@ -10,6 +10,7 @@ claim left in flight longer than the lease (a process killed mid-request) is tak
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +23,8 @@ from app.idempotency import repository
 from app.tenants.service import Principal
 
 LEASE = timedelta(seconds=60)
+# Retry-After on a 409 for a key in flight: most requests finish well within this.
+RETRY_AFTER_MAX = 5
 MAX_KEY_LENGTH = 255
 
 
@@ -85,9 +88,12 @@ async def begin(
                 "use a new key for a new request."
             )
         if row.state == "in_flight":
+            # At the latest, the claim's lease runs out and a retry takes the key over.
+            left = (row.created_at + LEASE - now).total_seconds()
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
                 retry=True,
+                headers={"Retry-After": str(max(1, min(math.ceil(left), RETRY_AFTER_MAX)))},
             )
         assert row.status_code is not None and row.body is not None
         return Stored(row.status_code, row.body)
