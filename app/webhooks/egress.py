@@ -111,10 +111,10 @@ def address_problem(ip: IPAddress, policy: Policy) -> str | None:
         return "a unique-local address"
     if isinstance(ip, IPv4Address) and ip in SHARED_V4:
         return "a shared (carrier-grade NAT) address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:
         return "not a public address"
     return None
