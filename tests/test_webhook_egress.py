@@ -26,6 +26,7 @@ from app.webhooks import service as webhooks
 from app.webhooks.delivery import Limits, deliver_due
 from tests.conftest import Api, TenantKeys, assert_error, make_tenant, remember_secret
 from tests.hostile import closed_port_url, hostile
+from tests.portal import Staff, add_user
 from tests.receiver import receiver
 from tests.test_worker import run_job
 
@@ -430,11 +431,24 @@ async def test_five_dead_endpoints_do_not_delay_another_tenants_event(
 # ---- circuit breaker --------------------------------------------------------------------------
 
 
+async def portal_webhooks_page(app: Any, sessions: Any, tenant: TenantKeys) -> str:
+    """The tenant's portal webhooks page, as its signed-in staff sees it (in English)."""
+    email, password = await add_user(sessions, tenant.name)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
+        staff = Staff(http, email, password)
+        assert (await staff.sign_in()).status_code == 303
+        page = await staff.get("/portal/webhooks")
+    assert page.status_code == 200
+    return page.text
+
+
 async def test_an_endpoint_failing_for_hours_is_paused_then_probed(
     api: Api,
     tenant: TenantKeys,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
+    app: Any,
 ) -> None:
     lim = limits(settings, webhook_pause_after_hours=6, webhook_pause_minutes=60)
     with receiver(fail_first=1000) as rec:
@@ -454,6 +468,8 @@ async def test_an_endpoint_failing_for_hours_is_paused_then_probed(
             (start + timedelta(hours=7, minutes=1)).strftime("%Y-%m-%dT%H:%M")
         )
         tried = len(rec.received)
+        page = await portal_webhooks_page(app, sessions, tenant)
+        assert "Paused until" in page and "Failing since" in page
 
         await emit(sessions, tenant)  # events still queue while paused
         clock.freeze(start + timedelta(hours=6, minutes=30))
@@ -467,3 +483,5 @@ async def test_an_endpoint_failing_for_hours_is_paused_then_probed(
         assert shown["status"] == "active" and shown["failingSinceUtc"] is None
         assert shown["pausedUntilUtc"] is None
         assert {d["status"] for d in await deliveries(api, endpoint)} == {"succeeded"}
+        page = await portal_webhooks_page(app, sessions, tenant)
+        assert "Paused until" not in page and "Active" in page
