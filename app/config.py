@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -100,7 +101,38 @@ class Settings(BaseSettings):
         default=15, ge=1, description="Delivery attempts before a webhook is given up (~a day)."
     )
     webhook_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="How long a webhook receiver may take to answer."
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Total deadline of one webhook attempt: resolving, connecting, sending and "
+        "reading the answer (a receiver that drips bytes is cut at it).",
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs webhooks may reach besides public addresses "
+        "(e.g. 10.20.0.0/16); empty: public (global unicast) addresses only.",
+    )
+    webhook_max_endpoints: int = Field(
+        default=10, ge=1, description="Webhook endpoints a tenant may register (both environments)."
+    )
+    webhook_concurrency: int = Field(
+        default=32, ge=1, description="Webhook attempts one delivery job sends at once."
+    )
+    webhook_tenant_concurrency: int = Field(
+        default=4, ge=1, description="Webhook attempts in flight at once for one tenant."
+    )
+    webhook_endpoint_concurrency: int = Field(
+        default=2, ge=1, description="Webhook attempts in flight at once for one endpoint."
+    )
+    webhook_pause_after_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="An endpoint whose attempts have all failed for this long is paused.",
+    )
+    webhook_pause_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a paused endpoint waits before its next (probing) attempt.",
     )
     link_session_minutes: int = Field(
         default=30, ge=1, description="How long a Link page session lasts after its linkUrl."
@@ -163,6 +195,22 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not a CIDR network (e.g. 10.0.0.0/8)") from exc
+        return value
+
+    @property
+    def webhook_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The parsed BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS."""
+        parts = (p.strip() for p in self.webhook_allowed_networks.split(","))
+        return tuple(ip_network(p, strict=False) for p in parts if p)
 
     @property
     def effective_database_url(self) -> str:

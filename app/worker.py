@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
@@ -21,6 +20,7 @@ from app.doctor import recorded
 from app.logs import setup_logging
 from app.resilience import ResilientWorker
 from app.transactions.jobs import daily_send as _daily_send
+from app.webhooks import egress
 from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
 
 daily_send = recorded(_daily_send)
@@ -49,7 +49,7 @@ async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> No
     ctx["settings"] = settings
     ctx["engine"] = make_engine(settings)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
-    ctx["http"] = httpx.AsyncClient(follow_redirects=False)
+    ctx["http"] = egress.client()
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -170,6 +170,11 @@ def redis_url(data_dir: Path) -> Iterator[str]:
         yield server.url
 
 
+# Opened for the suite's loopback webhook receivers, explicitly
+# (BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS).
+LOOPBACK_RECEIVERS = "127.0.0.0/8"
+
+
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
     url = os.environ.get("DATABASE_URL")
@@ -191,6 +196,9 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         link_requests_per_minute=100_000,
         # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
         rate_limit_concurrency=100,
+        # The suite's webhook receivers listen on loopback, which webhooks may not reach by
+        # default (tests/test_webhook_egress.py checks the default refuses it).
+        webhook_allowed_networks=LOOPBACK_RECEIVERS,
     )
     migrate.upgrade(made)
     yield made
@@ -234,6 +242,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
         "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
         "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
+        "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url

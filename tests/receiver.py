@@ -43,7 +43,10 @@ def receiver(fail_first: int = 0) -> Iterator[Receiver]:
                 ok = False
             with rec.lock:
                 attempt = len(rec.received)
-                rec.received.append(json.loads(body) | {"_webhookId": headers["webhook-id"]})
+                rec.received.append(
+                    json.loads(body)
+                    | {"_webhookId": headers["webhook-id"], "_host": headers["host"]}
+                )
                 rec.verified.append(ok)
             status = 500 if attempt < rec.fail_first else 200
             self.send_response(status)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import BIN, LiveServer, basic, created_tenant, free_port
+from tests.test_webhook_egress import MUST_REFUSE
 
 
 def test_walkthrough_over_real_http(live_server: LiveServer) -> None:
@@ -100,6 +101,9 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
         r = httpx.post(f"{base}/companies", json={"name": "Dev SMB"}, headers=basic(key))
         assert r.status_code == 200
         assert r.json()["redirect"].startswith(base)
+        for url in MUST_REFUSE:  # webhooks reach public addresses only, by default
+            hook = httpx.post(f"{base}/webhooks/endpoints", json={"url": url}, headers=basic(key))
+            assert hook.status_code == 400 and "refused" in hook.json()["error"], (url, hook.text)
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=15)

@@ -144,6 +144,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "BANKFEEDS_DATA_DIR": str(settings.data_dir),
         "REDIS_URL": settings.redis_url or "",
         "BANKFEEDS_LOG_LEVEL": "WARNING",
+        "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
         **extra,
     }
     if settings.database_url:

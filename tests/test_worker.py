@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from arq import create_pool
 from arq.connections import RedisSettings
 from arq.worker import Worker
@@ -20,6 +19,7 @@ from app import clock
 from app.config import Settings
 from app.connections.tables import LinkOtp
 from app.jobruns.repository import all_runs
+from app.webhooks import egress
 from app.worker import JOBS
 from tests.conftest import LOG_LINES, Linkable, remember_secret
 from tests.feeds import NOW, Feed, connect, day, tx
@@ -31,7 +31,7 @@ async def run_job(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     queue = f"test:{secrets.token_hex(4)}"
     redis_settings = RedisSettings.from_dsn(settings.redis_url or "")
     pool = await create_pool(redis_settings, default_queue_name=queue)
-    http = httpx.AsyncClient()
+    http = egress.client()
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx.update(settings=settings, sessions=sessions, http=http)

@@ -390,6 +390,7 @@ async def _webhooks(request: Request, services: Services, session: Any, who: Sta
             request,
             section="webhooks",
             endpoints=endpoints,
+            paused={e.id for e in endpoints if webhooks.paused(e)},
             deliveries=[(d, kind, urls.get(d.endpoint_id, "")) for d, kind in deliveries],
             resent=request.query_params.get("resent") == "1",
         ),

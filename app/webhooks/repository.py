@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.tenants.service import Principal
@@ -76,44 +76,107 @@ async def attempts_of(
     return list((await session.execute(stmt)).scalars())
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
-) -> list[tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint]]:
-    """Due deliveries for this worker: locked rows other workers skip, leased by moving their
-    next attempt past the lease (a worker dying mid-send just lets the lease run out)."""
-    stmt = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    due = list((await session.execute(stmt)).scalars())
-    if not due:
-        return []
-    await session.execute(
+async def give_up_lost(session: AsyncSession, now: datetime, max_attempts: int) -> int:
+    """Deliveries whose last allowed attempt was claimed but never recorded (a worker killed
+    mid-send) fail now: attempts are counted when claimed, so none is retried forever."""
+    result = await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_([d.id for d in due]))
-        .values(next_attempt_at=lease_until)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookDelivery.attempts >= max_attempts,
+        )
+        .values(status="failed", completed_at=now)
         .execution_options(synchronize_session=False)
     )
-    events = {
-        e.id: e
-        for e in (
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def due_fairly(
+    session: AsyncSession, now: datetime, per_endpoint: int, per_tenant: int, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+    """(delivery, endpoint, tenant) of due deliveries, oldest first, at most `per_endpoint` of
+    each endpoint and `per_tenant` of each tenant: one tenant's backlog cannot fill the batch.
+    Paused endpoints are left out until their pause ends."""
+    by_endpoint = (
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.endpoint_id,
+            WebhookEndpoint.tenant_id,
+            WebhookDelivery.next_attempt_at,
+            func.row_number()
+            .over(
+                partition_by=WebhookDelivery.endpoint_id,
+                order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id),
+            )
+            .label("nth"),
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookEndpoint.paused_until.is_(None), WebhookEndpoint.paused_until <= now),
+        )
+        .subquery()
+    )
+    by_tenant = (
+        select(
+            by_endpoint.c.id,
+            by_endpoint.c.endpoint_id,
+            by_endpoint.c.tenant_id,
+            by_endpoint.c.next_attempt_at,
+            func.row_number()
+            .over(
+                partition_by=by_endpoint.c.tenant_id,
+                order_by=(by_endpoint.c.next_attempt_at, by_endpoint.c.id),
+            )
+            .label("nth"),
+        )
+        .where(by_endpoint.c.nth <= per_endpoint)
+        .subquery()
+    )
+    stmt = (
+        select(by_tenant.c.id, by_tenant.c.endpoint_id, by_tenant.c.tenant_id)
+        .where(by_tenant.c.nth <= per_tenant)
+        .order_by(by_tenant.c.next_attempt_at, by_tenant.c.id)
+        .limit(limit)
+    )
+    return [(d, e, t) for d, e, t in (await session.execute(stmt)).all()]
+
+
+async def claim(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, lease_until: datetime
+) -> list[tuple[WebhookDelivery, WebhookEvent, WebhookEndpoint]]:
+    """Claims those of `ids` still due (another worker may have taken some): their attempt is
+    counted now, and their next attempt moves past the lease, so a worker dying mid-send just
+    lets the lease run out and the attempt stays counted."""
+    if not ids:
+        return []
+    won = set(
+        (
             await session.execute(
-                select(WebhookEvent).where(WebhookEvent.id.in_({d.event_id for d in due}))
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_(ids),
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease_until)
+                .returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False)
             )
         ).scalars()
-    }
-    endpoints = {
-        e.id: e
-        for e in (
-            await session.execute(
-                select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in due}))
-            )
-        ).scalars()
-    }
-    return [(d, events[d.event_id], endpoints[d.endpoint_id]) for d in due]
+    )
+    if not won:
+        return []
+    stmt = (
+        select(WebhookDelivery, WebhookEvent, WebhookEndpoint)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.id.in_(won))
+        .execution_options(populate_existing=True)
+    )
+    return [(d, ev, ep) for d, ev, ep in (await session.execute(stmt)).all()]
 
 
 async def record_attempt(
@@ -122,22 +185,75 @@ async def record_attempt(
     attempt: WebhookAttempt,
     *,
     status: str,
-    attempts: int,
     next_attempt_at: datetime,
     completed_at: datetime | None,
-) -> None:
-    session.add(attempt)
-    await session.execute(
+) -> bool:
+    """The attempt and the delivery's new state; False (nothing written) when the delivery is
+    gone meanwhile (its endpoint was deleted)."""
+    result = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id)
-        .values(
-            status=status,
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            completed_at=completed_at,
-        )
+        .values(status=status, next_attempt_at=next_attempt_at, completed_at=completed_at)
+        .execution_options(synchronize_session=False)
     )
+    if not getattr(result, "rowcount", 0):
+        return False
+    session.add(attempt)
     await session.flush()
+    return True
+
+
+async def endpoint_succeeded(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """Closes the circuit breaker: the run of failures is over."""
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.id == endpoint_id,
+            or_(
+                WebhookEndpoint.failing_since.is_not(None),
+                WebhookEndpoint.paused_until.is_not(None),
+            ),
+        )
+        .values(failing_since=None, paused_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def endpoint_failed(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    now: datetime,
+    failing_before: datetime,
+    paused_until: datetime,
+) -> bool:
+    """Notes the failure; pauses the endpoint (True) when its failures began before
+    `failing_before` and it is not paused already."""
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_(None))
+        .values(failing_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.failing_since <= failing_before,
+            or_(WebhookEndpoint.paused_until.is_(None), WebhookEndpoint.paused_until <= now),
+        )
+        .values(paused_until=paused_until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def count_endpoints(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.tenant_id == tenant_id)
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def any_endpoint(session: AsyncSession) -> bool:

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from app.api import Call, Result, client_api
-from app.webhooks import schemas, service
+from app.webhooks import egress, schemas, service
 
 TAG = "Webhooks"
 
@@ -31,8 +31,18 @@ class DeliveriesQuery(BaseModel):
 async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
     """Registers a URL for the tenant's events in this environment. The answer carries the
     endpoint's signing secret, shown this once; verify deliveries with any Standard Webhooks
-    library."""
-    return Result(await service.create(call.session, call.principal, call.body), 201)
+    library. The URL must reach public addresses only (no loopback, private, link-local or
+    other local address, no user name or password; https when the service runs on https):
+    anything else is refused with 400 naming the reason."""
+    settings = call.services.settings
+    created = await service.create(
+        call.session,
+        call.principal,
+        call.body,
+        egress.Policy.of(settings),
+        settings.webhook_max_endpoints,
+    )
+    return Result(created, 201)
 
 
 @client_api.operation(

@@ -36,6 +36,15 @@ class Endpoint(Wire):
     description: str | None = None
     eventTypes: list[str]
     createdOnUtc: datetime
+    status: Literal["active", "paused"] = Field(
+        description="paused: every attempt has failed for hours (BANKFEEDS_WEBHOOK_PAUSE_AFTER_"
+        "HOURS), so deliveries wait until pausedUntilUtc; then one attempt probes the endpoint "
+        "and a success resumes it."
+    )
+    failingSinceUtc: datetime | None = Field(
+        default=None, description="Start of the current run of failed attempts, if any."
+    )
+    pausedUntilUtc: datetime | None = None
 
 
 class CreatedEndpoint(Endpoint):
@@ -46,11 +55,21 @@ class Endpoints(Wire):
     results: list[Endpoint]
 
 
+AttemptError = Literal["timeout", "refused", "status", "blocked", "unresolved"]
+
+
 class Attempt(Wire):
     attemptedOnUtc: datetime
     statusCode: int | None = None
-    error: str | None = None
-    durationMs: int
+    error: AttemptError | None = Field(
+        default=None,
+        description="Why the attempt failed: timeout (no answer within the deadline), refused "
+        "(the connection failed), status (the answer was not 2xx: see statusCode), blocked (the "
+        "address is not public), unresolved (the name did not resolve).",
+    )
+    durationMs: int | None = Field(
+        default=None, description="How long the receiver took, when it answered."
+    )
 
 
 class Delivery(Wire):

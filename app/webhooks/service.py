@@ -13,14 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import parse_uuid
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
+from app.schemas import ErrorValidationItem
 from app.tenants.service import Principal
-from app.webhooks import repository, schemas
+from app.webhooks import egress, repository, schemas
 from app.webhooks.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def paused(row: WebhookEndpoint) -> bool:
+    return row.paused_until is not None and row.paused_until > clock.now()
 
 
 def to_wire(row: WebhookEndpoint) -> schemas.Endpoint:
@@ -30,16 +35,41 @@ def to_wire(row: WebhookEndpoint) -> schemas.Endpoint:
         description=row.description,
         eventTypes=row.event_types or [],
         createdOnUtc=row.created_at,
+        status="paused" if paused(row) else "active",
+        failingSinceUtc=row.failing_since,
+        pausedUntilUtc=row.paused_until if paused(row) else None,
     )
 
 
 async def create(
-    session: AsyncSession, principal: Principal, body: schemas.CreateEndpoint
+    session: AsyncSession,
+    principal: Principal,
+    body: schemas.CreateEndpoint,
+    policy: egress.Policy,
+    max_endpoints: int,
 ) -> schemas.CreatedEndpoint:
+    """Registers the endpoint once its URL reaches only allowed addresses, within the tenant's
+    cap on endpoints."""
+    url = str(body.url)
+    try:
+        await egress.check_registration(url, policy)
+    except egress.Refused as exc:
+        raise BadRequest(
+            f"The webhook URL is refused: {exc.reason}. Webhooks reach only public addresses.",
+            errors=[
+                ErrorValidationItem(
+                    itemId="url", message=f"url: {exc.reason}", validatorName="egress"
+                )
+            ],
+        ) from None
+    if await repository.count_endpoints(session, principal.tenant_id) >= max_endpoints:
+        raise BadRequest(
+            f"A tenant may have at most {max_endpoints} webhook endpoints; delete one first."
+        )
     row = WebhookEndpoint(
         tenant_id=principal.tenant_id,
         environment=principal.environment,
-        url=str(body.url),
+        url=url,
         description=body.description,
         event_types=list(dict.fromkeys(body.eventTypes)),
         secret=new_secret(),
@@ -79,8 +109,8 @@ async def deliveries(
             schemas.Attempt(
                 attemptedOnUtc=a.attempted_at,
                 statusCode=a.status_code,
-                error=a.error,
-                durationMs=a.duration_ms,
+                error=a.error,  # a category (migration 0008 turned older rows into one)
+                durationMs=a.duration_ms if a.status_code is not None else None,
             )
         )
     return schemas.Deliveries(

@@ -26,6 +26,10 @@ class WebhookEndpoint(Base):
     # The Standard Webhooks signing secret (whsec_…): kept, because signing needs it.
     secret: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Circuit breaker: when the current run of failed attempts began (None after a success), and
+    # until when the endpoint is paused once that run has lasted too long.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_webhook_endpoints_scope", "tenant_id", "environment"),)
 
@@ -75,6 +79,8 @@ class WebhookAttempt(Base):
     )
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The failure's category only (timeout, refused, status, blocked, unresolved): never the
+    # connection error or anything else that would map the network for the tenant.
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
 

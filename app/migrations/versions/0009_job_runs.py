@@ -1,7 +1,7 @@
 """job runs: each job's last run in the database, for doctor and /metrics
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-24 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import app.db
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
