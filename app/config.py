@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
         default=900, ge=1, description="How long failed IDX sign-ins are remembered."
     )
     idx_lock_seconds: int = Field(default=900, ge=1, description="How long a lock lasts.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated CIDRs of proxies (load balancers) allowed to set "
+        "X-Forwarded-For; the caller is the right-most address not in them. Empty: none, "
+        "the connection's peer is the caller.",
+    )
     idx_verify_cache_seconds: int = Field(
         default=60, ge=0, description="How long a verified credential skips the argon2 check."
     )
@@ -143,6 +150,20 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not a CIDR (like 10.0.0.0/8)") from exc
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -157,6 +178,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=32)
+def _networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip())
 
 
 @lru_cache(maxsize=1)

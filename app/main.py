@@ -117,6 +117,7 @@ class RequestContext:
                         "path": scope["path"],
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "address": ratelimit.address(Request(scope)),
                     }
                 },
             )

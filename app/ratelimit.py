@@ -16,6 +16,7 @@ import logging
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from redis.asyncio import Redis
@@ -160,7 +161,37 @@ def limits_of(request: Request) -> RateLimits:
 
 
 def address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the peer, or behind trusted proxies the right-most untrusted hop.
+
+    Only hops listed in `trusted_proxies` may speak for the caller through X-Forwarded-For; with
+    none configured (the default) the header is ignored, so nobody can choose their address.
+    """
+    peer = request.client.host if request.client else "unknown"
+    services = getattr(request.app.state, "services", None)
+    networks = services.settings.trusted_proxy_networks if services else ()
+    return caller(peer, request.headers.getlist("x-forwarded-for"), networks)
+
+
+def caller(peer: str, forwarded: list[str], networks: tuple[IPv4Network | IPv6Network, ...]) -> str:
+    current = peer
+    if not networks:
+        return current
+    hops = [h.strip() for value in forwarded for h in value.split(",")]
+    while _trusted(current, networks) and hops:
+        hop = hops.pop()
+        try:
+            current = str(ip_address(hop))
+        except ValueError:
+            return current  # garbage from a trusted proxy's client: the proxy saw no more
+    return current
+
+
+def _trusted(host: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def header_list() -> list[tuple[bytes, bytes]]:

@@ -1,0 +1,184 @@
+"""Abuse resistance (issue 16): limits that only hurt the attacker, trusted proxies, sharp edges.
+
+Limits are tested on apps of their own (own Redis prefix, own client address, production-like
+limits), so the suite's other tests never count against them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from ipaddress import ip_network
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.credentials import service as credentials_service
+from app.main import create_app
+from app.ratelimit import caller
+from tests.conftest import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
+
+
+@asynccontextmanager
+async def own_app(
+    settings: Settings, peer: str = "203.0.113.50", **update: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    own = settings.model_copy(
+        update={"redis_prefix": f"{settings.redis_prefix}ab{secrets.token_hex(3)}:", **update}
+    )
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=(peer, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://abuse.test") as http:
+            yield http
+
+
+async def linked_on(http: httpx.AsyncClient, sessions: Any) -> tuple[Idx, Api]:
+    """A tenant with a connection, an account and a set of credentials, seen through `http`."""
+    tenant = await make_tenant(sessions)
+    api = Api(http, tenant.headers)
+    company = await api.company()
+    connection = await api.connection(company["id"])
+    base = f"/companies/{company['id']}/connections/{connection['id']}"
+    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts", v1_account("chk-1"))
+    assert r.status_code == 200, r.text
+    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts/credentials")
+    body = r.json()
+    return Idx(http, body["username"], body["password"], tenant.partner_keys["production"]), api
+
+
+# ---- IDX lock-outs ------------------------------------------------------------------------
+
+
+async def test_strangers_failures_never_lock_out_quickbooks(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The issue's must-show: garbage keys and another tenant's key cannot lock QuickBooks out."""
+    production = {"idx_ip_lock_after": 50, "idx_requests_per_minute": 600}
+    async with own_app(settings, **production) as http:
+        quickbooks, _ = await linked_on(http, sessions)
+        other = await make_tenant(sessions)
+        garbage = Idx(http, quickbooks.username, "wrong-password-000", "not-a-partner-key")
+        for _ in range(50):
+            assert_error(await garbage.get("/accounts"), 401)
+        foreign = Idx(
+            http, quickbooks.username, "wrong-password-000", other.partner_keys["production"]
+        )
+        refused = [(await foreign.get("/accounts")).status_code for _ in range(15)]
+        assert refused[:5] == [401] * 5 and set(refused[5:]) <= {401, 429}
+        assert 429 in refused, "the other tenant's key is throttled for that username"
+        r = await quickbooks.get("/accounts")
+        assert r.status_code == 200, r.text
+
+
+async def test_parallel_guesses_are_not_all_checked(
+    linkable: Linkable, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = 0
+    real_verify = credentials_service.HASHER.verify
+
+    def counting(*args: Any, **kw: Any) -> bool:
+        nonlocal checks
+        checks += 1
+        return bool(real_verify(*args, **kw))
+
+    monkeypatch.setattr(credentials_service.HASHER, "verify", counting)
+    wrong = Idx(
+        linkable.idx.http, linkable.idx.username, "wrong-password-000", linkable.idx.partner_key
+    )
+    answers = await asyncio.gather(*(wrong.get("/accounts") for _ in range(40)))
+    statuses = sorted(r.status_code for r in answers)
+    assert checks <= settings.idx_lock_after, f"{checks} of 40 parallel guesses were checked"
+    assert statuses.count(401) == checks and statuses.count(429) == 40 - checks
+    for r in answers:
+        if r.status_code == 429:
+            assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_many_addresses_failures_answer_429_but_right_credentials_pass(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with own_app(settings, idx_ip_lock_after=3) as http:
+        quickbooks, _ = await linked_on(http, sessions)
+        key = quickbooks.partner_key
+        for i in range(3):
+            assert (
+                await Idx(http, f"AAAA-BBBB-000{i}", "x" * 16, key).get("/accounts")
+            ).status_code == 401
+        assert_error(await Idx(http, "AAAA-BBBB-0009", "x" * 16, key).get("/accounts"), 429)
+        assert (await quickbooks.get("/accounts")).status_code == 200
+
+
+async def test_nul_in_the_basic_username_is_401_not_500(linkable: Linkable) -> None:
+    idx = Idx(linkable.idx.http, "S0MW\x00TR0P", "password-password", linkable.idx.partner_key)
+    assert_error(await idx.get("/accounts"), 401)
+    idx = Idx(linkable.idx.http, linkable.idx.username, "pass\x00word-00000", idx.partner_key)
+    assert_error(await idx.get("/accounts"), 401)
+
+
+# ---- trusted proxies ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.1", ["203.0.113.9"], "", "198.51.100.1"),  # nobody trusted: header ignored
+        ("10.0.0.5", ["203.0.113.9"], "", "10.0.0.5"),
+        ("10.0.0.5", ["203.0.113.9"], "10.0.0.0/8", "203.0.113.9"),
+        ("10.0.0.5", ["1.1.1.1, 203.0.113.9"], "10.0.0.0/8", "203.0.113.9"),  # left is the caller's
+        ("10.0.0.5", ["203.0.113.9, 10.0.0.7"], "10.0.0.0/8", "203.0.113.9"),  # two proxies
+        ("10.0.0.5", ["203.0.113.9", "10.0.0.7"], "10.0.0.0/8", "203.0.113.9"),  # two headers
+        ("10.0.0.5", ["junk"], "10.0.0.0/8", "10.0.0.5"),
+        ("10.0.0.5", ["10.0.0.8"], "10.0.0.0/8", "10.0.0.8"),  # all trusted: the left-most
+        ("198.51.100.1", ["203.0.113.9"], "10.0.0.0/8", "198.51.100.1"),  # peer not a proxy
+        ("2001:db8::5", ["2001:db8:1::9"], "2001:db8::/64", "2001:db8:1::9"),
+    ],
+)
+def test_caller_address(peer: str, forwarded: list[str], trusted: str, expected: str) -> None:
+    networks = tuple(ip_network(c) for c in trusted.split(",") if c)
+    assert caller(peer, forwarded, networks) == expected
+
+
+def test_trusted_proxies_must_be_cidrs() -> None:
+    with pytest.raises(ValueError, match="not a CIDR"):
+        Settings(trusted_proxies="10.0.0.0/8, balancer")
+    assert len(Settings(trusted_proxies="10.0.0.0/8, 2001:db8::/32").trusted_proxy_networks) == 2
+
+
+async def test_forwarded_for_is_ignored_without_trusted_proxies(settings: Settings) -> None:
+    async with own_app(settings, peer="10.0.0.5", link_requests_per_minute=2) as http:
+        codes = [
+            (await http.get("/link/connect", headers={"X-Forwarded-For": f"203.0.113.{i}"}))
+            for i in range(3)
+        ]
+        assert [r.status_code for r in codes] == [401, 401, 429], "one caller: the peer"
+        assert request_log("/link/connect")["address"] == "10.0.0.5"
+
+
+async def test_forwarded_for_from_a_trusted_proxy_names_the_caller(settings: Settings) -> None:
+    limits = {"link_requests_per_minute": 2, "trusted_proxies": "10.0.0.0/8"}
+    async with own_app(settings, peer="10.0.0.5", **limits) as http:
+        for i in range(3):
+            spoofed = f"198.51.100.{i}, 203.0.113.{i}"  # the left part is whatever the caller said
+            r = await http.get("/link/connect", headers={"X-Forwarded-For": spoofed})
+            assert r.status_code == 401, "each caller has a window of its own"
+        assert request_log("/link/connect")["address"] == "203.0.113.2"
+        same = [
+            (
+                await http.get(
+                    "/link/connect", headers={"X-Forwarded-For": f"{i}.1.1.1, 203.0.113.7"}
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert same == [401, 401, 429], "a spoofed left-most entry does not make a new caller"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
