@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     logo_max_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
     )
+    logo_max_pixels: int = Field(
+        default=1024,
+        ge=16,
+        le=8192,
+        description="Largest width and height of a Link logo, in pixels.",
+    )
     portal_session_hours: int = Field(
         default=8, ge=1, description="How long a portal sign-in lasts."
     )

@@ -7,22 +7,29 @@ limits), so the suite's other tests never count against them.
 from __future__ import annotations
 
 import asyncio
-import base64
+import io
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from ipaddress import ip_network
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.credentials import service as credentials_service
+from app.link.tables import LinkSettings
 from app.main import create_app
+from app.portal.status import to_csv
 from app.ratelimit import caller
 from tests.conftest import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
+from tests.images import image, png
 
 
 @asynccontextmanager
@@ -180,5 +187,103 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_caller(settings: Set
         assert same == [401, 401, 429], "a spoofed left-most entry does not make a new caller"
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
+# ---- sharp edges --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rent;=1+1", "Rent;'=1+1"),  # French locales split on ;
+        ("Rent,=1+1", "Rent,'=1+1"),
+        ("a\t+cmd", "a\t'+cmd"),
+        ("a; @SUM(A1)", "a; '@SUM(A1)"),
+        ("=HYPERLINK()", "'=HYPERLINK()"),
+        ("Toft - Stores", "Toft - Stores"),
+        ("Refund 5-6", "Refund 5-6"),
+    ],
+)
+def test_csv_defuses_formulas_after_separators_and_quotes_every_field(
+    text: str, expected: str
+) -> None:
+    out = to_csv(("name", "n"), [(text, 3)])
+    assert out == f'"name","n"\r\n"{expected}","3"\r\n'
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda u: f"urn:uuid:{u}",
+        lambda u: "{" + u + "}",
+        lambda u: u.replace("-", ""),
+        lambda u: u.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),  # full-width
+        lambda u: f" {u}",
+    ],
+)
+async def test_ids_in_other_spellings_are_not_found(api: Api, spell: Any) -> None:
+    company = await api.company()
+    assert (await api.call("GET", f"/companies/{company['id']}")).status_code == 200
+    assert (await api.call("GET", f"/companies/{company['id'].upper()}")).status_code == 200
+    other = spell(company["id"])
+    assert_error(await api.call("GET", f"/companies/{quote(other, safe='')}"), 404)
+    query = await api.call("GET", "/companies", params={"query": f"id={{{other}}}"})
+    assert_error(query, 400)
+
+
+async def test_a_query_of_a_thousand_clauses_is_a_clear_400(api: Api) -> None:
+    await api.company()
+    for joiner in ("&&", "||"):
+        query = joiner.join(["name=Toft Stores"] * 1000)
+        r = await api.call("GET", "/companies", params={"query": query})
+        body = assert_error(r, 400)
+        assert "at most 100" in body["error"]
+    fine = "||".join(["name=Toft Stores"] * 100)
+    assert (await api.call("GET", "/companies", params={"query": fine})).status_code == 200
+
+
+async def test_answers_carrying_a_secret_are_not_stored_by_caches(linkable: Linkable) -> None:
+    api = linkable.api
+    answers = {
+        "credentials": await api.call("POST", f"{linkable.accounts_path}/credentials"),
+        "connection": await api.call("GET", linkable.connection_path),
+        "new connection": await api.call(
+            "POST", f"/companies/{linkable.company['id']}/connections", {"platformKey": "hcws"}
+        ),
+        "webhook secret": await api.call(
+            "POST", "/webhooks/endpoints", {"url": "https://hooks.example.test/x"}
+        ),
+    }
+    for what, r in answers.items():
+        assert r.status_code in (200, 201), (what, r.text)
+        assert r.headers.get("cache-control") == "no-store", what
+
+
+async def test_logo_is_decoded_bounded_and_stored_re_encoded(
+    api: Api, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    def put(content: bytes) -> Any:
+        return api.http.put(
+            "/settings/link/logo",
+            content=content,
+            headers={**api.headers, "Content-Type": "image/png"},
+        )
+
+    header_only = b"\x89PNG\r\n\x1a\n" + b"<script>alert(1)</script>" + b"\x00" * 64
+    assert_error(await put(header_only), 415)
+    truncated = png(64, 64)[:60]
+    assert_error(await put(truncated), 415)
+    side = settings.logo_max_pixels + 1
+    body = assert_error(await put(image("PNG", side, 1)), 413)
+    assert "pixels" in body["error"]
+    carrying = PngInfo()
+    carrying.add_text("Comment", "marker-b7c1 <script>")
+    out = io.BytesIO()
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(out, "PNG", pnginfo=carrying)
+    r = await put(out.getvalue())
+    assert r.status_code == 200, r.text
+    assert r.json()["logo"]["contentType"] == "image/png"
+    async with sessions() as session:
+        stored = (await session.execute(select(LinkSettings.logo))).scalars().all()
+    assert not any(b"marker-b7c1" in (logo or b"") for logo in stored), "metadata stripped"
+    assert any(logo and Image.open(io.BytesIO(logo)).size == (20, 10) for logo in stored), (
+        "the decoded pixels are kept"
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.config import Settings
 from app.credentials.service import HASHER
+from app.db import parse_uuid
 from app.errors import Conflict, NotFound
 from app.portal import repository
 from app.portal.tables import PortalSession, PortalUser
@@ -148,7 +149,4 @@ def set_environment(who: Staff, environment: str) -> None:
 
 
 def parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return parse_uuid(value)
