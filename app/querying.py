@@ -64,10 +64,10 @@ def _value(raw: str, field: Field, prop: str) -> Any:
     if raw.startswith("{") and raw.endswith("}"):
         raw = raw[1:-1]
     if field.kind == "uuid":
-        parsed = parse_uuid(raw)
-        if parsed is None:
+        as_id = parse_uuid(raw)
+        if as_id is None:
             raise BadRequest(f"Error parsing query - {prop} needs an id")
-        return parsed
+        return as_id
     if field.kind == "datetime":
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
