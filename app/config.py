@@ -125,10 +125,27 @@ class Settings(BaseSettings):
         default=8, ge=1, description="How long a portal sign-in lasts."
     )
     portal_max_failures: int = Field(
-        default=5, ge=1, description="Wrong passwords in a row before a portal user is locked out."
+        default=5,
+        ge=1,
+        description="Wrong passwords in a row from one address before that address is locked out "
+        "for that e-mail; from any addresses, before that e-mail's tries are slowed down.",
     )
     portal_lockout_minutes: int = Field(
-        default=15, ge=1, description="How long a portal lock-out lasts."
+        default=15, ge=1, description="How long a portal lock-out (address, e-mail) lasts."
+    )
+    portal_sign_ins_per_minute: int = Field(
+        default=20, ge=1, description="Portal sign-in attempts per minute per client address."
+    )
+    portal_sign_ins_per_minute_global: int = Field(
+        default=600, ge=1, description="Portal sign-in attempts per minute, all addresses together."
+    )
+    portal_hash_concurrency: int = Field(
+        default=2, ge=1, description="Portal argon2 password checks running at once per process."
+    )
+    portal_hash_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a portal sign-in waits for a place among those checks (then 429).",
     )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."

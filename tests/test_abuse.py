@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from ipaddress import ip_network
 from typing import Any
 from urllib.parse import quote
@@ -22,14 +24,18 @@ from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import clock
 from app.config import Settings
 from app.credentials import service as credentials_service
 from app.link.tables import LinkSettings
 from app.main import create_app
+from app.portal import service as portal_service
 from app.portal.status import to_csv
 from app.ratelimit import caller
 from tests.conftest import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
+from tests.feeds import NOW
 from tests.images import image, png
+from tests.portal import Staff, add_user
 
 
 @asynccontextmanager
@@ -287,3 +293,113 @@ async def test_logo_is_decoded_bounded_and_stored_re_encoded(
     assert any(logo and Image.open(io.BytesIO(logo)).size == (20, 10) for logo in stored), (
         "the decoded pixels are kept"
     )
+
+
+# ---- portal sign-in floods ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def portal_app(
+    settings: Settings, *peers: str, **update: Any
+) -> AsyncIterator[tuple[Any, list[httpx.AsyncClient]]]:
+    own = settings.model_copy(
+        update={"redis_prefix": f"{settings.redis_prefix}pa{secrets.token_hex(3)}:", **update}
+    )
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application, client=(peer, 4000)),
+                base_url="http://portal.test",
+            )
+            for peer in peers
+        ]
+        try:
+            yield application, clients
+        finally:
+            for c in clients:
+                await c.aclose()
+
+
+async def test_a_stranger_cannot_lock_staff_out(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    clock.freeze(NOW)
+    tenant = await make_tenant(sessions)
+    email, password = await add_user(sessions, tenant.name)
+    async with portal_app(settings, "198.51.100.66", "203.0.113.10") as (_, (evil, office)):
+        stranger = Staff(evil, email, "not-the-password")
+        for _ in range(settings.portal_max_failures + 3):
+            assert (await stranger.sign_in()).status_code == 401
+        assert (await stranger.sign_in(password=password)).status_code == 401, (
+            "the stranger's address is locked for that e-mail, even with the right password"
+        )
+        staff = Staff(office, email, password)
+        slowed = await staff.sign_in()
+        assert slowed.status_code == 429, "the e-mail is slowed down, not locked"
+        assert 1 <= int(slowed.headers["retry-after"]) <= 60
+        assert "Please wait a minute" in slowed.text
+        clock.shift(timedelta(seconds=2))
+        assert (await staff.sign_in()).status_code == 303, "seconds later, not 15 minutes"
+        clock.shift(timedelta(minutes=1))
+        assert (await stranger.sign_in(password=password)).status_code == 401, "still locked"
+
+
+async def test_sign_ins_are_limited_per_address_and_in_all(settings: Settings) -> None:
+    peers = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+    limits = {"portal_sign_ins_per_minute": 2, "portal_sign_ins_per_minute_global": 4}
+    async with portal_app(settings, *peers, **limits) as (_, (one, two, three)):
+        tries = [(await Staff(one, "a@example.test", "x" * 12).sign_in()) for _ in range(3)]
+        assert [r.status_code for r in tries] == [401, 401, 429]
+        assert int(tries[-1].headers["retry-after"]) >= 1
+        assert (await Staff(two, "a@example.test", "x" * 12).sign_in()).status_code == 401
+        assert (await Staff(two, "b@example.test", "x" * 12).sign_in()).status_code == 401
+        assert (await Staff(three, "c@example.test", "x" * 12).sign_in()).status_code == 429, (
+            "four sign-ins this minute in all"
+        )
+
+
+async def test_nul_in_the_portal_email_is_401_not_500(settings: Settings) -> None:
+    async with portal_app(settings, "198.51.100.8") as (_, (browser_client,)):
+        for email, password in (("a\x00@example.test", "x" * 12), ("a@example.test", "x\x00" * 8)):
+            r = await Staff(browser_client, email, password).sign_in()
+            assert r.status_code == 401
+
+
+async def test_argon2_runs_bounded_and_outside_any_transaction(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = await make_tenant(sessions)
+    email, _ = await add_user(sessions, tenant.name)
+    other, _ = await add_user(sessions, tenant.name)
+    running, most, held = 0, 0, []
+    real_verify = portal_service.HASHER.verify
+    lock = threading.Lock()
+
+    async with portal_app(settings, "198.51.100.7", portal_hash_concurrency=1) as (app, (c,)):
+        pool = app.state.services.engine.pool
+
+        def watched(*args: Any, **kw: Any) -> bool:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            held.append(pool.checkedout())
+            try:
+                return bool(real_verify(*args, **kw))
+            finally:
+                with lock:
+                    running -= 1
+
+        monkeypatch.setattr(portal_service.HASHER, "verify", watched)
+        answers = await asyncio.gather(
+            *(Staff(c, email, f"wrong-password-{i}").sign_in() for i in range(6))
+        )
+        assert {r.status_code for r in answers} == {401}
+        assert len(held) == 6 and most == 1, f"{most} argon2 checks at once"
+        held.clear()
+        for i in range(2):  # one at a time: whatever is checked out is the sign-in's own
+            await Staff(c, other, f"wrong-password-{i}").sign_in()
+    assert held == [0, 0], "no database connection is held while argon2 runs"
