@@ -359,7 +359,7 @@ async def client_principal(request: Request, session: AsyncSession, services: Se
             "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
             headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
         )
-    await limits_of(request).enter_tenant(request, principal.tenant_id)
+    await limits_of(request).enter_tenant(request, principal.tenant_id, principal.environment)
     return principal
 
 

@@ -69,7 +69,15 @@ class Settings(BaseSettings):
         default=60, ge=0, description="How long a verified credential skips the argon2 check."
     )
     rate_limit_daily_quota: int = Field(
-        default=50_000, ge=1, description="Client-API requests a tenant may make per UTC day."
+        default=50_000,
+        ge=1,
+        description="Client-API requests a tenant's production keys may make per UTC day.",
+    )
+    rate_limit_daily_quota_sandbox: int = Field(
+        default=10_000,
+        ge=1,
+        description="Client-API requests a tenant's sandbox keys may make per UTC day (a quota "
+        "of its own: the sandbox never spends production's).",
     )
     rate_limit_concurrency: int = Field(
         default=10, ge=1, description="Client-API requests a tenant may have in flight at once."

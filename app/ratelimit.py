@@ -65,8 +65,10 @@ class RateLimits:
     def _key(self, *parts: str) -> str:
         return self.settings.redis_prefix + "rl:" + ":".join(parts)
 
-    async def enter_tenant(self, request: Request, tenant: uuid.UUID) -> None:
-        """Count one request against the tenant's day and take an in-flight slot, or raise 429.
+    async def enter_tenant(self, request: Request, tenant: uuid.UUID, environment: str) -> None:
+        """Count one request against the tenant's day in its environment and take an in-flight
+        slot, or raise 429. Sandbox and production have quotas of their own, so trying things
+        out with a sandbox key never spends production's day.
 
         Called once per request (an idempotent request authenticates twice); `leave` gives the
         slot back when the answer is done.
@@ -74,6 +76,11 @@ class RateLimits:
         if getattr(request.state, "rate_slot", None) is not None:
             return
         s = self.settings
+        quota = (
+            s.rate_limit_daily_quota_sandbox
+            if environment == "sandbox"
+            else s.rate_limit_daily_quota
+        )
         now = clock.now()
         day = now.strftime("%Y%m%d")
         reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
@@ -81,9 +88,9 @@ class RateLimits:
         slot = uuid.uuid4().hex
         try:
             used, outcome = await self._tenant(
-                keys=[self._key("day", str(tenant), day), slot_key],
+                keys=[self._key("day", str(tenant), environment, day), slot_key],
                 args=[
-                    s.rate_limit_daily_quota,
+                    quota,
                     2 * 86_400,
                     s.rate_limit_concurrency,
                     int(now.timestamp() * 1000),
@@ -96,15 +103,15 @@ class RateLimits:
             return
         _set_headers(
             {
-                "X-Rate-Limit-Limit": str(s.rate_limit_daily_quota),
-                "X-Rate-Limit-Remaining": str(max(0, s.rate_limit_daily_quota - int(used))),
+                "X-Rate-Limit-Limit": str(quota),
+                "X-Rate-Limit-Remaining": str(max(0, quota - int(used))),
                 "X-Rate-Limit-Reset": str(int(reset.timestamp())),
             }
         )
         if int(outcome) == 0:
             wait = int((reset - now).total_seconds()) + 1
             raise TooManyRequests(
-                f"The daily quota of {s.rate_limit_daily_quota} requests is used up; "
+                f"The daily {environment} quota of {quota} requests is used up; "
                 "it resets at 00:00 UTC.",
                 retry_after=wait,
             )

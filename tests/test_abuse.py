@@ -403,3 +403,21 @@ async def test_argon2_runs_bounded_and_outside_any_transaction(
         for i in range(2):  # one at a time: whatever is checked out is the sign-in's own
             await Staff(c, other, f"wrong-password-{i}").sign_in()
     assert held == [0, 0], "no database connection is held while argon2 runs"
+
+
+# ---- quotas per environment ---------------------------------------------------------------
+
+
+async def test_sandbox_and_production_have_daily_quotas_of_their_own(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(sessions)
+    quotas = {"rate_limit_daily_quota": 3, "rate_limit_daily_quota_sandbox": 2}
+    async with own_app(settings, **quotas) as http:
+        sandbox = [await http.get("/companies", headers=tenant.sandbox_headers) for _ in range(3)]
+        assert [r.status_code for r in sandbox] == [200, 200, 429]
+        assert sandbox[0].headers["x-rate-limit-limit"] == "2"
+        assert "sandbox" in sandbox[-1].json()["error"]
+        live = [await http.get("/companies", headers=tenant.headers) for _ in range(4)]
+        assert [r.status_code for r in live] == [200, 200, 200, 429], "sandbox spent none of it"
+        assert live[0].headers["x-rate-limit-remaining"] == "2"
