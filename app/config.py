@@ -172,6 +172,33 @@ class Settings(BaseSettings):
         description="If set, /metrics answers only `Authorization: Bearer <this token>`.",
     )
 
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys (newest first) that encrypt webhook signing "
+        "secrets at rest; the newest encrypts, all decrypt. Unset: stored unencrypted.",
+    )
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet
+
+            for number, key in enumerate(_split(value.get_secret_value()), 1):
+                try:
+                    Fernet(key)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"key {number} of BANKFEEDS_SECRET_KEYS is not a Fernet key "
+                        "(make one with `python -c 'from cryptography.fernet "
+                        "import Fernet; print(Fernet.generate_key().decode())'`)"
+                    ) from exc
+        return value
+
+    @property
+    def secret_key_list(self) -> list[str]:
+        return _split(self.secret_keys.get_secret_value()) if self.secret_keys else []
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -209,6 +236,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
 
 
 @lru_cache(maxsize=32)

@@ -7,10 +7,12 @@ limits), so the suite's other tests never count against them.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import secrets
 import threading
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from ipaddress import ip_network
@@ -19,12 +21,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
+from app import clock, vault
 from app.config import Settings
 from app.credentials import service as credentials_service
 from app.link.tables import LinkSettings
@@ -32,10 +36,13 @@ from app.main import create_app
 from app.portal import service as portal_service
 from app.portal.status import to_csv
 from app.ratelimit import caller
+from app.webhooks.tables import WebhookEndpoint
 from tests.conftest import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
 from tests.feeds import NOW
 from tests.images import image, png
 from tests.portal import Staff, add_user
+
+migration = importlib.import_module("app.migrations.versions.0010_sealed_webhook_secrets")
 
 
 @asynccontextmanager
@@ -421,3 +428,80 @@ async def test_sandbox_and_production_have_daily_quotas_of_their_own(
         live = [await http.get("/companies", headers=tenant.headers) for _ in range(4)]
         assert [r.status_code for r in live] == [200, 200, 200, 429], "sandbox spent none of it"
         assert live[0].headers["x-rate-limit-remaining"] == "2"
+
+
+# ---- secrets at rest ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sealing(settings: Settings) -> Iterator[list[str]]:
+    """Webhook secrets sealed under two keys (newest first) for one test, then as before."""
+    keys = [Fernet.generate_key().decode() for _ in range(2)]
+    vault.configure(settings.model_copy(update={"secret_keys": SecretStr(",".join(keys))}))
+    try:
+        yield keys
+    finally:
+        vault.configure(settings)
+
+
+async def stored_secret(sessions: Any, endpoint_id: str) -> str:
+    async with sessions() as session:
+        raw = await session.execute(
+            text("SELECT secret FROM webhook_endpoints WHERE id = :id"),
+            {
+                "id": uuid.UUID(endpoint_id).hex
+                if "sqlite" in str(session.bind.url)
+                else endpoint_id
+            },
+        )
+        return str(raw.scalar_one())
+
+
+async def test_webhook_secrets_are_sealed_and_keys_rotate(
+    api: Api, settings: Settings, sessions: async_sessionmaker[AsyncSession], sealing: list[str]
+) -> None:
+    r = await api.call("POST", "/webhooks/endpoints", {"url": "https://hooks.example.test/a"})
+    assert r.status_code == 201, r.text
+    secret, endpoint_id = r.json()["secret"], r.json()["id"]
+    raw = await stored_secret(sessions, endpoint_id)
+    assert raw.startswith("fernet:") and secret not in raw, "not stored in the clear"
+    async with sessions() as session:
+        row = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
+        assert row is not None and row.secret == secret, "signing reads it back whole"
+
+    newest = Fernet.generate_key().decode()
+    rotated = SecretStr(",".join([newest, *sealing]))
+    vault.configure(settings.model_copy(update={"secret_keys": rotated}))
+    async with sessions() as session:
+        row = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
+        assert row is not None and row.secret == secret, "old keys still decrypt"
+    assert Fernet(newest.encode()).decrypt(vault.seal("x")[len("fernet:") :].encode()) == b"x"
+
+    vault.configure(settings.model_copy(update={"secret_keys": SecretStr(newest)}))
+    with pytest.raises(vault.SecretUnreadable):
+        vault.unseal(raw)
+    vault.configure(settings)  # no key at all: an error, never a wrong secret
+    with pytest.raises(vault.SecretUnreadable):
+        vault.unseal(raw)
+
+
+async def test_migration_seals_secrets_stored_in_the_clear(
+    api: Api, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    r = await api.call("POST", "/webhooks/endpoints", {"url": "https://hooks.example.test/b"})
+    secret, endpoint_id = r.json()["secret"], r.json()["id"]
+    assert await stored_secret(sessions, endpoint_id) == secret, "no key: stored as it is"
+    key = SecretStr(Fernet.generate_key().decode())
+    keyed = settings.model_copy(update={"secret_keys": key})
+    engine = sessions.kw["bind"]
+    async with engine.begin() as conn:
+        sealed = await conn.run_sync(lambda c: migration.seal_existing(c, keyed))
+        again = await conn.run_sync(lambda c: migration.seal_existing(c, keyed))
+    assert sealed >= 1 and again == 0, "sealed once"
+    raw = await stored_secret(sessions, endpoint_id)
+    assert raw.startswith("fernet:") and vault.unseal(raw, vault.keyring(keyed)) == secret
+
+
+def test_secret_keys_must_be_fernet_keys() -> None:
+    with pytest.raises(ValueError, match="not a Fernet key"):
+        Settings(secret_keys="not-a-key")
