@@ -134,7 +134,7 @@ def test_doctor_says_what_is_wrong(
     monkeypatch.delenv("BANKFEEDS_DB_SCHEMA", raising=False)
     cli("migrate", "--revision", "0006")
     behind = cli("doctor", ok=False)
-    assert "FAIL  database schema at 0006, the code needs 0007: run `bankfeeds migrate`" in (
+    assert "FAIL  database schema at 0006, the code needs 0010: run `bankfeeds migrate`" in (
         behind.output
     )
     monkeypatch.setenv("BANKFEEDS_DAILY_SEND_TIME", "25:99")
