@@ -169,6 +169,11 @@ def parse_query(request: Request, model: type[Q]) -> Q:
         raise BadRequest("The query string is not valid.", errors=validation_items(exc)) from exc
 
 
+# Answers can carry a secret shown once (credentials, a webhook secret, a linkUrl's OTP): no
+# cache between us and the client may keep one. Every JSON answer says so, so none is missed.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def render(op: Operation, value: Any) -> Response:
     if isinstance(value, Response):
         return value
@@ -179,7 +184,10 @@ def render(op: Operation, value: Any) -> Response:
     if adapter is None:
         return Response(status_code=status)
     return Response(
-        adapter.dump_json(value, by_alias=True), status_code=status, media_type="application/json"
+        adapter.dump_json(value, by_alias=True),
+        status_code=status,
+        media_type="application/json",
+        headers=NO_STORE,
     )
 
 
@@ -301,7 +309,7 @@ async def _run_idempotent(
             stored.body,
             status_code=stored.status,
             media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
+            headers={"Idempotent-Replayed": "true", **NO_STORE},
         )
 
     async def finish(session: AsyncSession, who: Any, response: Response) -> None:
@@ -352,7 +360,7 @@ async def client_principal(request: Request, session: AsyncSession, services: Se
             "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
             headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
         )
-    await limits_of(request).enter_tenant(request, principal.tenant_id)
+    await limits_of(request).enter_tenant(request, principal.tenant_id, principal.environment)
     return principal
 
 

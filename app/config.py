@@ -59,11 +59,25 @@ class Settings(BaseSettings):
         default=900, ge=1, description="How long failed IDX sign-ins are remembered."
     )
     idx_lock_seconds: int = Field(default=900, ge=1, description="How long a lock lasts.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated CIDRs of proxies (load balancers) allowed to set "
+        "X-Forwarded-For; the caller is the right-most address not in them. Empty: none, "
+        "the connection's peer is the caller.",
+    )
     idx_verify_cache_seconds: int = Field(
         default=60, ge=0, description="How long a verified credential skips the argon2 check."
     )
     rate_limit_daily_quota: int = Field(
-        default=50_000, ge=1, description="Client-API requests a tenant may make per UTC day."
+        default=50_000,
+        ge=1,
+        description="Client-API requests a tenant's production keys may make per UTC day.",
+    )
+    rate_limit_daily_quota_sandbox: int = Field(
+        default=10_000,
+        ge=1,
+        description="Client-API requests a tenant's sandbox keys may make per UTC day (a quota "
+        "of its own: the sandbox never spends production's).",
     )
     rate_limit_concurrency: int = Field(
         default=10, ge=1, description="Client-API requests a tenant may have in flight at once."
@@ -140,14 +154,37 @@ class Settings(BaseSettings):
     logo_max_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
     )
+    logo_max_pixels: int = Field(
+        default=1024,
+        ge=16,
+        le=8192,
+        description="Largest width and height of a Link logo, in pixels.",
+    )
     portal_session_hours: int = Field(
         default=8, ge=1, description="How long a portal sign-in lasts."
     )
     portal_max_failures: int = Field(
-        default=5, ge=1, description="Wrong passwords in a row before a portal user is locked out."
+        default=5,
+        ge=1,
+        description="Wrong passwords in a row from one address before that address is locked out "
+        "for that e-mail; from any addresses, before that e-mail's tries are slowed down.",
     )
     portal_lockout_minutes: int = Field(
-        default=15, ge=1, description="How long a portal lock-out lasts."
+        default=15, ge=1, description="How long a portal lock-out (address, e-mail) lasts."
+    )
+    portal_sign_ins_per_minute: int = Field(
+        default=20, ge=1, description="Portal sign-in attempts per minute per client address."
+    )
+    portal_sign_ins_per_minute_global: int = Field(
+        default=600, ge=1, description="Portal sign-in attempts per minute, all addresses together."
+    )
+    portal_hash_concurrency: int = Field(
+        default=2, ge=1, description="Portal argon2 password checks running at once per process."
+    )
+    portal_hash_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a portal sign-in waits for a place among those checks (then 429).",
     )
     redis_prefix: str = Field(
         default="bf:", max_length=64, description="Prefix of every Redis key we write."
@@ -187,6 +224,33 @@ class Settings(BaseSettings):
         description="If set, /metrics answers only `Authorization: Bearer <this token>`.",
     )
 
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys (newest first) that encrypt webhook signing "
+        "secrets at rest; the newest encrypts, all decrypt. Unset: stored unencrypted.",
+    )
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet
+
+            for number, key in enumerate(_split(value.get_secret_value()), 1):
+                try:
+                    Fernet(key)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"key {number} of BANKFEEDS_SECRET_KEYS is not a Fernet key "
+                        "(make one with `python -c 'from cryptography.fernet "
+                        "import Fernet; print(Fernet.generate_key().decode())'`)"
+                    ) from exc
+        return value
+
+    @property
+    def secret_key_list(self) -> list[str]:
+        return _split(self.secret_keys.get_secret_value()) if self.secret_keys else []
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -196,7 +260,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
-    @field_validator("webhook_allowed_networks")
+    @field_validator("webhook_allowed_networks", "trusted_proxies")
     @classmethod
     def _cidrs(cls, value: str) -> str:
         for part in filter(None, (p.strip() for p in value.split(","))):
@@ -209,8 +273,11 @@ class Settings(BaseSettings):
     @property
     def webhook_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """The parsed BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS."""
-        parts = (p.strip() for p in self.webhook_allowed_networks.split(","))
-        return tuple(ip_network(p, strict=False) for p in parts if p)
+        return _networks(self.webhook_allowed_networks)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
 
     @property
     def effective_database_url(self) -> str:
@@ -226,6 +293,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+@lru_cache(maxsize=32)
+def _networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip())
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,12 +47,18 @@ def uuid_param(name: str) -> BindParameter[uuid.UUID]:
     return bindparam(name, type_=Uuid())
 
 
+# The one spelling ids are given out in (either case): `uuid.UUID` also takes `urn:uuid:`,
+# braces, no dashes and Unicode digits, which would make one resource answer under many names.
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
 def parse_uuid(value: str) -> uuid.UUID | None:
-    """A path id, or None when it is not one (which the caller answers as 404)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
+    """A path id in its canonical spelling, or None (which the caller answers as 404)."""
+    if not _CANONICAL_UUID.fullmatch(value):
         return None
+    return uuid.UUID(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -28,7 +28,7 @@ import app.connections.routes
 import app.credentials.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
-from app import metrics, openapi, ratelimit
+from app import metrics, openapi, ratelimit, vault
 from app.api import client_api
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -117,6 +117,7 @@ class RequestContext:
                         "path": scope["path"],
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "address": ratelimit.address(Request(scope)),
                     }
                 },
             )
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "REDIS_URL is not set: run `bankfeeds dev` for an embedded Redis, or set REDIS_URL"
             )
         engine = make_engine(settings)
+        vault.configure(settings)  # the keys that seal webhook secrets at rest
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
         app.state.limits = ratelimit.RateLimits(redis, settings)

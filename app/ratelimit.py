@@ -16,6 +16,7 @@ import logging
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from redis.asyncio import Redis
@@ -64,8 +65,10 @@ class RateLimits:
     def _key(self, *parts: str) -> str:
         return self.settings.redis_prefix + "rl:" + ":".join(parts)
 
-    async def enter_tenant(self, request: Request, tenant: uuid.UUID) -> None:
-        """Count one request against the tenant's day and take an in-flight slot, or raise 429.
+    async def enter_tenant(self, request: Request, tenant: uuid.UUID, environment: str) -> None:
+        """Count one request against the tenant's day in its environment and take an in-flight
+        slot, or raise 429. Sandbox and production have quotas of their own, so trying things
+        out with a sandbox key never spends production's day.
 
         Called once per request (an idempotent request authenticates twice); `leave` gives the
         slot back when the answer is done.
@@ -73,6 +76,11 @@ class RateLimits:
         if getattr(request.state, "rate_slot", None) is not None:
             return
         s = self.settings
+        quota = (
+            s.rate_limit_daily_quota_sandbox
+            if environment == "sandbox"
+            else s.rate_limit_daily_quota
+        )
         now = clock.now()
         day = now.strftime("%Y%m%d")
         reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
@@ -80,9 +88,9 @@ class RateLimits:
         slot = uuid.uuid4().hex
         try:
             used, outcome = await self._tenant(
-                keys=[self._key("day", str(tenant), day), slot_key],
+                keys=[self._key("day", str(tenant), environment, day), slot_key],
                 args=[
-                    s.rate_limit_daily_quota,
+                    quota,
                     2 * 86_400,
                     s.rate_limit_concurrency,
                     int(now.timestamp() * 1000),
@@ -95,15 +103,15 @@ class RateLimits:
             return
         _set_headers(
             {
-                "X-Rate-Limit-Limit": str(s.rate_limit_daily_quota),
-                "X-Rate-Limit-Remaining": str(max(0, s.rate_limit_daily_quota - int(used))),
+                "X-Rate-Limit-Limit": str(quota),
+                "X-Rate-Limit-Remaining": str(max(0, quota - int(used))),
                 "X-Rate-Limit-Reset": str(int(reset.timestamp())),
             }
         )
         if int(outcome) == 0:
             wait = int((reset - now).total_seconds()) + 1
             raise TooManyRequests(
-                f"The daily quota of {s.rate_limit_daily_quota} requests is used up; "
+                f"The daily {environment} quota of {quota} requests is used up; "
                 "it resets at 00:00 UTC.",
                 retry_after=wait,
             )
@@ -160,7 +168,37 @@ def limits_of(request: Request) -> RateLimits:
 
 
 def address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the peer, or behind trusted proxies the right-most untrusted hop.
+
+    Only hops listed in `trusted_proxies` may speak for the caller through X-Forwarded-For; with
+    none configured (the default) the header is ignored, so nobody can choose their address.
+    """
+    peer = request.client.host if request.client else "unknown"
+    services = getattr(request.app.state, "services", None)
+    networks = services.settings.trusted_proxy_networks if services else ()
+    return caller(peer, request.headers.getlist("x-forwarded-for"), networks)
+
+
+def caller(peer: str, forwarded: list[str], networks: tuple[IPv4Network | IPv6Network, ...]) -> str:
+    current = peer
+    if not networks:
+        return current
+    hops = [h.strip() for value in forwarded for h in value.split(",")]
+    while _trusted(current, networks) and hops:
+        hop = hops.pop()
+        try:
+            current = str(ip_address(hop))
+        except ValueError:
+            return current  # garbage from a trusted proxy's client: the proxy saw no more
+    return current
+
+
+def _trusted(host: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def header_list() -> list[tuple[bytes, bytes]]:

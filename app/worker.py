@@ -12,6 +12,7 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 
+from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.config import Settings, get_settings
 from app.connections.jobs import purge_expired as _purge_expired
@@ -47,6 +48,7 @@ async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> No
     settings = settings or get_settings()
     setup_logging(settings.log_level)
     ctx["settings"] = settings
+    vault.configure(settings)  # webhook secrets are sealed at rest
     ctx["engine"] = make_engine(settings)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])
     ctx["http"] = egress.client()

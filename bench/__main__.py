@@ -1,4 +1,4 @@
-"""python -m bench [all|push|send|copy|idx|detect|link|load] — prints a table of median, p99
+"""python -m bench [all|push|send|copy|idx|detect|link|load|signin] — prints a table of median, p99
 and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
 table."""
 
@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, send
+from bench import load, more, push, send, signin
 from bench.harness import PG
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load"],
+        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load", "signin"],
         nargs="?",
         default="push",
     )
@@ -58,6 +58,7 @@ def main() -> None:
         "detect": more.detection,
         "link": more.link_page,
         "load": load.run,
+        "signin": signin.run,
     }
     results: dict[str, Any] = {}
     plan = None

@@ -194,6 +194,8 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         # Likewise the per-address limits of IDX and the Link pages (tests/test_ratelimit.py).
         idx_requests_per_minute=100_000,
         link_requests_per_minute=100_000,
+        portal_sign_ins_per_minute=100_000,
+        portal_sign_ins_per_minute_global=100_000,
         # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
         rate_limit_concurrency=100,
         # The suite's webhook receivers listen on loopback, which webhooks may not reach by
@@ -241,6 +243,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
         "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
         "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
+        "BANKFEEDS_PORTAL_SIGN_INS_PER_MINUTE": str(settings.portal_sign_ins_per_minute),
         "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
         "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
     }

@@ -10,8 +10,9 @@ from typing import Any
 from app.api import client_api
 from tests.conftest import Api, Linkable, v1_account
 from tests.feeds import connect, day, tx
+from tests.images import png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PNG = png()
 
 BODIES: dict[str, Any] = {
     "replace-company": {"name": "Hijacked"},

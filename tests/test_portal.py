@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
@@ -19,9 +20,10 @@ from app.connections.jobs import purge_expired
 from app.transactions.jobs import send_all
 from tests.conftest import Linkable, TenantKeys, metric_value, request_log
 from tests.feeds import NOW, Feed, connect, day, tx
+from tests.images import png
 from tests.portal import Staff, add_user, csrf_of
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()
 
 
 @pytest.fixture
@@ -255,8 +257,10 @@ async def test_logo_upload_with_the_api_checks(signed_in: Staff, api: Any) -> No
     r = await signed_in.post("/portal/branding/logo", files={"logo": ("l.png", PNG, "image/png")})
     assert r.status_code == 303
     logo = await signed_in.get("/portal/branding/logo")
-    assert logo.content == PNG and logo.headers["content-type"] == "image/png"
-    assert (await api.call("GET", "/settings/link")).json()["logo"]["sizeBytes"] == len(PNG)
+    assert logo.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(logo.content)).size == (16, 16), "a re-encoded copy of it"
+    stored = (await api.call("GET", "/settings/link")).json()["logo"]["sizeBytes"]
+    assert stored == len(logo.content)
 
 
 # ---- sync status ----------------------------------------------------------------------------

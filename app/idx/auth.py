@@ -51,8 +51,8 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     pair = _b64(value)
-    if pair is None or ":" not in pair:
-        return None
+    if pair is None or ":" not in pair or "\0" in pair:
+        return None  # a NUL byte would reach the database (PostgreSQL refuses it: a 500)
     username, _, password = pair.partition(":")
     if not username or not password:
         return None
@@ -62,34 +62,34 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
 async def idx_principal(
     request: Request, session: AsyncSession, services: Services
 ) -> IdxPrincipal:
+    """Partner key first: nothing sent without a valid one is counted against anyone's limits."""
     address = client_address(request)
+    limits = limits_of(request)
+    per_minute = services.settings.idx_requests_per_minute
     pair = username_password_from(request.headers.get("authorization"))
-    username = pair[0] if pair else None
-    await limits_of(request).per_minute(
-        "idx",
-        f"u:{username}" if username else f"a:{address}",
-        services.settings.idx_requests_per_minute,
-    )
-    throttle = Throttle(services.redis, services.settings)
-    had_failures = await throttle.check(username, address)
-
     key = partner_key_from(request.headers.get("x-partner-key"))
     partner = await tenants_repo.partner_key(session, digest(key)) if key else None
     if partner is None:
-        await throttle.failed(None, address)
+        await limits.per_minute("idx-anon", address, per_minute)
         raise Unauthorized("Unauthorized: X-Partner-Key must be base64 of an active partner key.")
+    scope = f"{partner.id}:u:{pair[0]}" if pair else f"{partner.id}:a:{address}"
+    await limits.per_minute("idx", scope, per_minute)
     if pair is None:
-        await throttle.failed(None, address)
         raise Unauthorized("Unauthorized: send Authorization: Basic base64(username:password).")
+    throttle = Throttle(services.redis, services.settings)
+    attempt = await throttle.attempt(partner.id, pair[0], address)
     identity = credentials.PartnerIdentity(partner.id, partner.tenant_id, partner.environment)
-    credential = await credentials.authenticate(
-        session, services.settings, identity, pair[0], pair[1]
-    )
+    try:
+        credential = await credentials.authenticate(
+            session, services.settings, identity, pair[0], pair[1]
+        )
+    except BaseException:
+        await throttle.release(attempt)
+        raise
     if credential is None:
-        await throttle.failed(pair[0], address)
+        await throttle.failed(attempt)  # 429 instead of 401 once the address has too many
         raise Unauthorized(BAD_SIGN_IN)
-    if had_failures:
-        await throttle.succeeded(pair[0])
+    await throttle.succeeded(attempt)
     return IdxPrincipal(
         partner.tenant_id, partner.environment, credential.connection_id, credential.id
     )

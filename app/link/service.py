@@ -21,6 +21,7 @@ from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
 from app.db import parse_uuid
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.images import NotAnImage, TooManyPixels, reencode
 from app.link import repository, schemas
 from app.link.tables import LinkSession, LinkSettings
 from app.tenants.service import Principal, digest
@@ -243,15 +244,19 @@ async def replace(
     return row
 
 
-def logo_type(content: bytes) -> str:
-    """PNG or JPEG, judged by the bytes themselves (never by a name or a header)."""
-    if content.startswith(PNG):
-        return "image/png"
-    if content.startswith(JPEG):
-        return "image/jpeg"
-    raise UnsupportedMediaType(
-        "The logo must be a PNG or JPEG image; SVG and other types are refused."
-    )
+def logo_type(content: bytes, max_side: int) -> tuple[bytes, str]:
+    """PNG or JPEG, judged by decoding the image itself (never by a name or a header); answers
+    the re-encoded copy to store and its type."""
+    if not content.startswith((PNG, JPEG)):
+        raise UnsupportedMediaType(
+            "The logo must be a PNG or JPEG image; SVG and other types are refused."
+        )
+    try:
+        return reencode(content, max_side)
+    except TooManyPixels as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except NotAnImage as exc:
+        raise UnsupportedMediaType(str(exc)) from exc
 
 
 async def set_logo(
@@ -261,7 +266,7 @@ async def set_logo(
         raise BadRequest("Send the logo's bytes as the request body.")
     if len(content) > settings.logo_max_bytes:
         raise PayloadTooLarge(f"The logo is larger than {settings.logo_max_bytes} bytes.")
-    kind = logo_type(content)
+    content, kind = logo_type(content, settings.logo_max_pixels)
     row = await _row(session, principal)
     row.logo, row.logo_type, row.updated_at = content, kind, clock.now()
     await session.flush()

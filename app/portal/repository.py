@@ -32,6 +32,17 @@ async def user_by_email(session: AsyncSession, email: str) -> PortalUser | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def password_of(session: AsyncSession, email: str) -> tuple[uuid.UUID, str] | None:
+    """The user's id and password hash, read without a lock: the check runs after the commit."""
+    stmt = select(PortalUser.id, PortalUser.password_hash).where(PortalUser.email == email)
+    row = (await session.execute(stmt)).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> PortalUser | None:
+    return await session.get(PortalUser, user_id)
+
+
 async def users_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[PortalUser]:
     stmt = select(PortalUser).where(PortalUser.tenant_id == tenant_id).order_by(PortalUser.email)
     return list((await session.execute(stmt)).scalars())

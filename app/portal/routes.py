@@ -23,13 +23,14 @@ from starlette.staticfiles import StaticFiles
 
 from app import i18n
 from app.db import transaction
-from app.errors import ApiError
+from app.errors import ApiError, TooManyRequests
 from app.link import schemas as link_schemas
 from app.link import service as link
 from app.link.routes import SECURITY_HEADERS as LINK_HEADERS
 from app.logs import tenant_id
-from app.portal import service
+from app.portal import guard, service
 from app.portal.service import Staff
+from app.ratelimit import address, limits_of
 from app.services import Services
 from app.tenants.tables import ENVIRONMENTS
 from app.webhooks import service as webhooks
@@ -175,23 +176,25 @@ async def sign_in(request: Request) -> Response:
     if not cookie or not _same(str(form.get("csrf", "")), cookie):
         return _sign_in_page(request, language, 403, error="csrf")
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    async with transaction(services.sessions) as session:
-        try:
-            token, _ = await service.sign_in(session, services.settings, email, password, language)
-        except service.SignInFailed:
-            # Caught inside the transaction: the failure count it raised must be committed.
-            # One answer for every failure, locked or not: no hint of who has an account.
-            token = ""
-    if not token:
-        return _sign_in_page(
-            request,
-            language,
-            401,
-            error="failed",
-            email=email,
-            attempts=services.settings.portal_max_failures,
-            minutes=services.settings.portal_lockout_minutes,
-        )
+    failed = _sign_in_page(
+        request,
+        language,
+        401,
+        error="failed",
+        email=email.replace("\0", ""),
+        attempts=services.settings.portal_max_failures,
+        minutes=services.settings.portal_lockout_minutes,
+    )
+    try:
+        token = await _check_sign_in(request, services, email, password, language)
+    except guard.Locked:
+        return failed  # one answer for every failure, locked or not: no hint of who has an account
+    except TooManyRequests as exc:
+        busy = _sign_in_page(request, language, 429, error="busy", email=email.replace("\0", ""))
+        busy.headers.update(exc.headers)
+        return busy
+    if token is None:
+        return failed
     response = redirect(_next(str(form.get("next", ""))))
     response.set_cookie(
         COOKIE,
@@ -204,6 +207,37 @@ async def sign_in(request: Request) -> Response:
     )
     response.delete_cookie(SIGN_IN_CSRF, path="/portal")
     return response
+
+
+async def _check_sign_in(
+    request: Request, services: Services, email: str, password: str, language: str
+) -> str | None:
+    """Limits first, the argon2 check outside any transaction (and bounded), then the session.
+
+    Raises guard.Locked or TooManyRequests; None for a wrong e-mail or password."""
+    s = services.settings
+    limits = limits_of(request)
+    who = address(request)
+    await limits.per_minute("portal-sign-in", who, s.portal_sign_ins_per_minute)
+    await limits.per_minute("portal-sign-in-all", "*", s.portal_sign_ins_per_minute_global)
+    stored_email = service.sign_in_email(email)
+    if stored_email is None:
+        return None
+    check = guard.Guard(services.redis, s, who, stored_email)
+    await check.check()
+    async with transaction(services.sessions) as session:
+        found = await service.password_hash(session, stored_email)
+    async with guard.hashing(s):
+        right = await service.password_matches(found, password)
+    if not right or found is None:
+        await check.failed()
+        return None
+    async with transaction(services.sessions) as session:
+        opened = await service.open_session(session, s, found[0], language)
+    if opened is None:
+        return None
+    await check.succeeded()
+    return opened[0]
 
 
 async def _sign_out(request: Request, services: Services, session: Any, who: Staff) -> Response:

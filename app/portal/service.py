@@ -2,8 +2,8 @@
 
 Passwords are argon2id hashes (passlib, the same context as the one-time credentials). A wrong
 password, an unknown e-mail and a locked account cost the same and say the same thing, so the
-form cannot be used to find out who has an account. After `portal_max_failures` wrong passwords
-in a row the account is locked for `portal_lockout_minutes`, whatever password is tried meanwhile.
+form cannot be used to find out who has an account. Lock-outs and limits live in `guard.py`;
+the password is checked outside any transaction (argon2 takes tens of milliseconds).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.config import Settings
 from app.credentials.service import HASHER
+from app.db import parse_uuid
 from app.errors import Conflict, NotFound
 from app.portal import repository
 from app.portal.tables import PortalSession, PortalUser
@@ -29,14 +30,6 @@ from app.tenants.tables import ENVIRONMENTS, Tenant
 
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class SignInFailed(Exception):
-    """Wrong e-mail or password, or the account is locked; `locked` says which to show."""
-
-    def __init__(self, locked: bool = False) -> None:
-        super().__init__("sign-in failed")
-        self.locked = locked
 
 
 @dataclass
@@ -96,27 +89,33 @@ async def remove_user(session: AsyncSession, tenant_ref: str, email: str) -> Non
         raise NotFound(f"no portal user {email} for tenant {tenant.name}")
 
 
-async def sign_in(
-    session: AsyncSession, settings: Settings, email: str, password: str, language: str
-) -> tuple[str, PortalSession]:
-    """Checks the password and opens a session; returns the cookie's token and the session."""
-    now = clock.now()
-    user = await repository.user_by_email(session, email.strip().lower())
-    if user is None:
+def sign_in_email(email: str) -> str | None:
+    """The e-mail as stored, or None for what no account can have (a NUL byte, far too long)."""
+    email = email.strip().lower()
+    return None if "\0" in email or len(email) > 254 else email
+
+
+async def password_hash(session: AsyncSession, email: str) -> tuple[uuid.UUID, str] | None:
+    return await repository.password_of(session, email)
+
+
+async def password_matches(found: tuple[uuid.UUID, str] | None, password: str) -> bool:
+    """The argon2 check, in a thread and outside any transaction; unknown e-mails cost the same."""
+    if found is None or "\0" in password:
         await asyncio.to_thread(HASHER.dummy_verify)
-        raise SignInFailed
-    if user.locked_until is not None and user.locked_until > now:
-        await asyncio.to_thread(HASHER.dummy_verify)  # as slow as any other answer
-        raise SignInFailed(locked=True)
-    if not await asyncio.to_thread(HASHER.verify, password, user.password_hash):
-        user.failed_attempts += 1
-        locked = user.failed_attempts >= settings.portal_max_failures
-        if locked:
-            user.locked_until = now + timedelta(minutes=settings.portal_lockout_minutes)
-            user.failed_attempts = 0
-        await session.flush()
-        raise SignInFailed(locked=locked)
-    user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
+        return False
+    return bool(await asyncio.to_thread(HASHER.verify, password, found[1]))
+
+
+async def open_session(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID, language: str
+) -> tuple[str, PortalSession] | None:
+    """A session for a user whose password was just checked; None if they were removed since."""
+    user = await repository.user_by_id(session, user_id)
+    if user is None:
+        return None
+    now = clock.now()
+    user.last_sign_in_at = now
     token = secrets.token_urlsafe(32)
     record = PortalSession(
         token_hash=digest(token),
@@ -148,7 +147,4 @@ def set_environment(who: Staff, environment: str) -> None:
 
 
 def parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return parse_uuid(value)

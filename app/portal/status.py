@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.schemas import ConnectionStatus
 from app.connections.tables import Connection
+from app.db import parse_uuid
 from app.errors import NotFound
 from app.portal import repository
 from app.tenants.service import Principal
@@ -136,27 +138,30 @@ async def account(
 
 
 def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return parse_uuid(value)
+
+
+# A formula character at the start of a cell, or after a character some spreadsheet splits
+# cells on (`,` in English locales, `;` in French ones, tab, `|`), spaces allowed between.
+_FORMULA = re.compile(r"(^|[,;\t|]\s*)([=+\-@\t\r])")
 
 
 def _cell(value: Any) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading '."""
+    """A CSV cell; a formula a spreadsheet would run, wherever it would split, gets a leading '."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
+    if isinstance(value, str):
+        return _FORMULA.sub(r"\1'\2", text)
     return text
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Every field quoted, so a separator inside one never starts another."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     for row in rows:
         writer.writerow([_cell(v) for v in row])

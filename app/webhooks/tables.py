@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, new_id
+from app.vault import Sealed
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -23,8 +24,9 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str | None] = mapped_column(String(500), nullable=True)
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The Standard Webhooks signing secret (whsec_…): kept, because signing needs it.
-    secret: Mapped[str] = mapped_column(String(100))
+    # The Standard Webhooks signing secret (whsec_…): kept, because signing needs it; encrypted
+    # at rest under BANKFEEDS_SECRET_KEYS (app/vault.py).
+    secret: Mapped[str] = mapped_column(Sealed())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Circuit breaker: when the current run of failed attempts began (None after a success), and
     # until when the endpoint is paused once that run has lasted too long.
