@@ -6,13 +6,14 @@ English and French catalogs live in `locales/` (Babel: `babel.cfg`, `messages.po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -78,7 +79,14 @@ def format_locale(language: str, currency: str) -> str:
 
 
 def money(amount: Decimal | None, currency: str, language: str) -> str:
-    return format_currency(amount or 0, currency, locale=format_locale(language, currency))
+    """An amount with its currency named in both languages: US$1,234.56 and CA$1,234.56 in
+    English (CLDR's symbols from the other country's locale), 1 234,56 $ US and 1 234,56 $ CA in
+    French (the Office québécois de la langue française's notation), non-breaking throughout."""
+    value = amount or 0
+    if language == "fr":
+        text = format_currency(value, currency, locale="fr_CA")
+        return text + "\u00a0CA" if currency == "CAD" else text
+    return format_currency(value, currency, locale="en_US" if currency == "CAD" else "en_CA")
 
 
 def long_date(value: date, language: str) -> str:
@@ -86,12 +94,30 @@ def long_date(value: date, language: str) -> str:
 
 
 def when(value: datetime | None, language: str) -> str:
-    """A moment in UTC, in the language's medium format; a dash when there is none."""
+    """A moment in UTC to the minute (no seconds), in the language's medium date and short time;
+    a dash when there is none."""
     if value is None:
         return "—"
     locale = format_locale(language, "USD")
-    stamp = format_datetime(value, format="medium", tzinfo=UTC, locale=locale)
-    return f"{stamp} UTC"
+    day = format_date(value.astimezone(UTC), format="medium", locale=locale)
+    hour = format_time(value, format="short", tzinfo=UTC, locale=locale)
+    stamp = str(get_datetime_format("medium", locale=locale)).format(
+        _nbsp(hour) + "\u00a0UTC", _nbsp(day)
+    )
+    return stamp
+
+
+def _nbsp(text: str) -> str:
+    """Keeps "18 h 58" and "Nov 29" on one line (CLDR writes some of them with plain spaces)."""
+    return text.replace(" ", "\u00a0")
+
+
+@cache
+def translator(language: str) -> Callable[[str], str]:
+    """gettext for `language`, for texts built in Python (app/portal/messages.py)."""
+    compile_catalogs()
+    translations = Translations.load(str(LOCALES_DIR), [language], domain="messages")
+    return translations.gettext
 
 
 @cache
@@ -106,7 +132,8 @@ def environment(language: str) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     translations = Translations.load(str(LOCALES_DIR), [language], domain="messages")
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(language=language)
+    # French puts a non-breaking space before a colon (OQLF); templates write {{ colon }}.
+    env.globals.update(language=language, colon="\u00a0:" if language == "fr" else ":")
     env.filters["money"] = lambda amount, currency: money(amount, currency, language)
     env.filters["long_date"] = lambda value: long_date(value, language)
     env.filters["when"] = lambda value: when(value, language)

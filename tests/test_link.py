@@ -123,8 +123,9 @@ async def test_location_gate_credentials_and_revoke(
     url, _, _ = await link_url(api, balance=1234.56)
     await open_link(client, url)
     setup = await client.get("/link/setup")
-    assert "$1,234.56" in setup.text
-    assert "••••5670" in setup.text and "12345670" not in setup.text, "numbers are masked"
+    assert "US$1,234.56" in setup.text, "the currency is named in English too"
+    assert "••••</span>" in setup.text and ">ending in </span>5670" in setup.text
+    assert "12345670" not in setup.text, "numbers are masked"
     assert "Get credentials" not in setup.text, "no credentials before the location is confirmed"
     token = csrf_of(setup.text)
 
@@ -164,12 +165,12 @@ async def test_language_switch_keeps_the_choice(client: httpx.AsyncClient, api: 
     r = await client.post("/link/language", data={"csrf": token, "lang": "fr", "back": "setup"})
     assert r.headers["location"] == "/link/setup"
     setup = await client.get("/link/setup", headers={"Accept-Language": "en-US"})
-    assert "Configurer les flux bancaires QuickBooks" in setup.text
-    assert "1\xa0234,56\xa0$" in setup.text, "fr_CA: non-breaking spaces, as Babel formats it"
+    assert "Configurer les flux bancaires de QuickBooks" in setup.text
+    assert "1\xa0234,56\xa0$\xa0CA" in setup.text, "fr_CA: non-breaking spaces, currency named"
     assert '<html lang="fr-CA">' in setup.text
     assert "English</button>" in setup.text
     step1 = await client.get("/link/connect")
-    assert "Se connecter aux flux bancaires QuickBooks Online" in step1.text
+    assert "Relier vos comptes aux flux bancaires de QuickBooks en ligne" in step1.text
 
 
 async def test_branding_api_and_callout_fallback(client: httpx.AsyncClient, api: Api) -> None:

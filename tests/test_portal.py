@@ -98,8 +98,8 @@ async def test_wrong_password_unknown_user_and_lock_out_look_alike(staff: Staff)
         await staff.sign_in(password="not the password")
     locked = await staff.sign_in()  # the right password, during the lock-out
     assert wrong.status_code == unknown.status_code == locked.status_code == 401
-    alert = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
-    said = {alert.search(r.text).group(1) for r in (wrong, unknown, locked)}  # type: ignore[union-attr]
+    alert = re.compile(r'<div class="error-summary" role="alert".*?</div>', re.S)
+    said = {alert.search(r.text).group(0) for r in (wrong, unknown, locked)}  # type: ignore[union-attr]
     assert len(said) == 1, "the same words whatever went wrong"
     assert "The e-mail address or the password is not right." in said.pop()
     for r in (wrong, unknown, locked):
@@ -218,7 +218,7 @@ async def test_branding_preview_saves_nothing(signed_in: Staff, api: Any) -> Non
     assert "preview.css?accent=%238a1c7c" in r.text
     # Both previews carry the English note: French falls back to it when left empty.
     assert r.text.count('<p class="pv-title">Need help?</p>') == 2
-    assert "Configurer les flux bancaires QuickBooks" in r.text, "the French preview is French"
+    assert "Configurer les flux bancaires de QuickBooks" in r.text, "the French preview is French"
     assert (await api.call("GET", "/settings/link")).json() == before
 
 
@@ -229,7 +229,7 @@ async def test_branding_limits_are_shown_and_enforced(signed_in: Staff, api: Any
     before = (await api.call("GET", "/settings/link")).json()
     r = await signed_in.post("/portal/branding", branding_form(title_en="x" * 51))
     assert r.status_code == 400
-    assert 'aria-invalid="true"' in r.text and "At most 50 characters." in r.text
+    assert 'aria-invalid="true"' in r.text and "at most 50 characters." in r.text
     r = await signed_in.post("/portal/branding", branding_form(title_en="", body_en=""))
     assert r.status_code == 400, "a French note needs the English one"
     r = await signed_in.post("/portal/branding", branding_form(accent="red"))
@@ -305,8 +305,10 @@ async def test_drill_down_companies_to_transactions(
     detail = await signed_in.get(f"/portal/companies/{company['id']}/accounts/{pk}")
     assert detail.status_code == 200
     assert "<svg" in detail.text and 'aria-hidden="true"' in detail.text
-    # The same numbers as a table for screen readers: today's row.
-    assert re.search(r"<th scope=\"row\">2026-03-10</th><td>3</td><td>2</td>", detail.text)
+    # The same numbers as a table behind a visible toggle: today's row.
+    assert "<details>" in detail.text and "Show the numbers as a table" in detail.text
+    today = r'<th scope="row" class="nowrap">March 10, 2026</th><td class="num">3</td>'
+    assert re.search(today + r'<td class="num">2</td>', detail.text)
     assert "2026-03-10: Accepted 3" in detail.text, "the chart counts the day's acceptances"
     assert "2026-03-10: Sent 2" in detail.text
     assert "t-1" in detail.text and "pending" in detail.text and "sent" in detail.text

@@ -48,19 +48,19 @@ TEXT = {
         "resent": "Queued again",
     },
     "fr": {
-        "sign_in": "Se connecter",
+        "sign_in": "Ouvrir une session",
         "status": "État de la synchronisation",
-        "branding": "Page de connexion",
+        "branding": "Page de liaison",
         "saved": "Enregistré.",
-        "sign_out": "Se déconnecter",
+        "sign_out": "Fermer la session",
         "count": "9 caractères sur 50",
         "body_count": "8 caractères sur 150",
         "chart": "Opérations acceptées et envoyées par jour",
         "filter": "Filtrer",
-        "connected": "connecté",
-        "webhooks": "Webhooks",
-        "resend": "Renvoyer",
-        "resent": "Remis en file",
+        "connected": "lié",
+        "webhooks": "Crochets Web",
+        "resend": "Livrer de nouveau",
+        "resent": "Remise en file",
     },
 }
 
@@ -127,9 +127,11 @@ def tenant_with_activity(live: LiveServer) -> tuple[str, str, dict[str, Any]]:
             push, json={"accountId": "chk-1", "transactions": items("a", today - timedelta(1), 3)}
         ).raise_for_status()
         _run(live, "jobs", "run", "daily-send")
-        http.post(
-            push, json={"accountId": "chk-1", "transactions": items("b", today, 2)}
-        ).raise_for_status()
+        # Still pending; QuickBooks is told money out by the sign, so "Credit" draws a warning.
+        later = [{**item, "transactionType": "Credit"} for item in items("b", today, 2)]
+        http.post(push, json={"accountId": "chk-1", "transactions": later}).raise_for_status()
+        future = items("z", today + timedelta(days=1), 1)  # breaks a rule: a rejected push
+        assert http.post(push, json={"accountId": "chk-1", "transactions": future}).is_error
     return email, password, company
 
 
@@ -181,12 +183,12 @@ async def test_sign_in_drill_down_and_branding(
         await row.get_by_role("link").click()
         await page.wait_for_url("**/accounts/*")
         assert t["chart"] in await page.locator("figure figcaption").inner_text()
-        assert await page.locator("#transactions ~ table tbody tr").count() == 5
+        assert await page.locator("#transactions ~ .table-scroll tbody tr").count() == 5
         await page.select_option("#filter-state", "pending")
         assert "state=" not in page.url, "choosing an option alone changes nothing (WCAG 3.2.2)"
         await page.get_by_role("button", name=t["filter"]).click()
         await page.wait_for_url("**state=pending")
-        assert await page.locator("#transactions ~ table tbody tr").count() == 2
+        assert await page.locator("#transactions ~ .table-scroll tbody tr").count() == 2
         await check("4-account")
 
         await page.get_by_role("link", name=t["branding"]).click()

@@ -38,16 +38,22 @@ HASHER = CryptContext(
     argon2__time_cost=2,
     argon2__parallelism=1,
 )
-_ALPHABET = string.ascii_uppercase + string.digits
+# People copy these by eye into QuickBooks: no look-alikes (O/0/o, I/1/l), no punctuation.
+LOOK_ALIKES = "O0oIl1"
+_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in LOOK_ALIKES)
+_PASSWORD_ALPHABET = "".join(
+    c for c in string.ascii_letters + string.digits if c not in LOOK_ALIKES
+)
 
 
 def new_username() -> str:
-    """Like S0MW-TR0P-7DS0: 36^12 possibilities."""
+    """Like SKMW-TR3P-7DS9: 32^12 (2^60) possibilities."""
     return "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(18)  # 24 characters, 144 random bits
+    """24 characters of 56 (about 139 random bits)."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(24))
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ async def _visit(request: Request) -> tuple[Services, Any, Any] | Response:
     visit = await service.visit(session, request.cookies.get(COOKIE))
     if visit is None:
         await session.close()
-        return page("link/expired.html", _language(request), status=401)
+        return page("link/expired.html", _language(request), status=401, **_after_post(request))
     tenant_id.set(str(visit.tenant.id))  # on this request's log line
     return services, session, visit
 
@@ -208,13 +208,21 @@ async def _form(request: Request, visit: Any) -> dict[str, str] | None:
     return {k: str(v) for k, v in form.items()}
 
 
+def _after_post(request: Request) -> dict[str, str]:
+    """An error page answering a POST: its language link goes to a page that answers a GET."""
+    return {"lang_base": "/link/setup"} if request.method == "POST" else {}
+
+
 def _common(visit: Any, language: str, **extra: Any) -> dict[str, Any]:
     branding = visit.branding
+    french = bool(branding and branding.callout_title_fr)
     return {
         "client": visit.tenant.name,
         "company": visit.company.name,
         "csrf": visit.record.csrf_token,
         "callout": service.callout(branding, language),
+        # The English callout on a French page says so (lang="en"), for screen readers.
+        "callout_lang": "en" if language == "fr" and not french else None,
         "has_logo": bool(branding and branding.logo),
         **extra,
     }
@@ -275,12 +283,14 @@ async def post_action(request: Request) -> Response:
     form = await _form(request, visit)
     language = visit.record.language
     if form is None:
-        return page("link/expired.html", language, status=403, forbidden=True)
+        return page(
+            "link/expired.html", language, status=403, forbidden=True, lang_base="/link/setup"
+        )
     action = request.path_params["action"]
     async with transaction(services.sessions) as session:
         visit = await service.visit(session, request.cookies.get(COOKIE))
         if visit is None:
-            return page("link/expired.html", language, status=401)
+            return page("link/expired.html", language, status=401, lang_base="/link/setup")
         record = visit.record
         if action == "language" and form.get("lang") in i18n.LOCALES:
             record.language = form["lang"]
@@ -288,6 +298,10 @@ async def post_action(request: Request) -> Response:
             return RedirectResponse(f"/link/{back}", status_code=303, headers=SECURITY_HEADERS)
         language = record.language
         if action == "location":
+            if form.get("location") not in ("us-ca", "other"):  # sent without a choice
+                answer = await _setup_page(session, visit, language, location_error=True)
+                answer.status_code = 400
+                return answer
             record.location_confirmed = form.get("location") == "us-ca"
             if not record.location_confirmed:
                 return page("link/not_eligible.html", language, **_common(visit, language, step=2))
@@ -306,7 +320,7 @@ async def post_action(request: Request) -> Response:
         if action == "revoke":
             await service.revoke(session, visit)
             return page("link/revoked.html", language, **_common(visit, language, step=2))
-    return page("link/expired.html", language, status=404)
+    return page("link/expired.html", language, status=404, lang_base="/link/setup")
 
 
 async def _branding(request: Request) -> Any:
@@ -349,7 +363,7 @@ def limited(handler: Endpoint) -> Endpoint:
                 "link", address(request), services.settings.link_requests_per_minute
             )
         except TooManyRequests as exc:
-            busy = page("link/busy.html", _language(request), status=429)
+            busy = page("link/busy.html", _language(request), status=429, **_after_post(request))
             busy.headers.update(exc.headers)
             return busy
         return await handler(request)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, contrast
 from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
@@ -183,10 +183,8 @@ async def current(session: AsyncSession, principal: Principal) -> LinkSettings |
 
 
 def ink_on(color: str) -> str:
-    """Black or white, whichever reads better on the accent colour #RRGGBB."""
-    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-    return "#000000" if luminance > 0.5 else "#ffffff"
+    """Black or white, whichever has the higher WCAG contrast ratio on the accent #RRGGBB."""
+    return contrast.ink_on(color)
 
 
 def callout(branding: LinkSettings | None, language: str) -> tuple[str, str] | None:

@@ -8,12 +8,14 @@ double-submit cookie on the sign-in form.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from babel.numbers import format_decimal
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -21,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app import i18n
+from app import contrast, i18n
 from app.db import transaction
 from app.errors import ApiError, TooManyRequests
 from app.link import schemas as link_schemas
@@ -291,12 +293,76 @@ def _branding_form(row: Any) -> dict[str, str]:
     }
 
 
+def _(message: str) -> str:
+    """Marks a message for pybabel extract; it is translated when shown."""
+    return message
+
+
+# What the editor says about a refused field, in the page's language (by field and problem).
+PROBLEMS = {
+    "too_long": _("%(field)s: at most %(limit)s characters."),
+    "plain": _("%(field)s: plain text only, without control characters."),
+    "required": _(
+        "%(field)s: required; the English note needs a title and a text, also when only the "
+        "French one is wanted."
+    ),
+    "required_fr": _("%(field)s: a French note needs both a title and a text (or neither)."),
+    "colour": _("Accent colour: choose a colour in the #RRGGBB form, such as #0b6e4f."),
+}
+FIELD_LABELS = {
+    "title_en": (_("Title of the English note"), 50),
+    "body_en": (_("Text of the English note"), 150),
+    "title_fr": (_("Title of the French note"), 50),
+    "body_fr": (_("Text of the French note"), 150),
+    "accent": (_("Accent colour"), 7),
+}
+LOGO_PROBLEMS = {
+    "size": _("Logo: the file is larger than %(kib)s KiB."),
+    "type": _("Logo: it must be a PNG or JPEG image; SVG and other types are refused."),
+    "missing": _("Logo: choose an image file to upload."),
+}
+
+
+def _error_texts(codes: dict[str, str], language: str) -> dict[str, str]:
+    gettext = i18n.translator(language)
+    texts = {}
+    for field, code in codes.items():
+        label, limit = FIELD_LABELS[field]
+        texts[field] = gettext(PROBLEMS[code]) % {"field": gettext(label), "limit": limit}
+    return texts
+
+
+def _contrast(accent: str, language: str) -> dict[str, Any]:
+    """The button ink on the accent colour and the two contrast ratios the editor shows."""
+    gettext = i18n.translator(language)
+    color = accent if link_schemas.is_color(accent) else DEFAULT_ACCENT
+    ink = link.ink_on(color)
+    text, edge = contrast.ratio(color, ink), contrast.ratio(color, contrast.WHITE)
+    number = i18n.format_locale(language, "USD")
+    return {
+        "ink": gettext("black") if ink == contrast.BLACK else gettext("white"),
+        # Truncated, never rounded up: 4.499 must not read as 4.5 (portal.js does the same).
+        "text": format_decimal(math.floor(text * 100) / 100, "0.0#", locale=number),
+        "edge": format_decimal(math.floor(edge * 100) / 100, "0.0#", locale=number),
+        "decimal": "," if language == "fr" else ".",
+        "low_text": text < contrast.TEXT_MINIMUM,
+        "light": edge < contrast.EDGE_MINIMUM,
+    }
+
+
 def _branding_page(
     who: Staff, request: Request, row: Any, form: dict[str, str], status: int = 200, **extra: Any
 ) -> HTMLResponse:
+    language = who.record.language
+    kib = extra.pop("logo_max_kib", 256)
+    if extra.get("errors"):
+        extra["errors"] = _error_texts(extra["errors"], language)
+    if extra.get("logo_error"):
+        problem = LOGO_PROBLEMS[extra["logo_error"]]
+        extra["logo_error"] = i18n.translator(language)(problem) % {"kib": kib}
     return page(
         "portal/branding.html",
-        who.record.language,
+        language,
         status,
         **common(
             who,
@@ -306,7 +372,8 @@ def _branding_page(
             form=form,
             texts=_preview_texts(),
             has_logo=bool(row is not None and row.logo),
-            logo_max_kib=extra.pop("logo_max_kib", 256),
+            logo_max_kib=kib,
+            contrast=_contrast(form["accent"], language),
             **extra,
         ),
     )
@@ -330,7 +397,7 @@ def _problem(field: str, error: Any) -> str:
         return "too_long"
     if error["type"] == "value_error" and "plain text" in error["msg"]:
         return "plain"
-    return "required"
+    return "required_fr" if field.endswith("_fr") else "required"
 
 
 def _body(form: dict[str, str]) -> link_schemas.LinkSettingsBody:

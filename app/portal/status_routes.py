@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.portal import charts, status
+from app.portal import charts, messages, status
 from app.portal.routes import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
 from app.services import Services
@@ -77,6 +77,8 @@ async def _company(request: Request, services: Services, session: Any, who: Staf
             push_statuses=status.PUSH_STATUSES,
             query=request.url.query,
             limit=status.LIMIT,
+            notes=lambda items: messages.notes(items, who.record.language),
+            failure=lambda text: messages.failure(text, who.record.language),
         ),
     )
 
