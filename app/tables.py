@@ -5,6 +5,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
+from app.idx.tables import IdxPull, Reserve
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
@@ -18,6 +19,7 @@ __all__ = [
     "Connection",
     "Credential",
     "IdempotencyKey",
+    "IdxPull",
     "LinkOtp",
     "LinkSession",
     "LinkSettings",
@@ -26,6 +28,7 @@ __all__ = [
     "PortalUser",
     "PushOperation",
     "PushRejection",
+    "Reserve",
     "SourceAccount",
     "Tenant",
     "WebhookAttempt",
