@@ -212,9 +212,7 @@ async def test_reserve_republishes_with_the_same_ids_and_is_audited(
     # QuickBooks' next pull (from the re-serve day) brings them again, under the same ids.
     clock.freeze(NOW + timedelta(days=2, hours=1))
     second = (await feed.pull(day(2), day(3))).json()["results"]
-    assert sorted(t["transactionId"] for t in second) == sorted(
-        t["transactionId"] for t in first
-    )
+    assert sorted(t["transactionId"] for t in second) == sorted(t["transactionId"] for t in first)
     assert {t["status"] for t in (await states(feed)).values()} == {"delivered"}
 
     async with sessions() as session:
