@@ -230,6 +230,13 @@ class PushOption(PushOptionProperty):
 DeliveryState = Literal["pending", "sent", "delivered"]
 
 
+def delivery_state(sent_at: datetime | None, delivered_at: datetime | None) -> DeliveryState:
+    """pending until sent; sent until an IDX answer carried it; then delivered."""
+    if sent_at is None:
+        return "pending"
+    return "delivered" if delivered_at is not None else "sent"
+
+
 class TransactionsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +22,7 @@ from app.errors import BadRequest, NotFound
 from app.schemas import ErrorValidationItem, PageQuery
 from app.tenants.service import Principal
 from app.transactions import repository, rules, schemas
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import PushOperation, PushRejection
 from app.webhooks import service as webhooks
 
 PENDING_STATUS_CODE = 202
@@ -379,12 +379,6 @@ async def operation(
     return found
 
 
-def delivery_state(row: BankTransaction, delivered: datetime | None) -> schemas.DeliveryState:
-    if row.sent_at is None:
-        return "pending"
-    return "delivered" if delivered is not None else "sent"
-
-
 async def account_transactions(
     session: AsyncSession,
     principal: Principal,
@@ -407,7 +401,7 @@ async def account_transactions(
                 amount=r.amount,
                 balance=r.balance,
                 transactionType=r.transaction_type,
-                status=delivery_state(r, delivered),
+                status=schemas.delivery_state(r.sent_at, delivered),
                 acceptedOnUtc=r.accepted_at,
                 sentOnUtc=r.sent_at,
                 deliveredOnUtc=delivered,
