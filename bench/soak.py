@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 import uuid
@@ -509,6 +510,19 @@ class Month:
     async def run(self) -> Report:
         started = self._mark = time.perf_counter()
         app = create_app(self.settings)
+        # Fifteen thousand request lines would cost more than the month itself: warnings only.
+        quiet = [logging.getLogger(name) for name in ("httpx", "app.request", "app.jobs")]
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.WARNING)
+        try:
+            return await self._run(app, started)
+        finally:
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
+            clock.reset()
+
+    async def _run(self, app: Any, started: float) -> Report:
         async with app.router.lifespan_context(app):
             sessions = app.state.services.sessions
             transport = httpx.ASGITransport(app=app)
@@ -537,7 +551,6 @@ class Month:
                 self.check_webhooks()
         self.report.pulls = sum(s.qbo.pulls for s in self.smbs)
         self.report.seconds = time.perf_counter() - started
-        clock.reset()
         return self.report
 
 
