@@ -80,10 +80,6 @@ async def lags_since(
     return [(at, int(lag or 0)) for at, lag in (await session.execute(stmt)).all()]
 
 
-async def count_pulls(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(IdxPull))).scalar_one())
-
-
 async def count_reservable(
     session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
 ) -> int:
