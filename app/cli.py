@@ -419,7 +419,9 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
 @jobs_group.command("run")
 @click.argument(
     "name",
-    type=click.Choice(["daily-send", "detect-disconnects", "deliver-webhooks", "purge-expired"]),
+    type=click.Choice(
+        ["daily-send", "detect-disconnects", "deliver-webhooks", "purge-expired", "detect-stale"]
+    ),
 )
 @click.option(
     "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."

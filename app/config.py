@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Days without an Intuit query before an account is disconnected.",
     )
+    stale_after_hours: int = Field(
+        default=48,
+        ge=1,
+        description="Hours without an Intuit transactions query before a connected account's "
+        "feed is stale (webhook bankFeeds.sourceAccount.stale; checked hourly).",
+    )
     send_chunk_accounts: int = Field(
         default=200, ge=1, description="Accounts the daily send claims per transaction."
     )

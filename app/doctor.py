@@ -32,6 +32,7 @@ JOB_MAX_AGE = {
     "detect_disconnects": timedelta(hours=25),
     "deliver_webhooks": timedelta(minutes=5),
     "purge_expired": timedelta(hours=2),
+    "detect_stale": timedelta(hours=2),
 }
 JOB_NAMES = tuple(JOB_MAX_AGE)
 MAX_SKEW_SECONDS = 5.0

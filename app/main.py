@@ -26,6 +26,7 @@ import app.accounts.routes
 import app.companies.routes
 import app.connections.routes
 import app.credentials.routes
+import app.feeds.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
 from app import metrics, openapi, ratelimit, vault

@@ -66,6 +66,21 @@ AUTH_FAILURES = Counter(
     ["surface"],
     registry=REGISTRY,
 )
+PULL_LAG = Histogram(
+    "bankfeeds_idx_pull_lag_seconds",
+    "Time since an account's previous QuickBooks transactions query, observed at each query "
+    "(first page), by tenant id.",
+    ["tenant"],
+    registry=REGISTRY,
+    buckets=tuple(h * 3600 for h in (1, 6, 12, 24, 30, 36, 48, 72, 120, 240)),
+)
+STALE = Gauge(
+    "bankfeeds_stale_source_accounts",
+    "Connected accounts whose feed is stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS), by "
+    "tenant id.",
+    ["tenant"],
+    registry=REGISTRY,
+)
 PENDING = Gauge(
     "bankfeeds_pending_transactions",
     "Accepted transactions not yet sent to Intuit.",
@@ -152,6 +167,8 @@ def _surface(route: str) -> str:
 
 async def _refresh(session: AsyncSession) -> None:
     from app.accounts.tables import SourceAccount
+    from app.companies.tables import Company
+    from app.connections.tables import Connection
     from app.transactions.tables import BankTransaction, PushOperation
     from app.webhooks.tables import WebhookDelivery
 
@@ -159,6 +176,17 @@ async def _refresh(session: AsyncSession) -> None:
         select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
     )
     PENDING.set((await session.execute(pending)).scalar_one())
+    STALE.clear()
+    stale = (
+        select(Company.tenant_id, func.count())
+        .select_from(SourceAccount)
+        .join(Connection, Connection.id == SourceAccount.connection_id)
+        .join(Company, Company.id == Connection.company_id)
+        .where(SourceAccount.status == "connected", SourceAccount.stale_since.is_not(None))
+        .group_by(Company.tenant_id)
+    )
+    for tenant, count in (await session.execute(stale)).all():
+        STALE.labels(str(tenant)).set(count)
     for gauge, column in (
         (ACCOUNTS, SourceAccount.status),
         (DELIVERIES, WebhookDelivery.status),

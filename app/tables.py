@@ -5,6 +5,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
 from app.idempotency.tables import IdempotencyKey
+from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
@@ -19,6 +20,7 @@ __all__ = [
     "Connection",
     "Credential",
     "IdempotencyKey",
+    "IdxPull",
     "JobRun",
     "LinkOtp",
     "LinkSession",
@@ -28,6 +30,7 @@ __all__ = [
     "PortalUser",
     "PushOperation",
     "PushRejection",
+    "Reserve",
     "SourceAccount",
     "Tenant",
     "WebhookAttempt",

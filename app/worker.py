@@ -14,6 +14,7 @@ from arq.connections import RedisSettings
 
 from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
+from app.accounts.jobs import detect_stale as _detect_stale
 from app.config import Settings, get_settings
 from app.connections.jobs import purge_expired as _purge_expired
 from app.db import make_engine, make_sessionmaker
@@ -28,12 +29,14 @@ daily_send = recorded(_daily_send)
 detect_disconnects = recorded(_detect_disconnects)
 deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
+detect_stale = recorded(_detect_stale)
 
 JOBS: dict[str, Any] = {
     "daily-send": daily_send,
     "detect-disconnects": detect_disconnects,
     "deliver-webhooks": deliver_webhooks,
     "purge-expired": purge_expired,
+    "detect-stale": detect_stale,
 }
 
 
@@ -76,6 +79,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(detect_disconnects, **_at(settings.detection_time), unique=True, timeout=3600),
         cron(deliver_webhooks, second={0, 10, 20, 30, 40, 50}, unique=True, timeout=600),
         cron(purge_expired, minute={17}, unique=True),
+        # Hourly: a feed goes stale within the hour after BANKFEEDS_STALE_AFTER_HOURS.
+        cron(detect_stale, minute={23}, unique=True, timeout=600),
     ]
 
 

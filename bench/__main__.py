@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, send, signin
+from bench import load, more, push, send, signin, soak
 from bench.harness import PG
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load", "signin"],
+        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load", "signin", "soak"],
         nargs="?",
         default="push",
     )
@@ -49,7 +49,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--days", type=int, default=30, help="soak: simulated days")
+    parser.add_argument(
+        "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
+    )
     args = parser.parse_args()
+    if args.scenario == "soak":  # not a latency table: a month simulated, with its invariants
+        soak.run(args)
+        return
     runners = {
         "push": push.run,
         "send": send.run,

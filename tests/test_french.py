@@ -29,6 +29,8 @@ NB, NNB = "\u00a0", "\u202f"
 # French strings that may equal their English msgid: the same word in both languages, or a name.
 SAME_IN_FRENCH = {"Date", "Description", "Production", "URL", "Logo", "Validation", "Actions"}
 SAME_IN_FRENCH |= {"Sections"}
+# French words spelled as in English: a page of pulls, the dates of a re-serve.
+SAME_IN_FRENCH |= {"Page", "Dates"}
 # One term per concept (docs/FRENCH.md): these must not come back.
 NOT_OUR_TERMS = [
     "Page de connexion",  # the Link page is « page de liaison »

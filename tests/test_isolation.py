@@ -23,6 +23,7 @@ BODIES: dict[str, Any] = {
     "create-batch-source-account": [v1_account("intruder")],
     "update-source-account": {"accountName": "Hijacked"},
     "create-bank-transactions": {"accountId": "chk-1", "transactions": [tx("x1", day(0))]},
+    "reserve-source-account-transactions": {"fromDate": day(-7), "toDate": day(0)},
 }
 
 

@@ -29,6 +29,17 @@ EXTENSIONS: set[tuple[str, str]] = {
         "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
         "/{accountId}/bankTransactions",
     ),
+    ("GET", "/companies/{companyId}/connections/{connectionId}/feedHealth"),
+    (
+        "GET",
+        "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
+        "/{accountId}/pulls",
+    ),
+    (
+        "POST",
+        "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
+        "/{accountId}/reserve",
+    ),
 }
 
 

@@ -20,10 +20,12 @@ FOCUSED_SUMMARY = "document.activeElement?.hasAttribute('data-error-summary')"
 ACCENTS = ("#ff5a00", "#2e8b57", "#ffdd00")
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
 WORDS = {
-    "en": {"start": "Start", "next": "Next", "continue": "Continue", "here": "In the United States or Canada",
+    "en": {"start": "Start", "next": "Next", "continue": "Continue",
+           "here": "In the United States or Canada",
            "else": "Somewhere else", "get": "Get credentials", "revoke": "Revoke credentials",
            "sign_in": "Sign in", "save": "Save", "upload": "Upload logo"},
-    "fr": {"start": "Commencer", "next": "Suivant", "continue": "Continuer", "here": "Aux États-Unis ou au Canada",
+    "fr": {"start": "Commencer", "next": "Suivant", "continue": "Continuer",
+           "here": "Aux États-Unis ou au Canada",
            "else": "Ailleurs", "get": "Obtenir les identifiants",
            "revoke": "Révoquer les identifiants", "sign_in": "Ouvrir une session",
            "save": "Enregistrer", "upload": "Téléverser le logo"},
@@ -130,6 +132,9 @@ async def test_portal_pages_reflow(browser: Any, live_server: LiveServer, langua
         await reflow(page, f"{name}-account")
         await page.goto(f"{base}/portal/webhooks")
         await reflow(page, f"{name}-webhooks")
+        await page.goto(f"{base}/portal/feed-health")
+        await page.locator("details summary").click()
+        await reflow(page, f"{name}-feed-health")
         await page.goto(f"{base}/portal/companies/{uuid.uuid4()}")
         await reflow(page, f"{name}-not-found")
 

@@ -150,8 +150,10 @@ async def test_update_sends_pending_without_the_daily_send(linkable: Linkable) -
     listed = (
         await feed.api.call("GET", f"{feed.link.accounts_path}/chk-1/bankTransactions")
     ).json()
-    assert listed["results"][0]["status"] == "sent"
+    # The Update's own answer carried it: sent, and delivered by the same pull.
+    assert listed["results"][0]["status"] == "delivered"
     assert listed["results"][0]["sentOnUtc"] == "2026-03-10T15:30:00Z"
+    assert listed["results"][0]["deliveredOnUtc"] == "2026-03-10T15:30:00Z"
 
 
 async def test_detection_day_9_and_day_10(

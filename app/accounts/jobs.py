@@ -54,3 +54,31 @@ async def detect(
 
 async def detect_disconnects(ctx: dict[str, Any]) -> dict[str, Any]:
     return await detect(ctx["sessions"], ctx["settings"], ctx.get("progress"))
+
+
+async def detect_stale_feeds(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> dict[str, Any]:
+    """Connected accounts QuickBooks has not pulled for `stale_after_hours` become stale, each
+    announced once (bankFeeds.sourceAccount.stale); the next pull announces it fresh again."""
+    started = time.perf_counter()
+    now = clock.now()
+    async with transaction(sessions) as session:
+        stale = await repository.mark_stale(
+            session, now - timedelta(hours=settings.stale_after_hours), now
+        )
+        if stale:
+            await events.stale_accounts_disconnected(
+                session, stale, "bankFeeds.sourceAccount.stale"
+            )
+    seconds = round(time.perf_counter() - started, 3)
+    log.info(
+        "feed health: %d accounts became stale",
+        len(stale),
+        extra={"fields": {"job": "detect_stale", "accounts": len(stale), "seconds": seconds}},
+    )
+    return {"accounts": len(stale), "seconds": seconds}
+
+
+async def detect_stale(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await detect_stale_feeds(ctx["sessions"], ctx["settings"])

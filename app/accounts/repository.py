@@ -136,3 +136,22 @@ async def count_stale(session: AsyncSession, cutoff: datetime) -> int:
         .where(SourceAccount.status == "connected", SourceAccount.last_queried_at <= cutoff)
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark_stale(
+    session: AsyncSession, cutoff: datetime, now: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Connected accounts not queried since `cutoff` and not yet known stale, now stale (one
+    statement); returns their (pk, connection id), so each is announced once."""
+    stmt = (
+        update(SourceAccount)
+        .where(
+            SourceAccount.status == "connected",
+            SourceAccount.last_queried_at <= cutoff,
+            SourceAccount.stale_since.is_(None),
+        )
+        .values(stale_since=now)
+        .returning(SourceAccount.pk, SourceAccount.connection_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(pk, cid) for pk, cid in (await session.execute(stmt)).all()]

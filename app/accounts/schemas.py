@@ -28,6 +28,7 @@ from app.schemas import WS, Money, Wire, WireDate, WireDateOrDateTime, WireDateT
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 CURRENCIES = ("USD", "CAD")
 AccountStatus = Literal["pending", "connected", "connecting", "disconnected", "unknown"]
+FeedHealth = Literal["healthy", "stale", "disconnected"]
 RoutingType = Literal[
     "rtn",
     "aba",
@@ -246,3 +247,27 @@ class BatchError(Wire):
 
 
 BatchItem = BatchCreated | BatchError
+
+
+class AccountFeedHealth(Wire):
+    """Extension: how QuickBooks' pulls of one source account are going. Kept out of Codat's
+    source-account shapes, which allow no additional properties."""
+
+    model_config = ConfigDict(title="Source account feed health")
+
+    id: str = Field(description="The source account's id.")
+    status: AccountStatus
+    feedHealth: FeedHealth | None = Field(
+        description="healthy; stale when QuickBooks has not pulled it for "
+        "BANKFEEDS_STALE_AFTER_HOURS; disconnected. Null until QuickBooks first pulls it."
+    )
+    lastPulledOnUtc: datetime | None = Field(
+        description="When QuickBooks last asked for its transactions."
+    )
+    staleSinceUtc: datetime | None = Field(description="When the feed was found stale.")
+
+
+class FeedHealthList(Wire):
+    model_config = ConfigDict(title="Connection feed health")
+
+    results: list[AccountFeedHealth]

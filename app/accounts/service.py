@@ -47,6 +47,26 @@ def _row(body: Prototype) -> dict[str, Any]:
     return row
 
 
+def feed_health(account: SourceAccount) -> schemas.FeedHealth | None:
+    """healthy, stale (as the hourly feed-health run found it) or disconnected; None while
+    QuickBooks has never asked for the account's transactions."""
+    if account.status == "disconnected":
+        return "disconnected"
+    if account.last_queried_at is None:
+        return None
+    return "stale" if account.stale_since is not None else "healthy"
+
+
+def to_health_wire(account: SourceAccount) -> schemas.AccountFeedHealth:
+    return schemas.AccountFeedHealth(
+        id=account.account_id,
+        status=account.status,
+        feedHealth=feed_health(account),
+        lastPulledOnUtc=account.last_queried_at,
+        staleSinceUtc=account.stale_since if account.status == "connected" else None,
+    )
+
+
 def to_wire(account: SourceAccount) -> schemas.AnySourceAccount:
     if account.version == 2:
         return schemas.SourceAccountV2(

@@ -40,6 +40,9 @@ class SourceAccount(Base):
     # disconnect detection reads only the latter (a listing alone does not keep a feed alive).
     last_listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Since when the feed has been stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS), as the
+    # feed-health run found it; cleared by the next pull. Null: fresh, or never pulled.
+    stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (

@@ -35,6 +35,7 @@ async def list_accounts(call: Call[None]) -> schemas.IntuitAccounts:
     query=schemas.TransactionsQuery,
     responses={200: schemas.IntuitTransactions},
     errors=(400, 401, 404, 429),
+    after_error=service.remember_refused_pull,
 )
 async def list_transactions(call: Call[None]) -> schemas.IntuitTransactions:
     """Sent transactions whose modifiedDate is in [startDate, endDate). The account's pending

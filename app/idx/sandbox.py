@@ -16,12 +16,15 @@ from typing import Any
 import click
 import httpx
 
+from app.idx import quickbooks
+
 IDX = "/partners/intuit/idx"
 
 
 class Sandbox:
     def __init__(self, url: str, username: str, password: str, partner_key: str, state: Path):
         self.url = url.rstrip("/")
+        self.credentials = (username, password, partner_key)
         pair = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.headers = {
             "Authorization": f"Basic {pair}",
@@ -72,23 +75,25 @@ class Sandbox:
                 startDate=start,
                 endDate=end,
                 page=str(page),
-                pageSize="1000",
+                pageSize=str(quickbooks.PAGE_SIZE),
             )
             results += body["results"]
             if len(results) >= body["totalResults"] or not body["results"]:
                 return results
             page += 1
 
-    def pull(self, label: str) -> int:
-        """One pull of every linked account, as the nightly run or the Update button does."""
+    def pull(self, label: str, *, update: bool = False) -> int:
+        """One pull of every linked account, as the nightly run does (from the last download)
+        or the Update button (the last 90 days). Transactions already booked are not again."""
         linked = self.state["accounts"]
         if not linked:
             click.echo("No linked accounts: run `bankfeeds sandbox qbo link` first.")
             return 0
         shown = 0
         tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+        back = (datetime.now(UTC).date() - timedelta(days=quickbooks.UPDATE_DAYS)).isoformat()
         for account_id, info in linked.items():
-            rows = self.transactions(account_id, info["since"], tomorrow)
+            rows = self.transactions(account_id, back if update else info["since"], tomorrow)
             fresh = [t for t in rows if t["transactionId"] not in info["seen"]]
             click.echo(f"{label} · {info['name']}: {len(fresh)} new transaction(s)")
             for t in sorted(fresh, key=lambda t: (t["transactionDate"], t["modifiedDate"])):
@@ -220,8 +225,8 @@ def pull(sandbox: Sandbox) -> None:
 @qbo.command()
 @click.pass_obj
 def update(sandbox: Sandbox) -> None:
-    """The SMB clicks Update: download now."""
-    sandbox.pull("Update")
+    """The SMB clicks Update: download the last 90 days now (what is booked stays once)."""
+    sandbox.pull("Update", update=True)
 
 
 @qbo.command()
@@ -235,3 +240,26 @@ def stop(sandbox: Sandbox, accounts: tuple[str, ...]) -> None:
         if info:
             click.echo(f"Stopped pulling {info['name']}.")
     sandbox.save()
+
+
+@qbo.command("run")
+@click.option("--days", type=int, default=7, show_default=True, help="Simulated days.")
+@click.option(
+    "--start",
+    "start_at",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First simulated day (UTC; default today).",
+)
+@click.pass_obj
+def run_days(sandbox: Sandbox, days: int, start_at: datetime | None) -> None:
+    """Drive QuickBooks over simulated days, in-process on the configured database: each day
+    the daily send, the nightly download at 22:00 Pacific (five hourly retries on failure), and
+    the detection runs, all through the settable clock. Needs no running server."""
+    import asyncio
+
+    from app.idx.simulate import simulate
+
+    first = (start_at or datetime.now(UTC)).date()
+    for line in asyncio.run(simulate(sandbox.credentials, first, days)):
+        click.echo(line)

@@ -136,6 +136,8 @@ class IdxPageQuery(BaseModel):
 
 
 class TransactionsQuery(IdxPageQuery):
+    # QuickBooks reads transactions in pages of up to 5,000 (the IDX spec's pageSize parameter).
+    pageSize: int = Field(default=100, ge=1, le=5000, description="Records per page, ≤ 5000.")
     startDate: date | datetime | None = Field(
         default=None, description="modifiedDate from (inclusive), YYYY-MM-DD (UTC)."
     )

@@ -8,20 +8,23 @@ keeps it so, returns a `disconnected` account to `connected`, and its connection
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
+from app import clock, metrics
 from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies import repository as companies_repo
 from app.config import Settings
 from app.connections import events
 from app.connections import repository as connections_repo
-from app.db import parse_uuid
+from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.idx import repository as pulls_repo
 from app.idx import schemas
 from app.idx.auth import IdxPrincipal
 from app.tenants import repository as tenants_repo
@@ -181,6 +184,57 @@ async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date
     return clock.today_in(zone)
 
 
+class PullRefused(BadRequest):
+    """A transactions query refused after its account was found: the pull log keeps a row of
+    it, written once the request's own transaction has rolled back."""
+
+    def __init__(self, message: str, row: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+def _pull_row(
+    principal: IdxPrincipal,
+    account: SourceAccount,
+    q: schemas.TransactionsQuery,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+    status: int,
+    rows: Sequence[BankTransaction],
+    total: int,
+    lag: int | None,
+) -> dict[str, Any]:
+    """The pull log's row: the answer's slice of (sent_at, id) is its first and last row."""
+    return {
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+        "account_pk": account.pk,
+        "pulled_at": now,
+        "start_at": start,
+        "end_at": end,
+        "page_number": q.page,
+        "page_size": q.pageSize,
+        "rows": len(rows),
+        "total": total,
+        "status": status,
+        "lag_seconds": lag,
+        "first_sent_at": rows[0].sent_at if rows else None,
+        "first_id": rows[0].id if rows else None,
+        "last_sent_at": rows[-1].sent_at if rows else None,
+        "last_id": rows[-1].id if rows else None,
+    }
+
+
+async def remember_refused_pull(
+    sessions: async_sessionmaker[AsyncSession], error: Exception
+) -> None:
+    """After a refused query rolled back, log the pull (its own short transaction)."""
+    if isinstance(error, PullRefused):
+        async with transaction(sessions) as session:
+            await pulls_repo.record_pull(session, error.row)
+
+
 async def list_transactions(
     session: AsyncSession,
     settings: Settings,
@@ -197,8 +251,12 @@ async def list_transactions(
     if account is None:
         raise NotFound(f"No account was found with ID {account_id}")
     start, end = _bound(q.startDate), _bound(q.endDate)
+    now = clock.now()
     if start is not None and end is not None and start > end:
-        raise BadRequest("startDate must not be after endDate.")
+        raise PullRefused(
+            "startDate must not be after endDate.",
+            _pull_row(principal, account, q, start, end, now, 400, [], 0, None),
+        )
 
     if account.feed_start_date is None:
         today = await _company_today(session, principal)
@@ -206,11 +264,17 @@ async def list_transactions(
         asked = start.date() if start is not None else earliest
         account.feed_start_date = min(max(asked, earliest), today)
     newly_connected = account.status != "connected"
+    was_stale = account.stale_since is not None
+    previous = account.last_queried_at
+    lag = int((now - previous).total_seconds()) if previous is not None else None
     account.status = "connected"
-    account.last_queried_at = clock.now()
+    account.last_queried_at = now
+    account.stale_since = None
     await session.flush()
     if newly_connected:
         await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.connected")
+    if was_stale:
+        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.fresh")
     if await connections_repo.mark_linked(session, principal.connection_id):
         connection = await connections_repo.by_id(session, principal.connection_id)
         assert connection is not None
@@ -222,6 +286,11 @@ async def list_transactions(
     rows, total = await transactions_repo.sent_between(
         session, account.pk, start, end, q.offset, q.pageSize
     )
+    await pulls_repo.record_pull(
+        session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
+    )
+    if lag is not None and q.page == 1:
+        metrics.PULL_LAG.labels(str(principal.tenant_id)).observe(lag)
     return schemas.IntuitTransactions(
         results=[to_intuit_transaction(account, r) for r in rows],
         pageNumber=q.page,

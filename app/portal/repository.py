@@ -19,6 +19,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import Tenant
+from app.transactions import repository as transactions_repo
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
@@ -216,14 +217,10 @@ async def rejections(
 
 async def transactions(
     session: AsyncSession, account_pk: uuid.UUID, state: str | None, limit: int
-) -> list[BankTransaction]:
-    stmt = select(BankTransaction).where(BankTransaction.account_pk == account_pk)
-    if state == "pending":
-        stmt = stmt.where(BankTransaction.sent_at.is_(None))
-    elif state == "sent":
-        stmt = stmt.where(BankTransaction.sent_at.is_not(None))
-    stmt = stmt.order_by(BankTransaction.id.desc()).limit(limit)
-    return list((await session.execute(stmt)).scalars())
+) -> list[tuple[BankTransaction, datetime | None]]:
+    """The newest transactions in a delivery state, each with when it was delivered."""
+    rows, _ = await transactions_repo.account_transactions(session, account_pk, state, 0, limit)
+    return rows
 
 
 async def daily_counts(
@@ -247,3 +244,28 @@ async def daily_counts(
 
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+async def accounts_at_risk(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str, limit: int
+) -> list[tuple[SourceAccount, Company]]:
+    """Accounts QuickBooks pulls (or did), at risk first: stale, then disconnected, then by
+    oldest pull."""
+    rank = case(
+        (and_(SourceAccount.status == "connected", SourceAccount.stale_since.is_not(None)), 0),
+        (SourceAccount.status == "disconnected", 1),
+        else_=2,
+    )
+    stmt = (
+        select(SourceAccount, Company)
+        .join(Connection, Connection.id == SourceAccount.connection_id)
+        .join(Company, Company.id == Connection.company_id)
+        .where(
+            Company.tenant_id == tenant_id,
+            Company.environment == environment,
+            SourceAccount.last_queried_at.is_not(None),
+        )
+        .order_by(rank, SourceAccount.last_queried_at, SourceAccount.pk)
+        .limit(limit)
+    )
+    return [(a, c) for a, c in (await session.execute(stmt)).all()]

@@ -504,7 +504,7 @@ async def _resend(request: Request, services: Services, session: Any, who: Staff
 
 
 def _routes() -> list[Route | Mount]:
-    from app.portal import status_routes  # after this module's names exist (it uses them)
+    from app.portal import feed_routes, status_routes  # after this module's names exist
 
     return [
         Route("/portal", home, methods=["GET"]),
@@ -513,6 +513,7 @@ def _routes() -> list[Route | Mount]:
         Route("/portal/sign-out", signed_in(_sign_out), methods=["POST"]),
         Route("/portal/preferences", signed_in(_preferences), methods=["POST"]),
         *status_routes.routes(signed_in),
+        *feed_routes.routes(signed_in),
         Route("/portal/branding", signed_in(_branding), methods=["GET", "POST"]),
         Route("/portal/branding/logo", signed_in(_logo), methods=["GET"]),
         Route("/portal/branding/logo", signed_in(_logo_upload), methods=["POST"]),

@@ -28,12 +28,13 @@ from app.errors import NotFound
 from app.portal import repository
 from app.tenants.service import Principal
 from app.transactions.schemas import PushOperation as PushOperationWire
+from app.transactions.schemas import delivery_state
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 CONNECTION_STATUSES: tuple[str, ...] = get_args(ConnectionStatus)
 ACCOUNT_STATUSES: tuple[str, ...] = get_args(AccountStatus)
 PUSH_STATUSES: tuple[str, ...] = get_args(PushOperationWire.model_fields["status"].annotation)
-DELIVERY_STATES = ("pending", "sent")
+DELIVERY_STATES = ("pending", "sent", "delivered")
 LIMIT = 200  # rows a page shows (and its CSV exports): support views, not a data dump
 CHART_DAYS = 30
 
@@ -108,7 +109,7 @@ class AccountView:
     company: Company
     connection: Connection
     account: SourceAccount
-    transactions: list[BankTransaction]
+    transactions: list[tuple[BankTransaction, datetime | None]]  # with deliveredOnUtc
     accepted_by_day: dict[date, int]
     sent_by_day: dict[date, int]
     last_day: date
@@ -255,8 +256,10 @@ def transactions_csv(view: AccountView) -> str:
             "description",
             "amount",
             "balance",
+            "status",
             "acceptedOnUtc",
             "sentOnUtc",
+            "deliveredOnUtc",
             "pushOperationKey",
         ),
         (
@@ -266,10 +269,12 @@ def transactions_csv(view: AccountView) -> str:
                 t.description,
                 t.amount,
                 t.balance,
+                delivery_state(t.sent_at, delivered),
                 t.accepted_at,
                 t.sent_at,
+                delivered,
                 t.push_operation_key,
             )
-            for t in view.transactions
+            for t, delivered in view.transactions
         ),
     )

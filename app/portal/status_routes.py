@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.portal import charts, messages, status
+from app.portal import charts, feed_health, messages, status
 from app.portal.routes import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
 from app.services import Services
@@ -94,6 +94,7 @@ async def _account(request: Request, services: Services, session: Any, who: Staf
     )
     if request.url.path.endswith(".csv"):
         return _csv(status.transactions_csv(view), "transactions.csv")
+    pulls = await feed_health.account_pulls(session, view.account)
     return page(
         "portal/account.html",
         who.record.language,
@@ -106,6 +107,7 @@ async def _account(request: Request, services: Services, session: Any, who: Staf
             days=status.CHART_DAYS,
             state=state,
             states=status.DELIVERY_STATES,
+            pulls=pulls,
             query=request.url.query,
             limit=status.LIMIT,
         ),

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from app.companies.tables import Company
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import uuid_param
+from app.idx.tables import IdxPull
 from app.tenants.service import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
@@ -285,24 +287,78 @@ async def operations_page(
     return list((await session.execute(stmt)).scalars()), total
 
 
+def delivered_at() -> Any:
+    """When a transaction was delivered, derived from the pull log: the first successful
+    answer, since it was (last) sent, whose (sent_at, id) slice covers it; else null."""
+    key = tuple_(BankTransaction.sent_at, BankTransaction.id)
+    return (
+        select(func.min(IdxPull.pulled_at))
+        .where(
+            IdxPull.account_pk == BankTransaction.account_pk,
+            IdxPull.status == 200,
+            IdxPull.rows > 0,
+            IdxPull.pulled_at >= BankTransaction.sent_at,
+            tuple_(IdxPull.first_sent_at, IdxPull.first_id) <= key,
+            tuple_(IdxPull.last_sent_at, IdxPull.last_id) >= key,
+        )
+        .correlate(BankTransaction)
+        .scalar_subquery()
+    )
+
+
+def state_filter(status: str | None, delivered: Any) -> list[ColumnElement[bool]]:
+    """The delivery-state filter: pending, sent (not yet fetched) or delivered."""
+    if status == "pending":
+        return [BankTransaction.sent_at.is_(None)]
+    if status == "sent":
+        return [BankTransaction.sent_at.is_not(None), delivered.is_(None)]
+    if status == "delivered":
+        return [BankTransaction.sent_at.is_not(None), delivered.is_not(None)]
+    return []
+
+
 async def account_transactions(
     session: AsyncSession, account_pk: uuid.UUID, status: str | None, offset: int, limit: int
-) -> tuple[list[BankTransaction], int]:
-    conditions = [BankTransaction.account_pk == account_pk]
-    if status == "pending":
-        conditions.append(BankTransaction.sent_at.is_(None))
-    elif status == "sent":
-        conditions.append(BankTransaction.sent_at.is_not(None))
+) -> tuple[list[tuple[BankTransaction, datetime | None]], int]:
+    """A page of the account's transactions, newest first, each with its deliveredOnUtc."""
+    delivered = delivered_at()
+    conditions = [BankTransaction.account_pk == account_pk, *state_filter(status, delivered)]
     count = select(func.count()).select_from(BankTransaction).where(*conditions)
     total = int((await session.execute(count)).scalar_one())
     stmt = (
-        select(BankTransaction)
+        select(BankTransaction, delivered)
         .where(*conditions)
         .order_by(BankTransaction.id.desc())
         .offset(offset)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars()), total
+    return [(t, at) for t, at in (await session.execute(stmt)).all()], total
+
+
+async def operations_delivery(
+    session: AsyncSession, operations: Sequence[PushOperation]
+) -> dict[uuid.UUID, tuple[int, int, datetime | None]]:
+    """For each operation: (transactions, delivered, when the last was delivered)."""
+    if not operations:
+        return {}
+    delivered = delivered_at()
+    stmt = (
+        select(
+            BankTransaction.push_operation_key,
+            func.count(),
+            func.count(delivered),
+            func.max(delivered),
+        )
+        .where(
+            BankTransaction.account_pk.in_({op.account_pk for op in operations}),
+            BankTransaction.push_operation_key.in_([op.key for op in operations]),
+        )
+        .group_by(BankTransaction.push_operation_key)
+    )
+    return {
+        key: (int(total), int(done), last)
+        for key, total, done, last in (await session.execute(stmt)).all()
+    }
 
 
 async def claim_sendable(

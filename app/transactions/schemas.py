@@ -142,6 +142,11 @@ class PushOperation(Wire):
     errorMessage: str | None = None
     validation: PushValidation
     statusCode: int
+    deliveredOnUtc: datetime | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Extension: when QuickBooks had fetched every transaction of the push.",
+    )
 
 
 class BankTransactionEcho(TypedDict):
@@ -222,13 +227,24 @@ class PushOption(PushOptionProperty):
     pass
 
 
+DeliveryState = Literal["pending", "sent", "delivered"]
+
+
+def delivery_state(sent_at: datetime | None, delivered_at: datetime | None) -> DeliveryState:
+    """pending until sent; sent until an IDX answer carried it; then delivered."""
+    if sent_at is None:
+        return "pending"
+    return "delivered" if delivered_at is not None else "sent"
+
+
 class TransactionsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     page: int = Field(default=1, ge=1, le=2**31 - 1)
     pageSize: int = Field(default=100, ge=1, le=5000)
-    status: Literal["pending", "sent"] | None = Field(
-        default=None, description="Only pending, or only sent, transactions."
+    status: DeliveryState | None = Field(
+        default=None,
+        description="Only pending, sent (published, not yet fetched) or delivered transactions.",
     )
 
     @property
@@ -249,9 +265,12 @@ class AccountTransaction(Wire):
     amount: Money
     balance: Money | None = None
     transactionType: str | None = None
-    status: Literal["pending", "sent"]
+    status: DeliveryState
     acceptedOnUtc: datetime
     sentOnUtc: datetime | None = None
+    deliveredOnUtc: datetime | None = Field(
+        default=None, description="When an IDX answer first carried it (since it was sent)."
+    )
     pushOperationKey: str | None = None
 
 

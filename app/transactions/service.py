@@ -57,6 +57,7 @@ def to_wire(op: PushOperation) -> schemas.PushOperation:
         errorMessage=op.error_message,
         validation=schemas.PushValidation(errors=[], warnings=warnings),
         statusCode=op.status_code,
+        deliveredOnUtc=op.delivered_at,
     )
 
 
@@ -347,7 +348,22 @@ async def operations(
         },
         [PushOperation.key],
     )
-    return await repository.operations_page(session, company.id, where, order, q.offset, q.pageSize)
+    rows, total = await repository.operations_page(
+        session, company.id, where, order, q.offset, q.pageSize
+    )
+    await note_delivered(session, rows)
+    return rows, total
+
+
+async def note_delivered(session: AsyncSession, operations: Sequence[PushOperation]) -> None:
+    """Successful operations not yet known delivered: once QuickBooks has fetched every one of
+    their transactions, remember when (kept, so it is computed until then only)."""
+    waiting = [op for op in operations if op.status == "Success" and op.delivered_at is None]
+    for key, (total, done, last) in (
+        await repository.operations_delivery(session, waiting)
+    ).items():
+        if total and total == done:
+            next(op for op in waiting if op.key == key).delivered_at = last
 
 
 async def operation(
@@ -359,6 +375,7 @@ async def operation(
     found = await repository.operation(session, company.id, parsed) if parsed else None
     if found is None:
         raise NotFound(f"No push operation was found with key {key}")
+    await note_delivered(session, [found])
     return found
 
 
@@ -384,12 +401,13 @@ async def account_transactions(
                 amount=r.amount,
                 balance=r.balance,
                 transactionType=r.transaction_type,
-                status="sent" if r.sent_at else "pending",
+                status=schemas.delivery_state(r.sent_at, delivered),
                 acceptedOnUtc=r.accepted_at,
                 sentOnUtc=r.sent_at,
+                deliveredOnUtc=delivered,
                 pushOperationKey=str(r.push_operation_key) if r.push_operation_key else None,
             )
-            for r in rows
+            for r, delivered in rows
         ],
         pageNumber=q.page,
         pageSize=q.pageSize,

@@ -83,6 +83,8 @@ class PushOperation(Base):
     timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error_message: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # When QuickBooks had fetched every one of its transactions (filled when first seen so).
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (

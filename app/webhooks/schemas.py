@@ -12,6 +12,8 @@ from app.schemas import Wire
 EventType = Literal[
     "bankFeeds.sourceAccount.connected",
     "bankFeeds.sourceAccount.disconnected",
+    "bankFeeds.sourceAccount.stale",
+    "bankFeeds.sourceAccount.fresh",
     "connection.connected",
     "connection.disconnected",
     "bankTransactions.write.successful",
