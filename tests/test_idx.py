@@ -404,7 +404,9 @@ async def test_disconnected_account_queried_again_reconnects_and_relinks(
     )
     assert r.json()["status"] == "disconnected"
     await linkable.api.call("PATCH", linkable.connection_path, {"status": "Unlinked"})
-    await linkable.idx.get(f"/accounts/{account}/transactions")
+    assert (await linkable.idx.get(f"/accounts/{account}/transactions")).status_code == 401
+    again = await linkable.new_credentials()  # the client's Unlinked revoked every set
+    await again.get(f"/accounts/{account}/transactions")
     assert (await source_accounts(linkable))["chk-1"]["status"] == "connected"
     assert (await linkable.api.call("GET", linkable.connection_path)).json()["status"] == "Linked"
 

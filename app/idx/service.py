@@ -209,6 +209,7 @@ async def list_transactions(
     account.status = "connected"
     account.last_queried_at = clock.now()
     await session.flush()
+    await connections_repo.record_sync(session, principal.connection_id, account.last_queried_at)
     if newly_connected:
         await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.connected")
     if await connections_repo.mark_linked(session, principal.connection_id):
