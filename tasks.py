@@ -5,6 +5,7 @@
     python3 tasks.py bankfeeds ARGS...  # the `bankfeeds` command: tenants create 'My App', ...
     python3 tasks.py test               # the suite (PostgreSQL/Redis if DATABASE_URL/REDIS_URL)
     python3 tasks.py lint               # ruff and mypy
+    python3 tasks.py docs               # regenerate docs/CONFIGURATION.md from app/config.py
 
 Each makes .venv on first use: `run` and `bankfeeds` install the service alone, `test` and
 `lint` add the development tools (pytest, Playwright, mypy, the Codat SDK, ...). It reinstalls
@@ -82,13 +83,16 @@ def run(*cmd: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "bankfeeds", "test", "lint"}:
+    if not argv or argv[0] not in {"run", "bankfeeds", "test", "lint", "docs"}:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
     ensure_venv(dev=task in {"test", "lint"})
     if task == "run":
         return run(str(BIN / "bankfeeds"), "dev", *rest)
+    if task == "docs":
+        reference = str(ROOT / "docs" / "CONFIGURATION.md")
+        return run(str(BIN / "python"), "-m", "app.config_reference", reference)
     if task == "bankfeeds":
         return subprocess.call([str(BIN / "bankfeeds"), *rest])  # noqa: S603  (caller's cwd)
     if task == "test":
