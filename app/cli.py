@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import migrate
+from app import instance, migrate
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import ApiError
@@ -33,23 +34,43 @@ data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for the embedded SQLite file and Redis (default .bankfeeds).",
+    help="Directory for the embedded SQLite file and Redis (default: the one `bankfeeds dev` "
+    "last used in this directory, else .bankfeeds).",
 )
 
 
 def _use_data_dir(data_dir: Path | None) -> Settings:
+    """--data-dir, else BANKFEEDS_DATA_DIR, else the data dir `bankfeeds dev` recorded in this
+    working directory (.bankfeeds-dev.json), else the default."""
     if data_dir is not None:
         os.environ["BANKFEEDS_DATA_DIR"] = str(data_dir)
+    elif "BANKFEEDS_DATA_DIR" not in os.environ and (found := instance.read()) is not None:
+        os.environ["BANKFEEDS_DATA_DIR"] = str(found.data_dir)
     get_settings.cache_clear()
+    return _settings()
+
+
+def _settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:  # pydantic names each wrong setting and says why
         raise click.ClickException(f"configuration is invalid: {exc}") from exc
 
 
+def _data_dir_after(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        _use_data_dir(value)
+
+
+def _say_database(settings: Settings) -> None:
+    """Every command that touches data says which database (on stderr: --json stays clean)."""
+    click.echo(f"Database: {instance.describe_database(settings)}", err=True)
+
+
 def _in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     """Run one unit of work against the configured database (migrating an embedded one first)."""
-    settings = get_settings()
+    settings = _settings()
+    _say_database(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings)
 
@@ -111,18 +132,21 @@ def _exit_quietly(signum: int, frame: object) -> None:
 def dev(host: str, port: int, data_dir: Path | None) -> None:
     """API, Link pages and worker on SQLite and an embedded Redis: nothing else to install."""
     settings = _use_data_dir(data_dir)
-    if settings.database_url is None:
-        click.echo(f"Database: SQLite at {settings.data_dir.resolve() / 'bankfeeds.db'}")
+    click.echo(f"Database: {instance.describe_database(settings)}")
     migrate.upgrade(settings)
     redis_server = None
     if not settings.redis_url:
         redis_server = _start_embedded_redis(settings)
         click.echo(f"Redis: embedded server at {redis_server.socket}")
     base = f"http://{host}:{port}"
+    data_dir_abs = settings.data_dir.resolve()
+    instance.write(instance.Instance(data_dir_abs, base, get_settings().redis_url, os.getpid()))
     click.echo(
         f"\nBank Feeds Connector on {base}  (OpenAPI: {base}/openapi.json)\n"
+        f"Commands run in this directory use this instance ({instance.MARKER} records it).\n"
         f"Create a tenant and its API key in another terminal:\n"
-        f"    bankfeeds --data-dir {settings.data_dir} tenants create 'My Lending App'\n"
+        f"    {_command_name()} tenants create 'My Lending App'\n"
+        f"Or watch the whole story run against it:  {_command_name()} demo\n"
     )
     os.environ.setdefault("BANKFEEDS_PUBLIC_BASE_URL", base)
     get_settings.cache_clear()
@@ -134,6 +158,17 @@ def dev(host: str, port: int, data_dir: Path | None) -> None:
     finally:
         if redis_server is not None:
             redis_server.stop()
+        instance.write(instance.Instance(data_dir_abs))  # the data stays; the URL is gone
+
+
+def _command_name() -> str:
+    """How to type this command here: `bankfeeds` when it is on PATH, else through tasks.py."""
+    on_path = shutil.which("bankfeeds")
+    if on_path and Path(on_path).resolve() == Path(sys.argv[0]).resolve():
+        return "bankfeeds"
+    if Path("tasks.py").exists():
+        return "python3 tasks.py bankfeeds"
+    return sys.argv[0]
 
 
 @main.command()
@@ -157,7 +192,9 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
 @click.option("--revision", default="head", show_default=True)
 def migrate_command(revision: str) -> None:
     """Bring the database schema up to date (Alembic)."""
-    migrate.upgrade(get_settings(), revision)
+    settings = _settings()
+    _say_database(settings)
+    migrate.upgrade(settings, revision)
     click.echo(f"database at revision {revision}")
 
 
@@ -433,7 +470,8 @@ def jobs_run(name: str, at: str | None) -> None:
     from app import clock
     from app.worker import JOBS, build_ctx, shutdown
 
-    settings = get_settings()
+    settings = _settings()
+    _say_database(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings)
     if at:
@@ -467,10 +505,13 @@ def doctor() -> None:
     """Check configuration, database, migrations, Redis, the worker and clocks."""
     from app import doctor as checks
 
-    try:
-        settings = get_settings()
-    except Exception as exc:  # pydantic lists which setting is wrong and why
-        raise click.ClickException(f"configuration is invalid: {exc}") from exc
+    settings = _settings()
+    _say_database(settings)
+    dev = instance.running()
+    if not settings.redis_url and dev is not None and dev.redis_url:
+        # The embedded Redis of the `bankfeeds dev` running from this directory.
+        click.echo(f"Redis: {dev.redis_url} (of `bankfeeds dev` at {dev.url})", err=True)
+        settings = settings.model_copy(update={"redis_url": dev.redis_url})
 
     def say(passed: bool | None, message: str) -> None:
         click.echo(f"{'warn' if passed is None else 'ok  ' if passed else 'FAIL'}  {message}")
@@ -479,7 +520,70 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
+@main.command()
+@click.option(
+    "--url",
+    default=None,
+    help="The running service (default: the `bankfeeds dev` started from this directory, "
+    "else http://127.0.0.1:8000).",
+)
+def demo(url: str | None) -> None:
+    """Run the whole story against the running service, printing each step."""
+    from app import demo as story
+    from app.worker import JOBS, build_ctx, shutdown
+
+    dev = instance.running()
+    url = url or (dev.url if dev is not None and dev.url else "http://127.0.0.1:8000")
+
+    def make_tenant(name: str) -> dict[str, Any]:
+        async def work(session: AsyncSession, settings: Settings) -> tenants.NewTenant:
+            return await tenants.create_tenant(
+                session, name, settings.default_time_zone, settings.max_api_keys
+            )
+
+        made = _in_transaction(work)
+        return {
+            "name": made.tenant.name,
+            "apiKey": made.api_keys["production"],
+            "partnerKeys": made.partner_keys,
+        }
+
+    def daily_send() -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            ctx: dict[str, Any] = {}
+            await build_ctx(ctx, _settings())
+            try:
+                return await JOBS["daily-send"](ctx)  # type: ignore[no-any-return]
+            finally:
+                await shutdown(ctx)
+
+        return asyncio.run(run())
+
+    story.run(url, make_tenant, daily_send)
+
+
 main.add_command(sandbox_group)
+
+
+def _accept_data_dir_everywhere(group: click.Group) -> None:
+    """`bankfeeds tenants create X --data-dir D` works as `bankfeeds --data-dir D tenants ...`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_data_dir_everywhere(command)
+        elif not any(p.name == "data_dir" for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--data-dir"],
+                    type=click.Path(file_okay=False, path_type=Path),
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_data_dir_after,
+                    help="As `bankfeeds --data-dir`, accepted here too.",
+                )
+            )
+
+
+_accept_data_dir_everywhere(main)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""The one settings object. Every field is listed in the README's Configuration table."""
+"""The one settings object, and the one source of the configuration reference:
+docs/CONFIGURATION.md is generated from these fields (`python3 tasks.py docs`)."""
 
 from __future__ import annotations
 
@@ -16,25 +17,28 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path(".bankfeeds"),
-        description="Where the embedded SQLite file and embedded Redis live.",
+        description="Where the embedded SQLite file and embedded Redis live (also `--data-dir`; "
+        "commands run where `bankfeeds dev` runs use its data dir).",
     )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "BANKFEEDS_DATABASE_URL"),
-        description="SQLAlchemy URL; postgresql+asyncpg://... in production. "
-        "Unset: SQLite file in data_dir.",
+        description="SQLAlchemy URL. Production: `postgresql+asyncpg://user:pass@host/db` "
+        "(`postgres://…` is accepted too). Unset: the SQLite file `<data dir>/bankfeeds.db`.",
     )
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "BANKFEEDS_REDIS_URL"),
-        description="redis:// or unix:// URL. Unset: `bankfeeds dev` starts an embedded Redis.",
+        description="`redis://host:6379/0`, `rediss://…` or `unix:///path.sock`; required by "
+        "`serve` and `worker`. Unset: `bankfeeds dev` starts an embedded Redis.",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Base URL the SMB's browser uses to reach us; used in linkUrl.",
+        description="Base URL the SMB's browser reaches us at; used in `linkUrl` and `redirect` "
+        "(`bankfeeds dev`: its own address).",
     )
     max_body_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=1024, description="Request bodies above this get 413."
+        default=2 * 1024 * 1024, ge=1024, description="Request bodies above this (bytes) get 413."
     )
     otp_ttl_minutes: int = Field(default=60, ge=1, description="Lifetime of a linkUrl OTP.")
     default_time_zone: str = Field(
@@ -47,10 +51,12 @@ class Settings(BaseSettings):
         description="Lifetime of a set of one-time credentials Intuit has not used.",
     )
     idx_throttle_after: int = Field(
-        default=5, ge=1, description="Failed IDX sign-ins (per username or address) before 429s."
+        default=5,
+        ge=1,
+        description="Failed IDX sign-ins of a username before it must wait between tries (429).",
     )
     idx_lock_after: int = Field(
-        default=10, ge=2, description="Failed IDX sign-ins before a temporary lock."
+        default=10, ge=2, description="Failed IDX sign-ins of a username before it is locked."
     )
     idx_ip_lock_after: int = Field(
         default=50, ge=2, description="Failed IDX sign-ins from one address before it is locked."
@@ -66,12 +72,15 @@ class Settings(BaseSettings):
         "the connection's peer is the caller.",
     )
     idx_verify_cache_seconds: int = Field(
-        default=60, ge=0, description="How long a verified credential skips the argon2 check."
+        default=60,
+        ge=0,
+        description="How long a verified credential skips the argon2 check (0: never).",
     )
     rate_limit_daily_quota: int = Field(
         default=50_000,
         ge=1,
-        description="Client-API requests a tenant's production keys may make per UTC day.",
+        description="Client-API requests a tenant's production keys may make per UTC day "
+        "(429 past it).",
     )
     rate_limit_daily_quota_sandbox: int = Field(
         default=10_000,
@@ -80,7 +89,9 @@ class Settings(BaseSettings):
         "of its own: the sandbox never spends production's).",
     )
     rate_limit_concurrency: int = Field(
-        default=10, ge=1, description="Client-API requests a tenant may have in flight at once."
+        default=10,
+        ge=1,
+        description="Client-API requests a tenant may have in flight at once (429 past it).",
     )
     idx_requests_per_minute: int = Field(
         default=600,
@@ -106,7 +117,7 @@ class Settings(BaseSettings):
     disconnect_after_days: int = Field(
         default=10,
         ge=1,
-        description="Days without an Intuit query before an account is disconnected.",
+        description="Days without an Intuit transactions query before an account is disconnected.",
     )
     stale_after_hours: int = Field(
         default=48,
@@ -193,13 +204,16 @@ class Settings(BaseSettings):
         description="How long a portal sign-in waits for a place among those checks (then 429).",
     )
     redis_prefix: str = Field(
-        default="bf:", max_length=64, description="Prefix of every Redis key we write."
+        default="bf:",
+        max_length=64,
+        description="Prefix of every Redis key we write (tests use one per run).",
     )
     max_api_keys: int = Field(default=10, ge=1, description="Active API keys per tenant.")
     db_schema: str | None = Field(
         default=None,
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
-        description="PostgreSQL schema for our tables (search_path); unset: the default.",
+        description="PostgreSQL schema for our tables (sets `search_path`; `migrate` creates it); "
+        "unset: the default.",
     )
     db_pool_size: int = Field(
         default=10,
@@ -223,11 +237,14 @@ class Settings(BaseSettings):
         le=300,
         description="Longest back-off between a worker's reconnection attempts to a lost Redis.",
     )
-    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_level: str = Field(
+        default="INFO", description="Logging level; logs are JSON lines on stderr."
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         min_length=16,
-        description="If set, /metrics answers only `Authorization: Bearer <this token>`.",
+        description="If set, `/metrics` answers only `Authorization: Bearer <this token>` (401 "
+        "otherwise). Unset, `/metrics` is open: expose it only to monitoring.",
     )
 
     secret_keys: SecretStr | None = Field(

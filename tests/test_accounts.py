@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts.tables import SourceAccount
 from app.db import transaction
 from tests.conftest import Api, v1_account, v2_account
+from tests.contracts.sdk import read
 
 
 async def set_status(
@@ -219,3 +220,29 @@ async def test_concurrent_creates_of_one_id_store_it_once(api: Api) -> None:
     )
     assert sorted(r.status_code for r in results) == [200] + [409] * 7
     assert len((await api.call("GET", base)).json()) == 1
+
+
+async def test_a_list_answers_in_one_shape(api: Api) -> None:
+    """v1 while the connection holds only v1 accounts; v2 for all once it holds any v2 one, so
+    the official SDK (which reads a list as all-v1 or all-v2) keeps every field."""
+    base = await api.accounts_path()
+    for body in (v1_account("deb-1"), v1_account("cre-1", accountType="Credit")):
+        assert (await api.call("POST", base, body)).status_code == 200
+    only_v1 = (await api.call("GET", base)).json()
+    read("ListSourceAccountsResponseBody", only_v1)
+    assert {a["accountType"] for a in only_v1} == {"Debit", "Credit"}
+    assert all("routingInfo" not in a and "accountInfo" not in a for a in only_v1)
+
+    assert (await api.call("POST", base, v2_account("sav-1"))).status_code == 200
+    mixed = (await api.call("GET", base)).json()
+    parsed = read("ListSourceAccountsResponseBody", mixed)
+    assert {type(a).__name__ for a in parsed} == {"SourceAccountV2"}
+    by_id = {a["id"]: a for a in mixed}
+    assert by_id["deb-1"]["accountType"] == "checking"
+    assert by_id["cre-1"]["accountType"] == "creditCard"
+    assert by_id["deb-1"]["accountNumber"] == "12345670"
+    assert by_id["sav-1"]["accountInfo"]["nickname"] == "Rainy day"
+    # Each account alone still answers in the shape it was created in.
+    alone = await api.call("PATCH", f"{base}/deb-1", {"accountName": "Ops"})
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["accountType"] == "Debit"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, migrate
+from app import clock, instance, migrate
 from app.cli import main
 from app.config import Settings, get_settings
 from app.db import transaction
@@ -44,13 +45,13 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_tenants_create_prints_keys_once_as_json(cli: Any) -> None:
-    out = created_tenant(cli("tenants", "create", "CLI Lender One", "--json").output)
+    out = created_tenant(cli("tenants", "create", "CLI Lender One", "--json").stdout)
     assert out["name"] == "CLI Lender One"
     assert out["apiKey"].startswith("bfk_live_")
     assert out["sandboxApiKey"].startswith("bfk_test_")
     assert set(out["partnerKeys"]) == {"production", "sandbox"}
     assert all(not any(c.isspace() for c in k) for k in out["partnerKeys"].values())
-    listed = cli("tenants", "keys", "list", "CLI Lender One", "--json").output
+    listed = cli("tenants", "keys", "list", "CLI Lender One", "--json").stdout
     assert out["apiKey"] not in listed, "keys are never shown again"
     assert len(json.loads(listed)) == 2
 
@@ -64,11 +65,11 @@ async def test_keys_add_revoke_and_limit(cli: Any, client: httpx.AsyncClient) ->
         # The CLI runs its own event loop, so it gets a thread of its own here.
         return await asyncio.to_thread(cli, *args, ok=ok)
 
-    out = created_tenant((await run("tenants", "create", "CLI Lender Two", "--json")).output)
-    added = json.loads((await run("tenants", "keys", "add", out["tenantId"], "--json")).output)
+    out = created_tenant((await run("tenants", "create", "CLI Lender Two", "--json")).stdout)
+    added = json.loads((await run("tenants", "keys", "add", out["tenantId"], "--json")).stdout)
     assert (await client.get("/companies", headers=basic(added["apiKey"]))).status_code == 200
 
-    keys = json.loads((await run("tenants", "keys", "list", "CLI Lender Two", "--json")).output)
+    keys = json.loads((await run("tenants", "keys", "list", "CLI Lender Two", "--json")).stdout)
     newest = keys[-1]
     assert added["apiKey"].startswith(newest["prefix"])
     assert newest["revoked"] is None
@@ -97,7 +98,7 @@ def test_partner_key_rotation_and_unknown_tenant(cli: Any) -> None:
             "--environment",
             "sandbox",
             "--json",
-        ).output
+        ).stdout
     )
     assert rotated["partnerKey"].startswith("bfp_test_")
     unknown = cli("tenants", "keys", "list", "Nobody", ok=False)
@@ -172,7 +173,7 @@ async def test_portal_users_add_list_remove(cli: Any, app: Any) -> None:
     made = json.loads(
         (
             await run("tenants", "users", "add", "CLI Lender Portal", "Ops@Lender.test", "--json")
-        ).output
+        ).stdout
     )
     assert made["email"] == "ops@lender.test" and len(made["password"]) >= 12
     remember_secret(made["password"])
@@ -189,7 +190,7 @@ async def test_portal_users_add_list_remove(cli: Any, app: Any) -> None:
     assert short.exit_code != 0 and "at least 12 characters" in short.output
     twice = await run("tenants", "users", "add", "CLI Lender Portal", "ops@lender.test", ok=False)
     assert "already exists" in twice.output
-    listed = (await run("tenants", "users", "list", "CLI Lender Portal", "--json")).output
+    listed = (await run("tenants", "users", "list", "CLI Lender Portal", "--json")).stdout
     assert made["password"] not in listed and "$argon2" not in listed
     assert [u["email"] for u in json.loads(listed)] == ["ops@lender.test"]
 
@@ -199,3 +200,63 @@ async def test_portal_users_add_list_remove(cli: Any, app: Any) -> None:
         assert (await staff.sign_in()).status_code == 303
         await run("tenants", "users", "remove", "CLI Lender Portal", "ops@lender.test")
         assert (await staff.get("/portal/companies")).status_code == 303, "signed out at once"
+
+
+def _isolated_cli(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> Any:
+    """The CLI in `cwd` with nothing configured: the embedded SQLite defaults."""
+    for name in list(os.environ):
+        if name.startswith("BANKFEEDS_") or name in ("DATABASE_URL", "REDIS_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(cwd)
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        # Each command is a process of its own: nothing carries over from the one before.
+        monkeypatch.delenv("BANKFEEDS_DATA_DIR", raising=False)
+        get_settings.cache_clear()
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
+def test_data_dir_before_or_after_the_sub_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = _isolated_cli(monkeypatch, tmp_path)
+    before = run("--data-dir", "one", "tenants", "create", "Before", "--json")
+    after = run("tenants", "create", "After", "--json", "--data-dir", "one")
+    for made in (before, after):
+        created_tenant(made.stdout)
+        assert f"Database: SQLite at {tmp_path / 'one' / 'bankfeeds.db'}" in made.stderr
+    listed = json.loads(run("tenants", "list", "--json", "--data-dir", "one").stdout)
+    assert sorted(t["name"] for t in listed) == ["After", "Before"]
+    assert json.loads(run("tenants", "list", "--json").stdout) == [], "the default is another"
+    assert (tmp_path / ".bankfeeds" / "bankfeeds.db").exists()
+
+
+def test_commands_find_the_data_dir_dev_recorded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = _isolated_cli(monkeypatch, tmp_path)
+    instance.write(instance.Instance(tmp_path / "devdata", "http://127.0.0.1:8123", None, None))
+    made = created_tenant(run("tenants", "create", "Found", "--json").stdout)
+    assert (tmp_path / "devdata" / "bankfeeds.db").exists()
+    listed = run("tenants", "list").output
+    assert made["tenantId"] in listed
+    assert f"Database: SQLite at {tmp_path / 'devdata' / 'bankfeeds.db'}" in listed
+    sent = run("jobs", "run", "daily-send")
+    assert "devdata" in sent.stderr
+    # An explicit choice still wins over the marker.
+    assert "Found" not in run("tenants", "list", "--data-dir", "elsewhere").stdout
+
+
+def test_a_postgres_url_is_shown_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _isolated_cli(monkeypatch, tmp_path)
+    settings = Settings(database_url="postgresql://app:s3cret-pw@db.internal:5432/feeds")
+    shown = instance.describe_database(settings)
+    assert "s3cret-pw" not in shown
+    assert shown == "postgresql+asyncpg://app:***@db.internal:5432/feeds"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -203,3 +204,28 @@ async def test_malformed_company_id_is_404(api: Api) -> None:
     r = await api.call("GET", "/companies/not-a-uuid")
     assert r.status_code == 404
     assert r.json()["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    "name", ["Café Dupont", "Société Générale Ltée", "Ωmega Ltd", "Zürich Bäckerei", "Ångström AB"]
+)
+async def test_accented_names_of_any_alphabet_are_accepted(api: Api, name: str) -> None:
+    company = await api.company(name)
+    assert company["name"] == name
+    path = f"/companies/{company['id']}"
+    renamed = await api.call("PATCH", path, {"name": f"{name} Ltée"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == f"{name} Ltée"
+
+
+async def test_a_refused_name_names_its_characters_not_the_pattern(api: Api, client: Any) -> None:
+    r = await api.call("POST", "/companies", {"name": "Café <Dupont> 😀"})
+    assert r.status_code == 400
+    [error] = r.json()["validation"]["errors"]
+    assert error["itemId"] == "name"
+    assert "'<', '>', '😀'" in error["message"]
+    assert "^" not in error["message"] and "\\u" not in error["message"]
+    # The published pattern is the rule the API applies (fuzzing relies on it).
+    doc = (await client.get("/openapi.json")).json()
+    pattern = doc["components"]["schemas"]["CompanyRequestBody"]["properties"]["name"]["pattern"]
+    for name, accepted in (("Café Dupont", True), ("Bad<name>", False), ("東京商事", True)):
+        assert bool(re.fullmatch(pattern, name)) is accepted, name

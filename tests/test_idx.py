@@ -25,10 +25,8 @@ from app.db import transaction
 from app.main import create_app
 from app.transactions.tables import BankTransaction
 from tests.conftest import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
-from tests.reference import assert_valid
-
-IDX_SPEC = "Codat-Intuit-IDX.yaml"
-BANK_SPEC = "Codat-Bank-Feeds.yaml"
+from tests.contracts import assert_idx_valid
+from tests.contracts.sdk import read
 
 
 async def account_row(
@@ -52,7 +50,7 @@ async def test_credentials_are_shown_once_and_stored_as_argon2(
 ) -> None:
     r = await linkable.api.call("POST", f"{linkable.accounts_path}/credentials")
     body = r.json()
-    assert_valid(BANK_SPEC, "/components/schemas/BankAccountCredentials", body)
+    read("BankAccountCredentials", body)
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", body["username"])
     assert len(body["password"]) >= 16
     async with sessions() as session:
@@ -73,7 +71,7 @@ async def test_link_flow_statuses_and_shapes(
     r = await idx.get("/accounts")
     assert r.status_code == 200, r.text
     listing = r.json()
-    assert_valid(IDX_SPEC, "/components/schemas/IntuitAccounts", listing)
+    assert_idx_valid("IntuitAccounts", listing)
     assert listing["totalResults"] == 2
     by_name = {a["accountDisplayInfo"]["description"]: a for a in listing["results"]}
     checking, savings = by_name["Business Checking"], by_name["Savings"]
@@ -99,17 +97,19 @@ async def test_link_flow_statuses_and_shapes(
         f"/accounts/{checking['id']}/transactions", startDate="2026-02-27", endDate="2026-03-11"
     )
     assert r.status_code == 200, r.text
-    assert_valid(IDX_SPEC, "/components/schemas/IntuitTransactions", r.json())
+    assert_idx_valid("IntuitTransactions", r.json())
     accounts = await source_accounts(linkable)
     assert accounts["chk-1"]["status"] == "connected"
-    assert accounts["chk-1"]["feedStartDate"] == "2026-03-02T00:00:00Z", "clamped to 7 days back"
+    assert accounts["chk-1"]["feedStartDate"] == "2026-03-02", (
+        "clamped to 7 days back (v2 shape: the connection also holds a v2 account)"
+    )
     assert accounts["sav-2"]["status"] == "connecting"
     row = await account_row(sessions, linkable, "chk-1")
     assert row.last_queried_at == datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
     # A later query with another start date leaves the feed start alone.
     await idx.get(f"/accounts/{checking['id']}/transactions", startDate="2026-03-09")
-    assert (await source_accounts(linkable))["chk-1"]["feedStartDate"] == "2026-03-02T00:00:00Z"
+    assert (await source_accounts(linkable))["chk-1"]["feedStartDate"] == "2026-03-02"
 
     # A recent start date is kept as chosen (v2 accounts show it as a date).
     await idx.get(f"/accounts/{savings['id']}/transactions", startDate="2026-03-08")
@@ -147,7 +147,7 @@ async def test_transactions_window_paging_and_shape(
 
     path = f"/accounts/{checking['id']}/transactions"
     body = (await linkable.idx.get(path, startDate="2026-03-02", endDate="2026-03-04")).json()
-    assert_valid(IDX_SPEC, "/components/schemas/IntuitTransactions", body)
+    assert_idx_valid("IntuitTransactions", body)
     assert body["totalResults"] == 2
     credit, debit = body["results"]
     assert credit["amount"] == {"currency": "USD", "amount": "2500.50"}
@@ -179,6 +179,7 @@ async def test_revoke_stops_the_next_pull(linkable: Linkable) -> None:
     r = await linkable.api.call("DELETE", f"{linkable.accounts_path}/credentials")
     assert r.status_code == 204
     body = assert_error(await linkable.idx.get("/accounts"), 401)
+    assert_idx_valid("ErrorMessage", body)
     assert "revoked" in body["error"]
 
 
@@ -403,7 +404,9 @@ async def test_disconnected_account_queried_again_reconnects_and_relinks(
     )
     assert r.json()["status"] == "disconnected"
     await linkable.api.call("PATCH", linkable.connection_path, {"status": "Unlinked"})
-    await linkable.idx.get(f"/accounts/{account}/transactions")
+    assert (await linkable.idx.get(f"/accounts/{account}/transactions")).status_code == 401
+    again = await linkable.new_credentials()  # the client's Unlinked revoked every set
+    await again.get(f"/accounts/{account}/transactions")
     assert (await source_accounts(linkable))["chk-1"]["status"] == "connected"
     assert (await linkable.api.call("GET", linkable.connection_path)).json()["status"] == "Linked"
 
@@ -417,4 +420,4 @@ async def test_company_zone_decides_the_feed_start_clamp(linkable: Linkable) -> 
     clock.freeze(at)
     account = (await linkable.idx.get("/accounts")).json()["results"][0]["id"]
     await linkable.idx.get(f"/accounts/{account}/transactions", startDate="2026-01-01")
-    assert (await source_accounts(linkable))["chk-1"]["feedStartDate"] == "2026-03-04T00:00:00Z"
+    assert (await source_accounts(linkable))["chk-1"]["feedStartDate"] == "2026-03-04"

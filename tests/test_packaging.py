@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,15 +33,89 @@ def test_compose_runs_api_worker_postgres_redis_with_health_checks() -> None:
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
-def test_every_setting_is_in_the_readme_configuration_table() -> None:
+def test_the_configuration_reference_is_generated_from_settings() -> None:
+    """docs/CONFIGURATION.md is what app/config_reference.py renders from Settings today: a new
+    or changed setting fails here until `python3 tasks.py docs` is run."""
     from app.config import Settings
+    from app.config_reference import render, variable
 
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
-    missing = [
+    written = (ROOT / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    assert written == render(), "docs/CONFIGURATION.md is stale: run `python3 tasks.py docs`"
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"Settings.{name} has no description"
+        assert f"| `{variable(name, field)}` |" in written
+    assert "docs/CONFIGURATION.md" in (ROOT / "README.md").read_text()
+
+
+def _tasks(tmp_path: Path, monkeypatch: Any) -> tuple[Any, list[list[str]]]:
+    """tasks.py with its .venv in tmp_path and every command recorded instead of run."""
+    spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")
+    assert spec and spec.loader
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    monkeypatch.setattr(tasks, "VENV", venv)
+    monkeypatch.setattr(tasks, "BIN", venv / "bin")
+    monkeypatch.setattr(tasks, "STAMP", venv / ".installed")
+    monkeypatch.setattr(tasks, "BROWSER_STAMP", tmp_path / "browser.installed")
+    ran: list[list[str]] = []
+
+    def record(cmd: list[str], **kw: Any) -> Any:
+        ran.append([str(c) for c in cmd])
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(tasks.subprocess, "run", record)
+    monkeypatch.setattr(tasks.subprocess, "call", lambda cmd, **kw: record(cmd).returncode)
+    return tasks, ran
+
+
+def test_run_installs_the_service_alone_and_test_adds_the_dev_extras(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    tasks, ran = _tasks(tmp_path, monkeypatch)
+    monkeypatch.setattr(tasks.shutil, "which", lambda name: None)  # no npm: skipped quietly
+    assert tasks.main(["run"]) == 0
+    installs = [c for c in ran if "-e" in c]
+    assert installs == [[*installs[0][:-1], str(ROOT)]], "run: no [dev] extras"
+    assert ran[-1][-2:] == [str(tmp_path / ".venv" / "bin" / "bankfeeds"), "dev"][-2:]
+
+    ran.clear()
+    assert tasks.main(["run"]) == 0
+    assert not [c for c in ran if "-e" in c], "installed once"
+
+    assert tasks.main(["test", "-q"]) == 0
+    assert [c[-1] for c in ran if "-e" in c] == [f"{ROOT}[dev]"]
+    assert not [c for c in ran if "npm" in c[0]]
+    ran.clear()
+    assert tasks.main(["lint"]) == 0
+    assert not [c for c in ran if "-e" in c], "dev extras already there"
+
+
+def test_test_installs_the_browser_package_with_npm_once(tmp_path: Path, monkeypatch: Any) -> None:
+    tasks, ran = _tasks(tmp_path, monkeypatch)
+    monkeypatch.setattr(tasks.shutil, "which", lambda name: "/usr/bin/npm")
+    assert tasks.main(["test"]) == 0
+    npm = [c for c in ran if c[0] == "/usr/bin/npm"]
+    assert npm and npm[0][1:4] == ["ci", "--prefix", str(ROOT / "tests" / "browser")]
+    ran.clear()
+    assert tasks.main(["test"]) == 0
+    assert not [c for c in ran if c[0] == "/usr/bin/npm"], "only when the lock file changes"
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """No file the repository tracks names the shared folder beside it or this machine's paths."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = re.compile(r"\.\./shared|/work/|BANKFEEDS_REFERENCE_DIR")
+    found = [
         name
-        for name in Settings.model_fields
-        if f"`{aliases.get(name, 'BANKFEEDS_' + name.upper())}`" not in table
+        for name in tracked
+        if name != "tests/test_packaging.py"
+        and (ROOT / name).is_file()
+        and not name.endswith((".png", ".mo"))
+        and outside.search((ROOT / name).read_text(encoding="utf-8", errors="ignore"))
     ]
-    assert not missing, f"settings missing from the README's Configuration table: {missing}"
+    assert not found, f"paths outside the repository in {found}"

@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.transactions.tables import PushOperation
 from tests.conftest import Api, Linkable, v1_account
+from tests.contracts.sdk import read
 from tests.feeds import NOW, TODAY, Feed, connect, day, tx
-from tests.reference import assert_valid
-
-SPEC = "Codat-Bank-Feeds.yaml"
 
 
 @pytest.fixture
@@ -40,7 +38,7 @@ async def test_accepted_push_answers_a_pending_operation(feed: Feed) -> None:
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert_valid(SPEC, "/components/schemas/CreateBankTransactionsResponse", body)
+    read("CreateBankTransactionsResponse", body)
     assert body["status"] == "Pending"
     assert body["statusCode"] == 202
     assert body["dataType"] == "bankTransactions"
@@ -60,7 +58,7 @@ async def test_accepted_push_answers_a_pending_operation(feed: Feed) -> None:
             "GET", f"/companies/{feed.link.company['id']}/push/{body['pushOperationKey']}"
         )
     ).json()
-    assert_valid(SPEC, "/components/schemas/PushOperation", op)
+    read("PushOperation", op)
     assert op["status"] == "Pending"
 
     listed = (
@@ -286,7 +284,7 @@ async def test_push_operations_list_newest_first_and_scoped(feed: Feed, other_ap
         keys.append((await feed.push([tx(f"o{i}", day(0))])).json()["pushOperationKey"])
     base = f"/companies/{feed.link.company['id']}/push"
     page = (await feed.api.call("GET", base, params={"pageSize": 2})).json()
-    assert_valid(SPEC, "/components/schemas/PushOperations", page)
+    read("PushOperations", page)
     assert page["totalResults"] == 3
     assert [o["pushOperationKey"] for o in page["results"]] == keys[::-1][:2]
     filtered = (
@@ -321,7 +319,7 @@ async def test_timeout_withdraws_the_push(feed: Feed) -> None:
 async def test_options_model(feed: Feed) -> None:
     path = f"{feed.link.connection_path}/options/bankAccounts/chk-1/bankTransactions"
     body = (await feed.api.call("GET", path)).json()
-    assert_valid(SPEC, "/components/schemas/PushOption", body)
+    read("PushOption", body)
     props = body["properties"]["transactions"]["properties"]
     assert {k for k, v in props.items() if v["required"]} == {"id", "date", "description", "amount"}
     details = " ".join(i["details"] for i in body["validation"]["information"])

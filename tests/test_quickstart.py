@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from app import instance
 from tests.conftest import BIN, LiveServer, basic, created_tenant, free_port
 from tests.test_webhook_egress import MUST_REFUSE
 
@@ -64,17 +65,27 @@ def test_walkthrough_over_real_http(live_server: LiveServer) -> None:
 
 
 def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
-    """`bankfeeds dev` with nothing configured: SQLite file, embedded Redis, worker, API."""
+    """`bankfeeds dev` with nothing configured: SQLite file, embedded Redis, worker, API. Commands
+    run later from the same directory find its database, Redis and port with no option at all:
+    tenants create, doctor, the sandbox and the whole demo."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
+    data = tmp_path / "dev-data"
     proc = subprocess.Popen(
-        [str(BIN), "dev", "--port", str(port), "--data-dir", str(tmp_path)],
+        [str(BIN), "dev", "--port", str(port), "--data-dir", str(data)],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def bankfeeds(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -89,21 +100,48 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
             "database": "ok",
             "redis": "ok",
         }
-        assert (tmp_path / "bankfeeds.db").exists()
-        made = subprocess.run(
-            [str(BIN), "--data-dir", str(tmp_path), "tenants", "create", "Dev Co", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        assert (data / "bankfeeds.db").exists()
+        made = bankfeeds("tenants", "create", "Dev Co", "--json")
+        assert made.returncode == 0, made.stderr
+        assert f"Database: SQLite at {data / 'bankfeeds.db'}" in made.stderr
         key = created_tenant(made.stdout)["apiKey"]
         r = httpx.post(f"{base}/companies", json={"name": "Dev SMB"}, headers=basic(key))
-        assert r.status_code == 200
+        assert r.status_code == 200, "the tenant is in the database dev serves"
         assert r.json()["redirect"].startswith(base)
         for url in MUST_REFUSE:  # webhooks reach public addresses only, by default
             hook = httpx.post(f"{base}/webhooks/endpoints", json={"url": url}, headers=basic(key))
             assert hook.status_code == 400 and "refused" in hook.json()["error"], (url, hook.text)
+
+        doctor = bankfeeds("doctor")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "ok    Redis reachable" in doctor.stdout
+        assert "ok    a worker is running" in doctor.stdout
+
+        qbo = bankfeeds(
+            "sandbox",
+            "qbo",
+            "--username",
+            "NOPE-NOPE-NOPE",
+            "--password",
+            "x" * 16,
+            "--partner-key",
+            "nope",
+            "link",
+        )
+        assert f"QuickBooks (sandbox) calling {base}" in qbo.stderr
+        assert "QuickBooks got 401" in qbo.stderr, "it reached the service on dev's port"
+
+        demo = bankfeeds("demo")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        for step in (
+            "A company",
+            "QuickBooks links",
+            "daily send",
+            "2 new transaction(s)",
+            "Catering deposit",
+            "QuickBooks got 401",
+        ):
+            assert step in demo.stdout, (step, demo.stdout)
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=15)
@@ -111,3 +149,6 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
     assert "tenants create" in output
     assert "Starting worker" in output, "the arq worker runs inside dev"
     assert proc.returncode == 0, output
+    assert instance.read(tmp_path / instance.MARKER) == instance.Instance(data.resolve()), (
+        "after dev stops, the marker keeps only the data dir"
+    )

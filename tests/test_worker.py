@@ -255,3 +255,61 @@ async def test_endpoints_api(linkable: Linkable, other_api: Any) -> None:
     ).status_code == 400
     assert (await api.call("DELETE", f"/webhooks/endpoints/{created['id']}")).status_code == 204
     assert (await api.call("GET", f"/webhooks/endpoints/{created['id']}")).status_code == 404
+
+
+async def test_client_unlink_revokes_disconnects_fails_and_announces(
+    linkable: Linkable, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """SPEC §4: a client PATCH {"status": "Unlinked"} ends the feed; new credentials link it
+    again."""
+    feed = await connect(linkable)
+    await connect(linkable, name_of="Savings")
+    spare = await linkable.new_credentials()  # a second set, not yet used by QuickBooks
+    with receiver() as rec:
+        await subscribe(feed, rec)
+        pending = (await feed.push([tx("never", day(0))])).json()
+
+        r = await feed.api.call("PATCH", linkable.connection_path, {"status": "Unlinked"})
+        assert r.status_code == 200 and r.json()["status"] == "Unlinked"
+        for idx in (linkable.idx, spare):  # every set is revoked
+            assert (await idx.get("/accounts")).status_code == 401
+        accounts = {
+            a["id"]: a["status"]
+            for a in (await feed.api.call("GET", linkable.accounts_path)).json()
+        }
+        assert accounts == {"chk-1": "disconnected", "sav-2": "disconnected"}
+        op = (
+            await feed.api.call(
+                "GET", f"/companies/{linkable.company['id']}/push/{pending['pushOperationKey']}"
+            )
+        ).json()
+        assert op["status"] == "Failed"
+        await run_job(settings, sessions, "deliver_webhooks")
+        kinds = [e["eventType"] for e in rec.events()]
+        assert kinds.count("connection.disconnected") == 1
+        assert kinds.count("bankFeeds.sourceAccount.disconnected") == 2
+        assert kinds.count("bankTransactions.write.unsuccessful") == 1
+
+    again = await linkable.new_credentials()
+    account = (await again.get("/accounts")).json()["results"][0]["id"]
+    assert (await again.get(f"/accounts/{account}/transactions")).status_code == 200
+    assert (await feed.api.call("GET", linkable.connection_path)).json()["status"] == "Linked"
+
+
+async def test_last_sync_is_quickbooks_last_query_of_any_account(linkable: Linkable) -> None:
+    company_path = f"/companies/{linkable.company['id']}"
+    assert (await linkable.api.call("GET", linkable.connection_path)).json()["lastSync"] is None
+    await connect(linkable, at=NOW)
+    await connect(linkable, at=NOW + timedelta(hours=3), name_of="Savings")
+    later = "2026-03-10T18:00:00Z"
+    connection = (await linkable.api.call("GET", linkable.connection_path)).json()
+    company = (await linkable.api.call("GET", company_path)).json()
+    assert connection["lastSync"] == later
+    assert company["lastSync"] == later
+    assert company["dataConnections"][0]["lastSync"] == later
+    listed = (await linkable.api.call("GET", f"{company_path}/connections")).json()
+    assert listed["results"][0]["lastSync"] == later
+    # Listing accounts is not a query of an account: lastSync stays.
+    clock.freeze(NOW + timedelta(hours=5))
+    await linkable.idx.get("/accounts")
+    assert (await linkable.api.call("GET", linkable.connection_path)).json()["lastSync"] == later

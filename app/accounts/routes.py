@@ -64,7 +64,7 @@ async def create_batch(call: Call[list[service.Prototype]]) -> Result:
 )
 async def list_source_accounts(call: Call[None]) -> list[schemas.AnySourceAccount]:
     accounts = await service.list_accounts(call.session, call.principal, *_ids(call))
-    return [service.to_wire(a) for a in accounts]
+    return service.list_wire(accounts)
 
 
 @client_api.operation(

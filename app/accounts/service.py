@@ -67,12 +67,22 @@ def to_health_wire(account: SourceAccount) -> schemas.AccountFeedHealth:
     )
 
 
-def to_wire(account: SourceAccount) -> schemas.AnySourceAccount:
+def _v2_type(account: SourceAccount) -> str:
+    """A v1 account listed beside v2 ones: Codat's v1 "Credit" is a card, anything else a
+    deposit account, so the v2 enum (which generated clients check) always holds."""
     if account.version == 2:
+        return account.account_type or ""
+    return "creditCard" if (account.account_type or "").lower() == "credit" else "checking"
+
+
+def to_wire(account: SourceAccount, *, as_v2: bool = False) -> schemas.AnySourceAccount:
+    """The account in the shape it was created in, or in v2 when `as_v2` (a list holding any
+    v2 account answers every account in v2: SPEC §4, one shape per list)."""
+    if account.version == 2 or as_v2:
         return schemas.SourceAccountV2(
             id=account.account_id,
             accountName=account.account_name or "",
-            accountType=account.account_type or "",
+            accountType=_v2_type(account),
             accountNumber=account.account_number or "",
             sortCode=account.sort_code,
             routingInfo=account.routing_info,
@@ -160,6 +170,11 @@ async def create_batch(
     else:
         status = 409
     return status, results
+
+
+def list_wire(accounts: list[SourceAccount]) -> list[schemas.AnySourceAccount]:
+    as_v2 = any(a.version == 2 for a in accounts)
+    return [to_wire(a, as_v2=as_v2) for a in accounts]
 
 
 async def list_accounts(

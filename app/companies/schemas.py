@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import available_timezones
@@ -11,10 +13,51 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from app.connections.schemas import Connection
 from app.schemas import WS, PageMeta, Wire
 
-# Codat's name pattern (^[A-Za-z0-9\s\-',&@.,?!\s]+$) with its white space spelled out, and at
-# least one character that is not white space.
-_NAME_CHAR = r"A-Za-z0-9\-',&@.?!"
+# Codat's name characters (^[A-Za-z0-9\s\-',&@.,?!\s]+$), plus the letters of any alphabet with
+# their accents (SPEC §4: `Café Dupont`), so every name Codat accepts is still accepted: letters
+# and combining marks of the Basic Multilingual Plane. The published pattern spells them out as
+# ranges, so it means the same to every regex engine (ECMA, Python, Rust) as _name_characters.
+_CODAT = r"A-Za-z0-9\-',&@.?!"
+_SPACE = re.compile(f"[{WS}]")
+_CODAT_CHAR = re.compile(f"[{_CODAT}]")
+
+
+def _is_letter(char: str) -> bool:
+    return ord(char) < 0x10000 and unicodedata.category(char)[0] in "LM"
+
+
+def _letter_ranges() -> str:
+    ranges: list[str] = []
+    start: int | None = None
+    for point in range(0x80, 0x10001):
+        inside = point < 0x10000 and _is_letter(chr(point))
+        if inside and start is None:
+            start = point
+        elif not inside and start is not None:
+            end = point - 1
+            ranges.append(f"\\u{start:04x}" + (f"-\\u{end:04x}" if end > start else ""))
+            start = None
+    return "".join(ranges)
+
+
+_NAME_CHAR = _CODAT + _letter_ranges()
 NAME_PATTERN = f"^[{_NAME_CHAR}{WS}]*[{_NAME_CHAR}][{_NAME_CHAR}{WS}]*$"
+NAME_RULE = "letters of any alphabet (accents too), digits 0-9, spaces and - ' , & @ . ? !"
+
+
+def _name_characters(value: str) -> str:
+    """The pattern's rule, with the refused characters named (not the pattern) in the error."""
+    refused = sorted(
+        {c for c in value if not (_CODAT_CHAR.match(c) or _SPACE.match(c) or _is_letter(c))}
+    )
+    if refused:
+        shown = ", ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in refused)
+        raise ValueError(f"contains characters a company name cannot have: {shown} ({NAME_RULE})")
+    if not value or all(_SPACE.match(c) for c in value):
+        raise ValueError("must have at least one letter, digit or punctuation mark")
+    return value
+
+
 ZONES = frozenset(available_timezones())
 
 
@@ -26,8 +69,12 @@ def _known_zone(value: str) -> str:
 
 CompanyName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN),
-    Field(description="Name of the company; letters, digits, spaces and - ' , & @ . ? !"),
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_name_characters),
+    Field(
+        description=f"Name of the company: {NAME_RULE}.",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    ),
 ]
 Description = Annotated[str, StringConstraints(max_length=4000)]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[^\n\x00]{1,27}$")]

@@ -112,6 +112,29 @@ async def mark_linked(session: AsyncSession, connection_id: uuid.UUID) -> bool:
     return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
+async def record_sync(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> None:
+    """QuickBooks queried an account of the connection at `at`: its and its company's lastSync
+    (never moved back by a slower, earlier query committing later)."""
+    company_id = (
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .where((Connection.last_sync.is_(None)) | (Connection.last_sync < at))
+            .values(last_sync=at)
+            .returning(Connection.company_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if company_id is not None:
+        await session.execute(
+            update(Company)
+            .where(Company.id == company_id)
+            .where((Company.last_sync.is_(None)) | (Company.last_sync < at))
+            .values(last_sync=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
     return await session.get(Connection, connection_id)
 

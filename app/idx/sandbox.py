@@ -16,9 +16,11 @@ from typing import Any
 import click
 import httpx
 
+from app import instance
 from app.idx import quickbooks
 
 IDX = "/partners/intuit/idx"
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class Sandbox:
@@ -123,9 +125,9 @@ def sandbox_group() -> None:
 @click.option(
     "--url",
     envvar="BANKFEEDS_SANDBOX_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="The running service.",
+    default=None,
+    help="The running service (default: the `bankfeeds dev` started from this directory, "
+    f"else {DEFAULT_URL}).",
 )
 @click.option(
     "--username",
@@ -153,9 +155,18 @@ def sandbox_group() -> None:
 )
 @click.pass_context
 def qbo(
-    ctx: click.Context, url: str, username: str, password: str, partner_key: str, state: Path | None
+    ctx: click.Context,
+    url: str | None,
+    username: str,
+    password: str,
+    partner_key: str,
+    state: Path | None,
 ) -> None:
     """Play QuickBooks Online: link accounts, pull, Update, stop pulling."""
+    if url is None:
+        dev = instance.running()
+        url = dev.url if dev is not None and dev.url else DEFAULT_URL
+    click.echo(f"QuickBooks (sandbox) calling {url}", err=True)
     ctx.obj = Sandbox(url, username, password, partner_key, state or _state_default(username))
 
 

@@ -271,6 +271,7 @@ async def list_transactions(
     account.last_queried_at = now
     account.stale_since = None
     await session.flush()
+    await connections_repo.record_sync(session, principal.connection_id, account.last_queried_at)
     if newly_connected:
         await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.connected")
     if was_stale:
