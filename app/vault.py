@@ -64,7 +64,9 @@ def unseal(stored: str, fernet: MultiFernet | None = None) -> str:
 
 
 class Sealed(TypeDecorator[str]):
-    """A text column whose values are sealed on the way in and unsealed on the way out."""
+    """A text column whose values are sealed on the way in and read back as stored: `unseal`
+    them where they are used (signing), so a row whose key is gone can still be loaded, listed
+    and deleted."""
 
     impl = Text
     cache_ok = True
@@ -73,4 +75,4 @@ class Sealed(TypeDecorator[str]):
         return None if value is None else seal(str(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else unseal(str(value))
+        return None if value is None else str(value)

@@ -470,14 +470,14 @@ async def test_webhook_secrets_are_sealed_and_keys_rotate(
     assert raw.startswith("fernet:") and secret not in raw, "not stored in the clear"
     async with sessions() as session:
         row = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
-        assert row is not None and row.secret == secret, "signing reads it back whole"
+        assert row is not None and vault.unseal(row.secret) == secret, "signing reads it whole"
 
     newest = Fernet.generate_key().decode()
     rotated = SecretStr(",".join([newest, *sealing]))
     vault.configure(settings.model_copy(update={"secret_keys": rotated}))
     async with sessions() as session:
         row = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
-        assert row is not None and row.secret == secret, "old keys still decrypt"
+        assert row is not None and vault.unseal(row.secret) == secret, "old keys still decrypt"
     assert Fernet(newest.encode()).decrypt(vault.seal("x")[len("fernet:") :].encode()) == b"x"
 
     vault.configure(settings.model_copy(update={"secret_keys": SecretStr(newest)}))
@@ -486,6 +486,8 @@ async def test_webhook_secrets_are_sealed_and_keys_rotate(
     vault.configure(settings)  # no key at all: an error, never a wrong secret
     with pytest.raises(vault.SecretUnreadable):
         vault.unseal(raw)
+    deleted = await api.call("DELETE", f"/webhooks/endpoints/{endpoint_id}")
+    assert deleted.status_code in (200, 204), deleted.text
 
 
 async def test_migration_seals_secrets_stored_in_the_clear(
@@ -500,9 +502,29 @@ async def test_migration_seals_secrets_stored_in_the_clear(
     async with engine.begin() as conn:
         sealed = await conn.run_sync(lambda c: migration.seal_existing(c, keyed))
         again = await conn.run_sync(lambda c: migration.seal_existing(c, keyed))
-    assert sealed >= 1 and again == 0, "sealed once"
-    raw = await stored_secret(sessions, endpoint_id)
-    assert raw.startswith("fernet:") and vault.unseal(raw, vault.keyring(keyed)) == secret
+    try:
+        assert sealed >= 1 and again == 0, "sealed once"
+        raw = await stored_secret(sessions, endpoint_id)
+        assert raw.startswith("fernet:") and vault.unseal(raw, vault.keyring(keyed)) == secret
+    finally:
+        # The migration sealed every tenant's secrets in this shared test database under a key
+        # that dies with this test: put them back in the clear, as the other tests expect.
+        await unseal_all(engine, keyed)
+
+
+async def unseal_all(engine: Any, keyed: Settings) -> None:
+    keyring = vault.keyring(keyed)
+    async with engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT id, secret FROM webhook_endpoints WHERE secret LIKE 'fernet:%'")
+            )
+        ).all()
+        for row_id, raw in rows:
+            await conn.execute(
+                text("UPDATE webhook_endpoints SET secret = :clear WHERE id = :id"),
+                {"clear": vault.unseal(raw, keyring), "id": row_id},
+            )
 
 
 def test_secret_keys_must_be_fernet_keys() -> None:

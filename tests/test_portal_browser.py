@@ -183,12 +183,12 @@ async def test_sign_in_drill_down_and_branding(
         await row.get_by_role("link").click()
         await page.wait_for_url("**/accounts/*")
         assert t["chart"] in await page.locator("figure figcaption").inner_text()
-        assert await page.locator("#transactions ~ .table-scroll tbody tr").count() == 5
+        assert await page.locator("[aria-labelledby=transactions-caption] tbody tr").count() == 5
         await page.select_option("#filter-state", "pending")
         assert "state=" not in page.url, "choosing an option alone changes nothing (WCAG 3.2.2)"
         await page.get_by_role("button", name=t["filter"]).click()
         await page.wait_for_url("**state=pending")
-        assert await page.locator("#transactions ~ .table-scroll tbody tr").count() == 2
+        assert await page.locator("[aria-labelledby=transactions-caption] tbody tr").count() == 2
         await check("4-account")
 
         await page.get_by_role("link", name=t["branding"]).click()

@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
-from app import clock
+from app import clock, vault
 from app.config import Settings
 from app.db import transaction
 from app.webhooks import egress, repository
@@ -37,12 +37,13 @@ POLL_SECONDS = 0.5  # how often a running job looks for newly due deliveries
 RUN_SECONDS = 300.0  # a job stops claiming after this; the next cron run carries on
 
 # What a client is told of a failed attempt: a category, never the error or where it broke.
-TIMEOUT, REFUSED, STATUS, BLOCKED, UNRESOLVED = (
+TIMEOUT, REFUSED, STATUS, BLOCKED, UNRESOLVED, UNSIGNED = (
     "timeout",
     "refused",
     "status",
     "blocked",
     "unresolved",
+    "unsigned",
 )
 
 
@@ -150,9 +151,16 @@ async def attempt(
 ) -> str:
     """Sends one claimed delivery and records it; returns succeeded, retrying or failed."""
     sent_at = clock.now()
-    outcome = await send(
-        http, endpoint.url, event.body.encode(), signed_headers(event, endpoint.secret), limits
-    )
+    try:
+        headers = signed_headers(event, vault.unseal(endpoint.secret))
+    except vault.SecretUnreadable:
+        # BANKFEEDS_SECRET_KEYS lost the key this secret was sealed under: nothing is sent
+        # unsigned; the attempt fails (and is retried) until the operator restores the key.
+        outcome = Outcome(
+            None, UNSIGNED, 0, "signing secret unreadable: check BANKFEEDS_SECRET_KEYS"
+        )
+    else:
+        outcome = await send(http, endpoint.url, event.body.encode(), headers, limits)
     done = outcome.error is None
     gave_up = not done and delivery.attempts >= limits.max_attempts
     status = "succeeded" if done else ("failed" if gave_up else "pending")

@@ -57,7 +57,7 @@ class Endpoints(Wire):
     results: list[Endpoint]
 
 
-AttemptError = Literal["timeout", "refused", "status", "blocked", "unresolved"]
+AttemptError = Literal["timeout", "refused", "status", "blocked", "unresolved", "unsigned"]
 
 
 class Attempt(Wire):
@@ -67,7 +67,8 @@ class Attempt(Wire):
         default=None,
         description="Why the attempt failed: timeout (no answer within the deadline), refused "
         "(the connection failed), status (the answer was not 2xx: see statusCode), blocked (the "
-        "address is not public), unresolved (the name did not resolve).",
+        "address is not public), unresolved (the name did not resolve), unsigned (we could not "
+        "read the endpoint's signing secret: nothing was sent).",
     )
     durationMs: int | None = Field(
         default=None, description="How long the receiver took, when it answered."

@@ -66,17 +66,18 @@ async def create(
         raise BadRequest(
             f"A tenant may have at most {max_endpoints} webhook endpoints; delete one first."
         )
+    secret = new_secret()
     row = WebhookEndpoint(
         tenant_id=principal.tenant_id,
         environment=principal.environment,
         url=url,
         description=body.description,
         event_types=list(dict.fromkeys(body.eventTypes)),
-        secret=new_secret(),
+        secret=secret,
         created_at=clock.now(),
     )
     await repository.add(session, row)
-    return schemas.CreatedEndpoint(**to_wire(row).model_dump(), secret=row.secret)
+    return schemas.CreatedEndpoint(**to_wire(row).model_dump(), secret=secret)
 
 
 async def get(session: AsyncSession, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
