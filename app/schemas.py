@@ -62,7 +62,7 @@ class PageQuery(BaseModel):
 
     page: int = Field(default=1, ge=1, le=2**31 - 1, description="Page number, from 1.")
     pageSize: int = Field(default=100, ge=1, le=5000, description="Records per page.")
-    query: str | None = Field(default=None, description="Codat query string (see README).")
+    query: str | None = Field(default=None, description="Codat query string (see docs/API.md).")
     orderBy: str | None = Field(default=None, description="Field to order by; '-' for descending.")
 
     @property

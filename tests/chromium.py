@@ -32,7 +32,7 @@ FLAGS = [
 def _require() -> None:
     missing = [str(p) for p in (CHROMIUM, AXE) if not p.exists()]
     if missing:
-        message = f"browser tests need {', '.join(missing)} (see README: Development)"
+        message = f"browser tests need {', '.join(missing)} (see docs/DEVELOPMENT.md)"
         if os.environ.get("BANKFEEDS_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)

@@ -279,7 +279,7 @@ def test_catalogs_are_complete_and_the_template_is_fresh(tmp_path: Path) -> None
         check=True,
     )
     assert _msgids(fresh) == _msgids(ROOT / "locales" / "messages.pot"), (
-        "messages.pot is stale: run pybabel extract (see README)"
+        "messages.pot is stale: run pybabel extract (see docs/DEVELOPMENT.md)"
     )
     with (ROOT / "locales" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         french = read_po(f, locale="fr")
