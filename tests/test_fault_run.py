@@ -32,7 +32,9 @@ from tests.faults import Load, ThrowawayPostgres, ThrowawayRedis, connected_feed
 RUN = int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")) > 1 or bool(
     os.environ.get("BANKFEEDS_FAULT_RUN")
 )
-pytestmark = pytest.mark.skipif(not RUN, reason="CI's first round or BANKFEEDS_FAULT_RUN=1")
+pytestmark = pytest.mark.configured(
+    RUN, "the multi-process fault run: BANKFEEDS_FAULT_RUN=1 (CI's first round)"
+)
 
 
 class Proc:

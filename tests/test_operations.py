@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from app.jobruns.repository import all_runs
 from app.jobruns.tables import JobRun
 from app.logs import JsonFormatter, setup_logging
 from app.main import create_app
-from tests.conftest import BIN, Linkable, free_port, metric_value, scan_output
+from tests.conftest import BIN, ON_POSTGRES, Linkable, free_port, metric_value, scan_output
 from tests.faults import ThrowawayRedis
 from tests.feeds import connect, day, tx
 from tests.test_send_faults import worker_env
@@ -246,7 +245,7 @@ def test_logged_tracebacks_are_one_json_line() -> None:
     assert "x.test" not in entry["traceback"], "frames and types, never the message"
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="PostgreSQL only")
+@pytest.mark.configured(ON_POSTGRES, "needs PostgreSQL (DATABASE_URL)")
 async def test_external_pooler_setting_reaches_asyncpg(settings: Settings) -> None:
     engine = make_engine(settings.model_copy(update={"db_external_pooler": True}))
     try:

@@ -22,7 +22,7 @@ from app.config import Settings
 from app.main import create_app
 from app.transactions.jobs import send_all
 from app.transactions.tables import BankTransaction
-from tests.conftest import free_port, make_tenant
+from tests.conftest import ON_POSTGRES, free_port, make_tenant
 from tests.faults import Load, connected_feed, need
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -79,6 +79,7 @@ def pgbouncer(settings: Settings) -> Iterator[str]:
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+@pytest.mark.configured(ON_POSTGRES, "needs PostgreSQL (DATABASE_URL)")
 async def test_basic_flow_through_pgbouncer_in_transaction_mode(
     settings: Settings, pgbouncer: str
 ) -> None:

@@ -15,9 +15,9 @@ from tests.faults import ThrowawayPostgres
 
 pytestmark = [
     pytest.mark.soak,
-    pytest.mark.skipif(
-        not os.environ.get("BANKFEEDS_SOAK"),
-        reason="the simulated month runs when BANKFEEDS_SOAK=1 (CI's first round)",
+    pytest.mark.configured(
+        bool(os.environ.get("BANKFEEDS_SOAK")),
+        "the simulated month: BANKFEEDS_SOAK=1 (CI's first round)",
     ),
 ]
 
