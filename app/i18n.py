@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
@@ -18,7 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup
 
 LOCALES = ("en", "fr")
 DEFAULT = "en"
@@ -93,18 +95,29 @@ def long_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=format_locale(language, "USD"))
 
 
-def when(value: datetime | None, language: str) -> str:
-    """A moment in UTC to the minute (no seconds), in the language's medium date and short time;
-    a dash when there is none."""
+def when(value: datetime | None, language: str, zone: str | None = None) -> str:
+    """A moment to the minute (no seconds), in the language's medium date and short time, in
+    `zone` (named by its abbreviation, e.g. EST) or else in UTC; a dash when there is none."""
     if value is None:
         return "—"
     locale = format_locale(language, "USD")
-    day = format_date(value.astimezone(UTC), format="medium", locale=locale)
-    hour = format_time(value, format="short", tzinfo=UTC, locale=locale)
-    stamp = str(get_datetime_format("medium", locale=locale)).format(
-        _nbsp(hour) + "\u00a0UTC", _nbsp(day)
+    tz = ZoneInfo(zone) if zone else UTC
+    local = value.astimezone(tz)
+    day = format_date(local, format="medium", locale=locale)
+    hour = format_time(local, format="short", tzinfo=tz, locale=locale)
+    label = "UTC" if tz is UTC else (local.tzname() or zone or "")
+    return str(get_datetime_format("medium", locale=locale)).format(
+        _nbsp(hour) + "\u00a0" + label, _nbsp(day)
     )
-    return stamp
+
+
+def moment(value: datetime | None, language: str, zone: str | None) -> Markup | str:
+    """`when` in the tenant's zone inside a <time> element, the same moment in UTC on hover."""
+    if value is None:
+        return "—"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.astimezone(UTC).isoformat(), when(value, language), when(value, language, zone)
+    )
 
 
 def _nbsp(text: str) -> str:
@@ -136,7 +149,11 @@ def environment(language: str) -> Environment:
     env.globals.update(language=language, colon="\u00a0:" if language == "fr" else ":")
     env.filters["money"] = lambda amount, currency: money(amount, currency, language)
     env.filters["long_date"] = lambda value: long_date(value, language)
-    env.filters["when"] = lambda value: when(value, language)
+    # Times in the tenant's zone when the page knows it (`zone` in the context), else UTC.
+    env.filters["when"] = pass_context(lambda ctx, value: when(value, language, ctx.get("zone")))
+    env.filters["moment"] = pass_context(
+        lambda ctx, value: moment(value, language, ctx.get("zone"))
+    )
     return env
 
 

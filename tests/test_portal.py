@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -426,3 +426,19 @@ async def test_rejected_pushes_are_noted_once_for_support(
     assert signed_in_again.status_code == 303
     later = rows_of((await signed_in.get(f"/portal/companies/{company}/rejections.csv")).text)
     assert later == [], "notes go after 30 days"
+
+
+async def test_times_are_the_tenants_with_utc_on_hover(signed_in: Staff, api: Any) -> None:
+    """A company made at 15:00 UTC in March shows 11:00 EDT (the tenant is in Toronto); the
+    <time> element carries the UTC instant and the UTC reading on hover."""
+    clock.freeze(datetime(2026, 3, 10, 15, 0, tzinfo=UTC))
+    await api.company("Zoned Stores")
+    page = (await signed_in.get("/portal/companies")).text
+    stamp = re.search(
+        r'<time datetime="2026-03-10T15:00:00\+00:00" title="([^"]+)">([^<]+)</time>', page
+    )
+    assert stamp, page
+    spaced = [re.sub(r"[\u00a0\u202f]", " ", stamp.group(n)) for n in (1, 2)]
+    assert spaced == ["Mar 10, 2026, 3:00 PM UTC", "Mar 10, 2026, 11:00 AM EDT"]
+    date_part, time_part = stamp.group(2).rsplit(", ", 1)
+    assert " " not in date_part and " " not in time_part, "each part stays on one line"

@@ -84,6 +84,7 @@ def common(who: Staff, request: Request, **extra: Any) -> dict[str, Any]:
         "environment": who.record.environment,
         "environments": ENVIRONMENTS,
         "csrf": who.record.csrf_token,
+        "zone": who.tenant.time_zone,  # times on the page are the tenant's (UTC on hover)
         **extra,
     }
 
