@@ -42,6 +42,8 @@ async def test_create_v1_and_v2_and_list(api: Api) -> None:
         "modifiedDate": v1["modifiedDate"],
         "status": "pending",
         "feedStartDate": None,
+        "lastPulledOnUtc": None,
+        "feedHealth": None,
     }
     r = await api.call("POST", base, v2_account("sav-1"))
     assert r.status_code == 200, r.text

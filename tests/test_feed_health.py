@@ -145,6 +145,12 @@ async def test_stale_after_48_hours_once_then_fresh_on_the_next_pull(
         assert account["feedHealth"] == "stale"
         assert account["staleSinceUtc"] == "2026-03-12T16:00:00Z"
         assert account["status"] == "connected"
+        listed = await feed.api.call(
+            "GET", f"{feed.link.connection_path}/connectionInfo/bankFeedAccounts"
+        )
+        answer = next(a for a in listed.json() if a["id"] == "chk-1")
+        assert answer["feedHealth"] == "stale", "the account answers carry it too"
+        assert answer["lastPulledOnUtc"] == "2026-03-10T15:00:00Z"
         scraped = (await client.get("/metrics")).text
         assert metric_value(scraped, "bankfeeds_stale_source_accounts", tenant=tenant.id) == 1
 

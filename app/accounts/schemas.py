@@ -179,6 +179,15 @@ class SourceAccount(Wire):
     modifiedDate: datetime | None = None
     status: AccountStatus | None = None
     feedStartDate: datetime | None = None
+    lastPulledOnUtc: datetime | None = Field(
+        default=None,
+        description="Extension: when QuickBooks last asked for this account's transactions.",
+    )
+    feedHealth: FeedHealth | None = Field(
+        default=None,
+        description="Extension: healthy, stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS) or "
+        "disconnected; null until QuickBooks first pulls.",
+    )
 
 
 class SourceAccountV2(Wire):
@@ -196,6 +205,15 @@ class SourceAccountV2(Wire):
     modifiedDate: datetime | None = None
     status: AccountStatus | None = None
     feedStartDate: date | None = None
+    lastPulledOnUtc: datetime | None = Field(
+        default=None,
+        description="Extension: when QuickBooks last asked for this account's transactions.",
+    )
+    feedHealth: FeedHealth | None = Field(
+        default=None,
+        description="Extension: healthy, stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS) or "
+        "disconnected; null until QuickBooks first pulls.",
+    )
 
 
 AnySourceAccount = SourceAccountV2 | SourceAccount
@@ -219,6 +237,9 @@ class SourceAccountUpdate(BaseModel):
     modifiedDate: WireDateTime | None = None
     status: AccountStatus | None = None
     feedStartDate: WireDateOrDateTime | None = None
+    # Read-only extensions an account answer carries: accepted back unchanged, and ignored.
+    lastPulledOnUtc: WireDateTime | None = None
+    feedHealth: FeedHealth | None = None
 
 
 class BatchCreatedResult(Wire):

@@ -92,6 +92,8 @@ def to_wire(account: SourceAccount, *, as_v2: bool = False) -> schemas.AnySource
             modifiedDate=account.modified_date,
             status=account.status,
             feedStartDate=account.feed_start_date,
+            lastPulledOnUtc=account.last_queried_at,
+            feedHealth=feed_health(account),
         )
     start = account.feed_start_date
     return schemas.SourceAccount(
@@ -105,6 +107,8 @@ def to_wire(account: SourceAccount, *, as_v2: bool = False) -> schemas.AnySource
         modifiedDate=account.modified_date,
         status=account.status,
         feedStartDate=datetime.combine(start, time(), UTC) if start else None,
+        lastPulledOnUtc=account.last_queried_at,
+        feedHealth=feed_health(account),
     )
 
 

@@ -76,9 +76,12 @@ class Sdk:
         raise AssertionError("the SDK did not raise its ErrorMessage")
 
 
-# Fields we add to Codat's shapes, each documented as an extension in the README's API section.
+# Fields we add to Codat's shapes, each documented as an extension in docs/API.md.
 EXTENSION_FIELDS: dict[str, set[str]] = {
     "Company": {"timeZone"},
+    # Feed health (SPEC §4): the SDK's models ignore keys they do not know, so clients still parse.
+    "SourceAccount": {"lastPulledOnUtc", "feedHealth"},
+    "SourceAccountV2": {"lastPulledOnUtc", "feedHealth"},
 }
 
 
