@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.accounts.tables import SourceAccount
 from app.idempotency import service as idempotency
-from app.tenants.service import Principal
+from app.principal import Principal
 from app.transactions.tables import BankTransaction, PushOperation
 from tests.conftest import Linkable, TenantKeys, request_log, v1_account
 from tests.feeds import Feed, connect, day, tx

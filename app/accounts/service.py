@@ -14,8 +14,8 @@ from app.accounts.tables import SourceAccount
 from app.connections import service as connections
 from app.connections.tables import Connection
 from app.errors import BadRequest, Conflict, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 
 DUPLICATE = "A bank account already exists with the same Id"
 

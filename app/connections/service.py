@@ -15,8 +15,8 @@ from app.connections.links import PLATFORM_KEY, PLATFORM_NAME, fresh_otp, link_u
 from app.connections.tables import Connection, LinkOtp
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import PageQuery
-from app.tenants.service import Principal
 
 
 async def issue_otp(

@@ -22,8 +22,8 @@ from app.errors import BadRequest
 from app.feeds import schemas
 from app.idx import repository
 from app.idx.tables import IdxPull, Reserve
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 
 MAX_RESERVE_DAYS = 366
 

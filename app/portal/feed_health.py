@@ -21,7 +21,7 @@ from app.idx import repository as pulls_repo
 from app.idx.tables import IdxPull, Reserve
 from app.portal import repository
 from app.portal.status import CHART_DAYS, LIMIT, AccountView
-from app.tenants.service import Principal
+from app.principal import Principal
 
 PULLS_SHOWN = 20
 

@@ -19,8 +19,8 @@ from app.accounts import service as accounts
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
-from app.tenants.service import Principal
 from app.transactions import repository, rules, schemas
 from app.transactions.tables import PushOperation, PushRejection
 from app.webhooks import service as webhooks

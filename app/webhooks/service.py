@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 from app.webhooks import egress, repository, schemas
 from app.webhooks.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
