@@ -24,13 +24,11 @@ MAX_CLIMBING = 3
 KNOWN_CYCLES: list[list[str]] = [
     [
         "app.accounts.service",
-        "app.connections.events",
         "app.connections.service",
         "app.transactions.service",
     ],
 ]
 KNOWN_CLIMBING: set[tuple[str, str]] = {
-    ("app.connections.events", "app.accounts.service"),
     ("app.connections.events", "app.connections.links"),
     ("app.connections.events", "app.webhooks.service"),
     ("app.idx.service", "app.idx.auth"),

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts_repo
-from app.accounts.service import to_health_wire
-from app.accounts.service import to_wire as account_wire
+from app.accounts.schemas import to_health_wire
+from app.accounts.schemas import to_wire as account_wire
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.connections import repository

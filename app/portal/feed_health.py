@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.accounts import repository as accounts_repo
-from app.accounts.service import feed_health
+from app.accounts.schemas import feed_health
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.feeds import schemas as feeds_schemas
