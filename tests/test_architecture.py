@@ -30,7 +30,6 @@ KNOWN_CYCLES: list[list[str]] = [
 ]
 KNOWN_CLIMBING: set[tuple[str, str]] = {
     ("app.connections.events", "app.connections.links"),
-    ("app.connections.events", "app.webhooks.service"),
     ("app.idx.service", "app.idx.auth"),
     ("app.metrics", "app.accounts.tables"),
     ("app.metrics", "app.companies.tables"),

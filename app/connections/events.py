@@ -15,8 +15,8 @@ from app.config import Settings
 from app.connections import repository
 from app.connections.links import link_url, to_wire
 from app.connections.tables import Connection
+from app.webhooks import events as webhooks
 from app.webhooks import repository as webhooks_repo
-from app.webhooks import service as webhooks
 
 FEED_HEALTH_EVENTS = ("bankFeeds.sourceAccount.stale", "bankFeeds.sourceAccount.fresh")
 

@@ -23,7 +23,7 @@ from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
 from app.transactions import repository, rules, schemas
 from app.transactions.tables import PushOperation, PushRejection
-from app.webhooks import service as webhooks
+from app.webhooks import events as webhooks
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
