@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, lifecycle
 from app.accounts import repository, schemas
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
@@ -221,12 +221,7 @@ async def update(
     account.modified_date = clock.now()
     await session.flush()
     if disconnecting:
-        # Pending pushes fail now (their transactions will never be sent), and it is announced.
-        from app.connections import events
-        from app.transactions import service as transactions
-
-        await transactions.fail_pending(session, [account.pk])
-        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.disconnected")
+        await lifecycle.account_disconnected(session, account)
     return account
 
 
