@@ -37,6 +37,7 @@ EXPLICIT: dict[str, str] = {
     "app.idx.simulate": "edge",
     "app.idx.auth": "routes",
     "app.portal.guard": "routes",
+    "app.ops": "routes",
     "app.portal.pages": "routes",
     "app.lifecycle": "lifecycle",
     "app.housekeeping": "lifecycle",
