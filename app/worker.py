@@ -16,9 +16,9 @@ from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.accounts.jobs import detect_stale as _detect_stale
 from app.config import Settings, get_settings
-from app.connections.jobs import purge_expired as _purge_expired
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
+from app.housekeeping import purge_expired as _purge_expired
 from app.logs import setup_logging
 from app.resilience import ResilientWorker
 from app.transactions.jobs import daily_send as _daily_send
