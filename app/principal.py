@@ -1,4 +1,5 @@
-"""Who is calling, below the repositories: every client-API query is scoped by a Principal."""
+"""Who is calling, below the repositories: every client-API query is scoped by a Principal, every
+IDX query by an IdxPrincipal (one QuickBooks connection's credentials)."""
 
 from __future__ import annotations
 
@@ -12,3 +13,13 @@ class Principal:
 
     tenant_id: uuid.UUID
     environment: str
+
+
+@dataclass(frozen=True)
+class IdxPrincipal:
+    """QuickBooks calling the IDX API with one credential set of one connection."""
+
+    tenant_id: uuid.UUID
+    environment: str
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID
