@@ -11,6 +11,7 @@ import click
 from app import migrate
 from app.cli.common import say_database, settings_or_exit
 from app.db import transaction
+from app.jobruns import registry
 
 
 @click.group("jobs")
@@ -37,9 +38,7 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
 @jobs_group.command("run")
 @click.argument(
     "name",
-    type=click.Choice(
-        ["daily-send", "detect-disconnects", "deliver-webhooks", "purge-expired", "detect-stale"]
-    ),
+    type=click.Choice(list(registry.COMMANDS)),
 )
 @click.option(
     "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
