@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app import clock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
+from app.jobruns import registry
 from app.jobruns import repository as jobruns
 from app.jobruns.tables import JobRun
 from app.logs import correlation_id
@@ -25,15 +26,8 @@ from app.migrate import alembic_config
 
 log = logging.getLogger("app.jobs")
 
-# Each cron job, and how old its last run may be before something is wrong (its schedule plus
-# slack: the daily jobs run once a day, webhooks every 10 s, the purge hourly).
-JOB_MAX_AGE = {
-    "daily_send": timedelta(hours=25),
-    "detect_disconnects": timedelta(hours=25),
-    "deliver_webhooks": timedelta(minutes=5),
-    "purge_expired": timedelta(hours=2),
-    "detect_stale": timedelta(hours=2),
-}
+# Each cron job, and how old its last run may be before something is wrong.
+JOB_MAX_AGE = {job.name: job.max_age for job in registry.JOBS}
 JOB_NAMES = tuple(JOB_MAX_AGE)
 MAX_SKEW_SECONDS = 5.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import time
@@ -13,7 +12,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,7 +27,7 @@ import app.credentials.routes
 import app.feeds.routes
 import app.transactions.routes
 import app.webhooks.routes  # noqa: F401  (registers operations)
-from app import metrics, openapi, ratelimit, vault
+from app import metrics, openapi, ops, ratelimit, vault
 from app.api import client_api
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -191,29 +189,6 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
     return await handle_unexpected(request, exc)
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    """Ready while the database answers: that is all a push needs. Redis being away degrades
-    the process (rate limits fail open, jobs wait) but does not take it out of service."""
-    services: Services = request.app.state.services
-    try:
-        async with asyncio.timeout(2):
-            async with services.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception as exc:  # a probe answers, whatever the failure
-        database = f"unavailable ({type(exc).__name__})"
-    redis = "ok" if await metrics.redis_up(services.redis) else "degraded"
-    if database != "ok":
-        status, code = "unavailable", 503
-    else:
-        status, code = ("ok" if redis == "ok" else "degraded"), 200
-    return JSONResponse({"status": status, "database": database, "redis": redis}, code)
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     setup_logging(settings.log_level)
@@ -249,10 +224,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse(document)
 
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
+        Route("/healthz", ops.healthz, methods=["GET"]),
+        Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
-        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/metrics", ops.metrics, methods=["GET"]),
         *client_api.routes(),
         *idx_api.routes(),
         *link_routes,

@@ -1,22 +1,10 @@
 """Prometheus metrics (prometheus-client): counters and histograms the API process updates, and
-gauges read from the database at scrape time (the truth lives there, shared by every process)."""
+gauges read from the database at scrape time (the truth lives there, shared by every process).
+The counters only: the /metrics endpoint that refreshes the gauges lives in app/ops.py."""
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-
-from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import SecretStr
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import Response
-
-from app.errors import Unauthorized, render
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -163,82 +151,3 @@ def _surface(route: str) -> str:
         if route.startswith(prefix):
             return surface
     return "api"
-
-
-async def _refresh(session: AsyncSession) -> None:
-    from app.accounts.tables import SourceAccount
-    from app.companies.tables import Company
-    from app.connections.tables import Connection
-    from app.transactions.tables import BankTransaction, PushOperation
-    from app.webhooks.tables import WebhookDelivery
-
-    pending = (
-        select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
-    )
-    PENDING.set((await session.execute(pending)).scalar_one())
-    STALE.clear()
-    stale = (
-        select(Company.tenant_id, func.count())
-        .select_from(SourceAccount)
-        .join(Connection, Connection.id == SourceAccount.connection_id)
-        .join(Company, Company.id == Connection.company_id)
-        .where(SourceAccount.status == "connected", SourceAccount.stale_since.is_not(None))
-        .group_by(Company.tenant_id)
-    )
-    for tenant, count in (await session.execute(stale)).all():
-        STALE.labels(str(tenant)).set(count)
-    for gauge, column in (
-        (ACCOUNTS, SourceAccount.status),
-        (DELIVERIES, WebhookDelivery.status),
-        (OPERATIONS, PushOperation.status),
-    ):
-        gauge.clear()
-        rows = (await session.execute(select(column, func.count()).group_by(column))).all()
-        for status, count in rows:
-            gauge.labels(status).set(count)
-
-
-async def _refresh_jobs(session: AsyncSession) -> None:
-    """Each job's last run, from the database (see doctor.recorded): a Redis restart does not
-    erase it, and runs made with `bankfeeds jobs run` count."""
-    from app.jobruns.repository import all_runs
-
-    for name, last in (await all_runs(session)).items():
-        JOB_LAST_RUN.labels(name).set(last.finished_at.timestamp())
-        JOB_DURATION.labels(name).set(last.seconds)
-        JOB_LAST_FAILED.labels(name).set(0 if last.outcome == "ok" else 1)
-        if name == "daily_send" and last.outcome == "ok":
-            DAILY_SEND_TRANSACTIONS.set(int(last.result.get("transactions", 0)))
-            DAILY_SEND_ACCOUNTS.set(int(last.result.get("accounts", 0)))
-            DAILY_SEND_FAILED.set(int(last.result.get("failed", 0)))
-
-
-async def redis_up(redis: Redis) -> bool:
-    """Probe Redis briefly and keep the answer in bankfeeds_redis_up."""
-    try:
-        await asyncio.wait_for(redis.ping(), timeout=1)
-        up = True
-    except (TimeoutError, OSError, RedisError):
-        up = False
-    REDIS_UP.set(1 if up else 0)
-    return up
-
-
-def _allowed(request: Request, token: SecretStr | None) -> bool:
-    if token is None:
-        return True  # then expose /metrics only to the monitoring network
-    sent = request.headers.get("authorization", "").encode()
-    return hmac.compare_digest(sent, f"Bearer {token.get_secret_value()}".encode())
-
-
-async def endpoint(request: Request) -> Response:
-    services = request.app.state.services
-    if not _allowed(request, services.settings.metrics_token):
-        refused = Unauthorized("Unauthorized: /metrics needs `Authorization: Bearer <token>`.")
-        refused.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return render(refused)
-    async with services.sessions() as session:
-        await _refresh(session)
-        await _refresh_jobs(session)
-    await redis_up(services.redis)
-    return Response(generate_latest(REGISTRY), media_type=PROMETHEUS_TYPE)

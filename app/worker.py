@@ -16,9 +16,10 @@ from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.accounts.jobs import detect_stale as _detect_stale
 from app.config import Settings, get_settings
-from app.connections.jobs import purge_expired as _purge_expired
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
+from app.housekeeping import purge_expired as _purge_expired
+from app.jobruns import registry
 from app.logs import setup_logging
 from app.resilience import ResilientWorker
 from app.transactions.jobs import daily_send as _daily_send
@@ -31,13 +32,11 @@ deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
 
-JOBS: dict[str, Any] = {
-    "daily-send": daily_send,
-    "detect-disconnects": detect_disconnects,
-    "deliver-webhooks": deliver_webhooks,
-    "purge-expired": purge_expired,
-    "detect-stale": detect_stale,
+_BY_NAME = {
+    job.__name__: job
+    for job in (daily_send, detect_disconnects, deliver_webhooks, purge_expired, detect_stale)
 }
+JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
 
 
 def redis_settings() -> RedisSettings:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import basic, free_port, remember_credentials, remember_secret, v1_account
+from tests.helpers import basic, free_port, remember_credentials, remember_secret, v1_account
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REQUIRED = bool(os.environ.get("BANKFEEDS_REQUIRE_FAULTS"))

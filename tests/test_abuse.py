@@ -37,8 +37,8 @@ from app.portal import service as portal_service
 from app.portal.status import to_csv
 from app.ratelimit import caller
 from app.webhooks.tables import WebhookEndpoint
-from tests.conftest import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
 from tests.feeds import NOW
+from tests.helpers import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
 from tests.images import image, png
 from tests.portal import Staff, add_user
 

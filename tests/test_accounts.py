@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.tables import SourceAccount
 from app.db import transaction
-from tests.conftest import Api, v1_account, v2_account
 from tests.contracts.sdk import read
+from tests.helpers import Api, v1_account, v2_account
 
 
 async def set_status(

@@ -21,7 +21,7 @@ from app.cli import main
 from app.config import Settings, get_settings
 from app.db import transaction
 from app.jobruns import repository as jobruns
-from tests.conftest import basic, created_tenant, remember_secret
+from tests.helpers import basic, created_tenant, remember_secret
 from tests.portal import Staff
 
 

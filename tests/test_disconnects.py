@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.transactions.tables import BankTransaction
-from tests.conftest import LiveServer, basic, make_tenant
 from tests.faults import connected_feed, push_day
+from tests.helpers import LiveServer, basic, make_tenant
 
 ROUNDS = 10
 

@@ -26,8 +26,8 @@ import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from tests.conftest import BIN, created_tenant, free_port, scan_server_log
 from tests.faults import Load, ThrowawayPostgres, ThrowawayRedis, connected_feed
+from tests.helpers import BIN, created_tenant, free_port, scan_server_log
 
 RUN = int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")) > 1 or bool(
     os.environ.get("BANKFEEDS_FAULT_RUN")

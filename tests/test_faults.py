@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.embedded_redis import EmbeddedRedis
 from app.transactions.tables import BankTransaction
-from tests.conftest import BIN, make_tenant, scan_output, serve
 from tests.faults import Load, ThrowawayPostgres, connected_feed
+from tests.helpers import BIN, make_tenant, scan_output, serve
 from tests.test_send_faults import worker_env
 
 REPEAT = range(int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")))

@@ -19,8 +19,8 @@ from app import contrast, i18n
 from app.credentials.service import LOOK_ALIKES, new_password, new_username
 from app.portal import messages
 from app.transactions import rules
-from tests.conftest import Api, Linkable, TenantKeys
 from tests.feeds import connect, day, tx
+from tests.helpers import Api, Linkable, TenantKeys
 from tests.portal import Staff, add_user
 from tests.test_link import csrf_of, link_url, open_link
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, make_tenant
+from tests.helpers import LiveServer, make_tenant
 
 CONFIG = Path(__file__).parent / "fuzz" / "schemathesis.toml"
 ST = Path(sys.executable).parent / "st"

@@ -24,9 +24,9 @@ from app.credentials.tables import Credential
 from app.db import transaction
 from app.main import create_app
 from app.transactions.tables import BankTransaction
-from tests.conftest import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
 from tests.contracts import assert_idx_valid
 from tests.contracts.sdk import read
+from tests.helpers import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
 
 
 async def account_row(

@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from app.api import client_api
-from tests.conftest import Api, Linkable, v1_account
 from tests.feeds import connect, day, tx
+from tests.helpers import Api, Linkable, v1_account
 from tests.images import png
 
 PNG = png()

@@ -17,7 +17,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from app import clock
-from tests.conftest import (
+from tests.helpers import (
     Api,
     Idx,
     TenantKeys,

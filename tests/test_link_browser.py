@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.chromium import SHOTS, audit
-from tests.conftest import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
+from tests.helpers import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGO = base64.b64decode(

@@ -11,8 +11,8 @@ from openapi_spec_validator import validate
 
 from app.api import client_api
 from app.idx.routes import idx_api
-from tests.conftest import TenantKeys, remember_credentials, v1_account, v2_account
 from tests.contracts import assert_idx_valid, idx_document, idx_operations, request_examples, sdk
+from tests.helpers import TenantKeys, remember_credentials, v1_account, v2_account
 
 # Operations the spec lacks but clients need; documented in the README as extensions.
 EXTENSIONS: set[tuple[str, str]] = {

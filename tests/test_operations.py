@@ -30,9 +30,9 @@ from app.jobruns.repository import all_runs
 from app.jobruns.tables import JobRun
 from app.logs import JsonFormatter, setup_logging
 from app.main import create_app
-from tests.conftest import BIN, ON_POSTGRES, Linkable, free_port, metric_value, scan_output
 from tests.faults import ThrowawayRedis
 from tests.feeds import connect, day, tx
+from tests.helpers import BIN, ON_POSTGRES, Linkable, free_port, metric_value, scan_output
 from tests.test_send_faults import worker_env
 
 OUTAGE_SECONDS = 30

@@ -22,8 +22,8 @@ from app.config import Settings
 from app.main import create_app
 from app.transactions.jobs import send_all
 from app.transactions.tables import BankTransaction
-from tests.conftest import ON_POSTGRES, free_port, make_tenant
 from tests.faults import Load, connected_feed, need
+from tests.helpers import ON_POSTGRES, free_port, make_tenant
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 

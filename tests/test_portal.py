@@ -16,10 +16,10 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
-from app.connections.jobs import purge_expired
+from app.housekeeping import purge_expired
 from app.transactions.jobs import send_all
-from tests.conftest import Linkable, TenantKeys, metric_value, request_log
 from tests.feeds import NOW, Feed, connect, day, tx
+from tests.helpers import Linkable, TenantKeys, metric_value, request_log
 from tests.images import png
 from tests.portal import Staff, add_user, csrf_of
 

@@ -20,7 +20,7 @@ import pytest
 
 from app import clock
 from tests.chromium import ROOT, audit
-from tests.conftest import (
+from tests.helpers import (
     BIN,
     LiveServer,
     basic,

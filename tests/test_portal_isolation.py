@@ -14,8 +14,8 @@ from starlette.routing import Route
 
 from app.portal.routes import portal_routes
 from app.transactions.jobs import send_all
-from tests.conftest import Linkable, TenantKeys
 from tests.feeds import connect, day, tx
+from tests.helpers import Linkable, TenantKeys
 from tests.images import png
 from tests.portal import Staff, add_user
 

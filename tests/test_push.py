@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.transactions.tables import PushOperation
-from tests.conftest import Api, Linkable, v1_account
 from tests.contracts.sdk import read
 from tests.feeds import NOW, TODAY, Feed, connect, day, tx
+from tests.helpers import Api, Linkable, v1_account
 
 
 @pytest.fixture

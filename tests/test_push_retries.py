@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.accounts.tables import SourceAccount
 from app.idempotency import service as idempotency
-from app.tenants.service import Principal
+from app.principal import Principal
 from app.transactions.tables import BankTransaction, PushOperation
-from tests.conftest import Linkable, TenantKeys, request_log, v1_account
 from tests.feeds import Feed, connect, day, tx
+from tests.helpers import Linkable, TenantKeys, request_log, v1_account
 
 
 async def rows_of(sessions: async_sessionmaker[AsyncSession], feed: Feed) -> list[BankTransaction]:

@@ -11,8 +11,8 @@ from app import clock
 from app.config import Settings
 from app.idx.quickbooks import QuickBooks, nightly_after, retry_times
 from app.idx.simulate import simulate
-from tests.conftest import Linkable
 from tests.feeds import NOW, connect, day, tx
+from tests.helpers import Linkable
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from app import instance
-from tests.conftest import BIN, LiveServer, basic, created_tenant, free_port
+from tests.helpers import BIN, LiveServer, basic, created_tenant, free_port
 from tests.test_webhook_egress import MUST_REFUSE
 
 

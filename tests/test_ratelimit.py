@@ -21,7 +21,7 @@ from app import clock
 from app.config import Settings
 from app.main import create_app
 from app.services import Services
-from tests.conftest import Api, Idx, TenantKeys, assert_error, make_tenant
+from tests.helpers import Api, Idx, TenantKeys, assert_error, make_tenant
 
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
 

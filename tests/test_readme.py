@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, created_tenant, free_port, remember_credentials, scan_server_log
+from tests.helpers import BIN, created_tenant, free_port, remember_credentials, scan_server_log
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.conftest import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
+from tests.helpers import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
 
 
 def sandbox(

@@ -28,7 +28,7 @@ from app.config import Settings
 from app.db import transaction
 from app.embedded_redis import EmbeddedRedis
 from app.transactions.tables import BankTransaction
-from tests.conftest import BIN, Api, scan_output, scan_server_log
+from tests.helpers import BIN, Api, scan_output, scan_server_log
 
 BIN_DIR = BIN.parent
 

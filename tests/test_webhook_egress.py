@@ -22,9 +22,9 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.webhooks import egress, repository
-from app.webhooks import service as webhooks
+from app.webhooks import events as webhooks
 from app.webhooks.delivery import Limits, deliver_due
-from tests.conftest import Api, TenantKeys, assert_error, make_tenant, remember_secret
+from tests.helpers import Api, TenantKeys, assert_error, make_tenant, remember_secret
 from tests.hostile import closed_port_url, hostile
 from tests.portal import Staff, add_user
 from tests.receiver import receiver

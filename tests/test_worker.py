@@ -21,8 +21,8 @@ from app.connections.tables import LinkOtp
 from app.jobruns.repository import all_runs
 from app.webhooks import egress
 from app.worker import JOBS
-from tests.conftest import LOG_LINES, Linkable, remember_secret
 from tests.feeds import NOW, Feed, connect, day, tx
+from tests.helpers import LOG_LINES, Linkable, remember_secret
 from tests.receiver import Receiver, receiver
 
 

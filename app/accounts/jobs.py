@@ -9,13 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
-from app.accounts import repository
+from app import clock, lifecycle
+from app.accounts import events, repository
 from app.config import Settings
-from app.connections import events
-from app.connections import repository as connections_repo
 from app.db import transaction
-from app.transactions import service as transactions
 
 log = logging.getLogger("app.jobs")
 
@@ -31,17 +28,12 @@ async def detect(
     totals = {"accounts": 0, "connections": 0, "failedOperations": 0}
     async with transaction(sessions) as session:
         # Set-based: one statement disconnects them all, one finds the pushes that now fail.
-        gone = await repository.disconnect_stale(session, cutoff)
-        totals["failedOperations"] = await transactions.fail_pending(session)
-        if gone:
-            await events.stale_accounts_disconnected(session, gone)
-    totals["accounts"] = len(gone)
+        gone, totals["failedOperations"] = await lifecycle.disconnect_stale(session, cutoff)
+    totals["accounts"] = gone
     if progress is not None:
-        progress(len(gone))
+        progress(gone)
     async with transaction(sessions) as session:
-        unlinked = await connections_repo.unlink_all_disconnected(session)
-        await events.connections_changed(session, settings, unlinked, "connection.disconnected")
-    totals["connections"] = len(unlinked)
+        totals["connections"] = await lifecycle.unlink_disconnected(session, settings)
     seconds = round(time.perf_counter() - started, 3)
     log.info(
         "disconnect detection: %(accounts)d accounts disconnected, %(connections)d connections "

@@ -31,7 +31,7 @@ async def create_source_account(call: Call[service.Prototype]) -> schemas.AnySou
     """Creates a source account (v1 or v2 shape; currency USD or CAD). A duplicate id in the
     connection answers 409."""
     account = await service.create(call.session, call.principal, *_ids(call), call.body)
-    return service.to_wire(account)
+    return schemas.to_wire(account)
 
 
 @client_api.operation(
@@ -83,7 +83,7 @@ async def update_source_account(
     account = await service.update(
         call.session, call.principal, *_ids(call), call.path("accountId"), call.body
     )
-    return service.to_wire(account)
+    return schemas.to_wire(account)
 
 
 @client_api.operation(

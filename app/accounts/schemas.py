@@ -7,7 +7,7 @@ answers in the shape it was created in.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from app.accounts import tables
 from app.schemas import WS, Money, Wire, WireDate, WireDateOrDateTime, WireDateTime
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
@@ -292,3 +293,71 @@ class FeedHealthList(Wire):
     model_config = ConfigDict(title="Connection feed health")
 
     results: list[AccountFeedHealth]
+
+
+# ---- mappers: the stored account on the wire ----------------------------------------------
+
+
+def feed_health(account: tables.SourceAccount) -> FeedHealth | None:
+    """healthy, stale (as the hourly feed-health run found it) or disconnected; None while
+    QuickBooks has never asked for the account's transactions."""
+    if account.status == "disconnected":
+        return "disconnected"
+    if account.last_queried_at is None:
+        return None
+    return "stale" if account.stale_since is not None else "healthy"
+
+
+def to_health_wire(account: tables.SourceAccount) -> AccountFeedHealth:
+    return AccountFeedHealth(
+        id=account.account_id,
+        status=account.status,
+        feedHealth=feed_health(account),
+        lastPulledOnUtc=account.last_queried_at,
+        staleSinceUtc=account.stale_since if account.status == "connected" else None,
+    )
+
+
+def _v2_type(account: tables.SourceAccount) -> str:
+    """A v1 account listed beside v2 ones: Codat's v1 "Credit" is a card, anything else a
+    deposit account, so the v2 enum (which generated clients check) always holds."""
+    if account.version == 2:
+        return account.account_type or ""
+    return "creditCard" if (account.account_type or "").lower() == "credit" else "checking"
+
+
+def to_wire(account: tables.SourceAccount, *, as_v2: bool = False) -> AnySourceAccount:
+    """The account in the shape it was created in, or in v2 when `as_v2` (a list holding any
+    v2 account answers every account in v2: SPEC §4, one shape per list)."""
+    if account.version == 2 or as_v2:
+        return SourceAccountV2(
+            id=account.account_id,
+            accountName=account.account_name or "",
+            accountType=_v2_type(account),
+            accountNumber=account.account_number or "",
+            sortCode=account.sort_code,
+            routingInfo=account.routing_info,
+            currency=account.currency,
+            balance=account.balance if account.balance is not None else 0,
+            accountInfo=account.account_info,
+            modifiedDate=account.modified_date,
+            status=account.status,
+            feedStartDate=account.feed_start_date,
+            lastPulledOnUtc=account.last_queried_at,
+            feedHealth=feed_health(account),
+        )
+    start = account.feed_start_date
+    return SourceAccount(
+        id=account.account_id,
+        accountName=account.account_name,
+        accountType=account.account_type,
+        accountNumber=account.account_number,
+        sortCode=account.sort_code,
+        currency=account.currency,
+        balance=account.balance,
+        modifiedDate=account.modified_date,
+        status=account.status,
+        feedStartDate=datetime.combine(start, time(), UTC) if start else None,
+        lastPulledOnUtc=account.last_queried_at,
+        feedHealth=feed_health(account),
+    )

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, lifecycle
 from app.accounts import repository, schemas
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
 from app.connections.tables import Connection
 from app.errors import BadRequest, Conflict, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 
 DUPLICATE = "A bank account already exists with the same Id"
 
@@ -45,71 +45,6 @@ def _row(body: Prototype) -> dict[str, Any]:
         if body.accountInfo is not None:
             row["account_info"] = body.accountInfo.model_dump(mode="json")
     return row
-
-
-def feed_health(account: SourceAccount) -> schemas.FeedHealth | None:
-    """healthy, stale (as the hourly feed-health run found it) or disconnected; None while
-    QuickBooks has never asked for the account's transactions."""
-    if account.status == "disconnected":
-        return "disconnected"
-    if account.last_queried_at is None:
-        return None
-    return "stale" if account.stale_since is not None else "healthy"
-
-
-def to_health_wire(account: SourceAccount) -> schemas.AccountFeedHealth:
-    return schemas.AccountFeedHealth(
-        id=account.account_id,
-        status=account.status,
-        feedHealth=feed_health(account),
-        lastPulledOnUtc=account.last_queried_at,
-        staleSinceUtc=account.stale_since if account.status == "connected" else None,
-    )
-
-
-def _v2_type(account: SourceAccount) -> str:
-    """A v1 account listed beside v2 ones: Codat's v1 "Credit" is a card, anything else a
-    deposit account, so the v2 enum (which generated clients check) always holds."""
-    if account.version == 2:
-        return account.account_type or ""
-    return "creditCard" if (account.account_type or "").lower() == "credit" else "checking"
-
-
-def to_wire(account: SourceAccount, *, as_v2: bool = False) -> schemas.AnySourceAccount:
-    """The account in the shape it was created in, or in v2 when `as_v2` (a list holding any
-    v2 account answers every account in v2: SPEC §4, one shape per list)."""
-    if account.version == 2 or as_v2:
-        return schemas.SourceAccountV2(
-            id=account.account_id,
-            accountName=account.account_name or "",
-            accountType=_v2_type(account),
-            accountNumber=account.account_number or "",
-            sortCode=account.sort_code,
-            routingInfo=account.routing_info,
-            currency=account.currency,
-            balance=account.balance if account.balance is not None else 0,
-            accountInfo=account.account_info,
-            modifiedDate=account.modified_date,
-            status=account.status,
-            feedStartDate=account.feed_start_date,
-            lastPulledOnUtc=account.last_queried_at,
-            feedHealth=feed_health(account),
-        )
-    start = account.feed_start_date
-    return schemas.SourceAccount(
-        id=account.account_id,
-        accountName=account.account_name,
-        accountType=account.account_type,
-        accountNumber=account.account_number,
-        sortCode=account.sort_code,
-        currency=account.currency,
-        balance=account.balance,
-        modifiedDate=account.modified_date,
-        status=account.status,
-        feedStartDate=datetime.combine(start, time(), UTC) if start else None,
-        lastPulledOnUtc=account.last_queried_at,
-        feedHealth=feed_health(account),
-    )
 
 
 async def create(
@@ -156,7 +91,7 @@ async def create_batch(
                 schemas.BatchCreated(
                     sourceAccountId=body.id,
                     result=schemas.BatchCreatedResult(
-                        statusCode=200, account=to_wire(created[body.id])
+                        statusCode=200, account=schemas.to_wire(created[body.id])
                     ),
                 )
             )
@@ -178,7 +113,7 @@ async def create_batch(
 
 def list_wire(accounts: list[SourceAccount]) -> list[schemas.AnySourceAccount]:
     as_v2 = any(a.version == 2 for a in accounts)
-    return [to_wire(a, as_v2=as_v2) for a in accounts]
+    return [schemas.to_wire(a, as_v2=as_v2) for a in accounts]
 
 
 async def list_accounts(
@@ -286,12 +221,7 @@ async def update(
     account.modified_date = clock.now()
     await session.flush()
     if disconnecting:
-        # Pending pushes fail now (their transactions will never be sent), and it is announced.
-        from app.connections import events
-        from app.transactions import service as transactions
-
-        await transactions.fail_pending(session, [account.pk])
-        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.disconnected")
+        await lifecycle.account_disconnected(session, account)
     return account
 
 

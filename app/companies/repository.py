@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
 from app.db import uuid_param
-from app.tenants.service import Principal
+from app.principal import Principal
 
 
 def _scope(principal: Principal) -> list[ColumnElement[bool]]:

@@ -15,9 +15,9 @@ from app.connections import repository as connections_repo
 from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
 from app.errors import NotFound
+from app.principal import Principal
 from app.schemas import PageQuery
 from app.tenants import repository as tenants_repo
-from app.tenants.service import Principal
 
 PRODUCTS = ["bank-feeds"]
 

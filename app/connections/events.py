@@ -1,74 +1,18 @@
-"""Webhook events about connections and source accounts, in Codat's payload shapes."""
+"""Webhook events about connections, in Codat's payload shapes (accounts: accounts/events.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import repository as accounts_repo
-from app.accounts.service import to_health_wire
-from app.accounts.service import to_wire as account_wire
-from app.accounts.tables import SourceAccount
+# Re-exported for app/idx/service.py until its hot path's speed work lands (issue 17 note).
+from app.accounts.events import accounts_changed as accounts_changed
 from app.config import Settings
 from app.connections import repository
 from app.connections.links import link_url, to_wire
 from app.connections.tables import Connection
-from app.webhooks import repository as webhooks_repo
-from app.webhooks import service as webhooks
-
-FEED_HEALTH_EVENTS = ("bankFeeds.sourceAccount.stale", "bankFeeds.sourceAccount.fresh")
-
-
-async def accounts_changed(
-    session: AsyncSession, accounts: Sequence[SourceAccount], event_type: str
-) -> None:
-    """bankFeeds.sourceAccount.connected / .disconnected / .stale / .fresh."""
-    if not accounts:
-        return
-    companies = await repository.companies_of_connections(
-        session, list({a.connection_id for a in accounts})
-    )
-    subscribers = webhooks.Subscribers()
-    for account in accounts:
-        company = companies[account.connection_id]
-        if not await subscribers.of(session, company.tenant_id, company.environment):
-            continue  # no one listens: skip building the payload
-        payload = {
-            "referenceCompany": webhooks.company_reference(company.id, company.name),
-            "companyId": str(company.id),
-            "connectionId": str(account.connection_id),
-            "sourceAccount": webhooks.payload_json(account_wire(account)),
-        }
-        if event_type in FEED_HEALTH_EVENTS:  # ours: the account's pull state rides along
-            payload["feedHealth"] = webhooks.payload_json(to_health_wire(account))
-        await webhooks.emit(
-            session, company.tenant_id, company.environment, event_type, payload, subscribers
-        )
-
-
-async def stale_accounts_disconnected(
-    session: AsyncSession,
-    stale: Sequence[tuple[uuid.UUID, uuid.UUID]],
-    event_type: str = "bankFeeds.sourceAccount.disconnected",
-) -> None:
-    """A detection's batch (disconnected, or stale): accounts are loaded only for tenants that
-    have endpoints."""
-    if not await webhooks_repo.any_endpoint(session):
-        return
-    companies = await repository.companies_of_connections(session, list({c for _, c in stale}))
-    subscribers = webhooks.Subscribers()
-    wanted = [
-        pk
-        for pk, connection_id in stale
-        if await subscribers.of(
-            session, companies[connection_id].tenant_id, companies[connection_id].environment
-        )
-    ]
-    if wanted:
-        accounts = await accounts_repo.by_pks(session, wanted)
-        await accounts_changed(session, accounts, event_type)
+from app.webhooks import events as webhooks
 
 
 async def connections_changed(

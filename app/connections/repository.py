@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.companies.tables import Company
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import uuid_param
-from app.tenants.service import Principal
+from app.principal import Principal
 
 
 async def add(session: AsyncSession, row: Connection | LinkOtp | CompanyLinkOtp) -> None:

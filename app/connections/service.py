@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, querying
+from app import clock, lifecycle, querying
 from app.companies import service as companies
 from app.companies.tables import Company
 from app.config import Settings
@@ -15,8 +15,8 @@ from app.connections.links import PLATFORM_KEY, PLATFORM_NAME, fresh_otp, link_u
 from app.connections.tables import Connection, LinkOtp
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import PageQuery
-from app.tenants.service import Principal
 
 
 async def issue_otp(
@@ -110,33 +110,8 @@ async def update(
             "Linked and PendingAuth follow from QuickBooks' own calls."
         )
     await repository.set_status(session, connection, "Unlinked")
-    await _client_unlinked(session, connection)
-    from app.connections import events
-
-    await events.connections_changed(session, settings, [connection], "connection.disconnected")
+    await lifecycle.client_unlinked(session, settings, connection)
     return connection
-
-
-async def _client_unlinked(session: AsyncSession, connection: Connection) -> None:
-    """The client ends the feed (SPEC §4): every credential set is revoked (QuickBooks' next
-    call gets 401), the accounts are disconnected and their pending pushes fail. New credentials
-    link the connection again."""
-    from app.accounts import repository as accounts_repo
-    from app.connections import events
-    from app.credentials import repository as credentials_repo
-    from app.transactions import service as transactions
-
-    now = clock.now()
-    await credentials_repo.revoke_all(session, connection.id, now)
-    accounts = await accounts_repo.of_connection(session, connection.id)
-    ended = [a for a in accounts if a.status != "disconnected"]
-    for account in ended:
-        account.status = "disconnected"
-        account.modified_date = now
-    await session.flush()
-    await transactions.fail_pending(session, [a.pk for a in accounts])
-    if ended:
-        await events.accounts_changed(session, ended, "bankFeeds.sourceAccount.disconnected")
 
 
 async def delete(

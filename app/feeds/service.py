@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.accounts import repository as accounts_repo
 from app.accounts import schemas as account_schemas
-from app.accounts import service as accounts
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
 from app.errors import BadRequest
 from app.feeds import schemas
 from app.idx import repository
 from app.idx.tables import IdxPull, Reserve
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 
 MAX_RESERVE_DAYS = 366
 
@@ -33,7 +32,7 @@ async def connection_health(
 ) -> account_schemas.FeedHealthList:
     connection = await connections.get(session, principal, company_id, connection_id)
     rows = await accounts_repo.of_connection(session, connection.id)
-    return account_schemas.FeedHealthList(results=[accounts.to_health_wire(a) for a in rows])
+    return account_schemas.FeedHealthList(results=[account_schemas.to_health_wire(a) for a in rows])
 
 
 def pull_wire(row: IdxPull) -> schemas.Pull:

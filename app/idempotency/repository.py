@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_ignoring_conflicts
 from app.idempotency.tables import IdempotencyKey
-from app.tenants.service import Principal
+from app.principal import Principal
 
 
 def _is(principal: Principal, key: str) -> list[object]:

@@ -20,7 +20,7 @@ from app import clock
 from app.db import transaction
 from app.errors import BadRequest, Conflict, Unprocessable
 from app.idempotency import repository
-from app.tenants.service import Principal
+from app.principal import Principal
 
 LEASE = timedelta(seconds=60)
 # Retry-After on a 409 for a key in flight: most requests finish well within this.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -13,6 +11,7 @@ from starlette.requests import Request
 from app.credentials import service as credentials
 from app.errors import Unauthorized
 from app.idx.throttle import Throttle
+from app.principal import IdxPrincipal
 from app.ratelimit import address as client_address
 from app.ratelimit import limits_of
 from app.services import Services
@@ -20,14 +19,6 @@ from app.tenants import repository as tenants_repo
 from app.tenants.service import digest
 
 BAD_SIGN_IN = "Unauthorized: the username or password is not valid, has expired or was revoked."
-
-
-@dataclass(frozen=True)
-class IdxPrincipal:
-    tenant_id: uuid.UUID
-    environment: str
-    connection_id: uuid.UUID
-    credential_id: uuid.UUID
 
 
 def _b64(value: str) -> str | None:

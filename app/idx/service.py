@@ -26,9 +26,8 @@ from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.idx import repository as pulls_repo
 from app.idx import schemas
-from app.idx.auth import IdxPrincipal
+from app.principal import IdxPrincipal, Principal
 from app.tenants import repository as tenants_repo
-from app.tenants.service import Principal
 from app.transactions import repository as transactions_repo
 from app.transactions import service as transactions
 from app.transactions.tables import BankTransaction

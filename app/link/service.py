@@ -24,7 +24,8 @@ from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.images import NotAnImage, TooManyPixels, reencode
 from app.link import repository, schemas
 from app.link.tables import LinkSession, LinkSettings
-from app.tenants.service import Principal, digest
+from app.principal import Principal
+from app.tenants.service import digest
 from app.tenants.tables import Tenant
 
 PNG = b"\x89PNG\r\n\x1a\n"

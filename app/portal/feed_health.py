@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.accounts import repository as accounts_repo
-from app.accounts.service import feed_health
+from app.accounts.schemas import feed_health
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.feeds import schemas as feeds_schemas
@@ -21,7 +21,7 @@ from app.idx import repository as pulls_repo
 from app.idx.tables import IdxPull, Reserve
 from app.portal import repository
 from app.portal.status import CHART_DAYS, LIMIT, AccountView
-from app.tenants.service import Principal
+from app.principal import Principal
 
 PULLS_SHOWN = 20
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from app.errors import BadRequest
 from app.portal import charts, feed_health, status
-from app.portal.routes import PageHandler, common, page
+from app.portal.pages import PageHandler, common, page
 from app.portal.service import Staff
 from app.services import Services
 

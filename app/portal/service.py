@@ -24,8 +24,9 @@ from app.db import parse_uuid
 from app.errors import Conflict, NotFound
 from app.portal import repository
 from app.portal.tables import PortalSession, PortalUser
+from app.principal import Principal
 from app.tenants import service as tenants
-from app.tenants.service import Principal, digest
+from app.tenants.service import digest
 from app.tenants.tables import ENVIRONMENTS, Tenant
 
 MIN_PASSWORD = 12

@@ -26,7 +26,7 @@ from app.connections.tables import Connection
 from app.db import parse_uuid
 from app.errors import NotFound
 from app.portal import repository
-from app.tenants.service import Principal
+from app.principal import Principal
 from app.transactions.schemas import PushOperation as PushOperationWire
 from app.transactions.schemas import delivery_state
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.portal import charts, feed_health, messages, status
-from app.portal.routes import SECURITY_HEADERS, PageHandler, common, page
+from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
 from app.services import Services
 

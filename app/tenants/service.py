@@ -18,19 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.errors import Conflict, NotFound
+from app.principal import Principal
 from app.tenants import repository
 from app.tenants.tables import ENVIRONMENTS, ApiKey, PartnerKey, Tenant
 
 _KEY_PREFIX = {"production": "bfk_live_", "sandbox": "bfk_test_"}
 _PARTNER_PREFIX = {"production": "bfp_live_", "sandbox": "bfp_test_"}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a tenant in one environment; every client-API query is scoped by it."""
-
-    tenant_id: uuid.UUID
-    environment: str
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import uuid_param
 from app.idx.tables import IdxPull
-from app.tenants.service import Principal
+from app.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection

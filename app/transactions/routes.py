@@ -74,7 +74,7 @@ async def list_push_operations(call: Call[None]) -> schemas.PushOperations:
     q: PageQuery = call.query
     company_id = call.path("companyId")
     rows, total = await service.operations(call.session, call.principal, company_id, q)
-    results = [service.to_wire(r) for r in rows]
+    results = [schemas.to_wire(r) for r in rows]
     return schemas.PushOperations(
         results=results, **page_meta(f"/companies/{company_id}/push", q, total)
     )
@@ -92,7 +92,7 @@ async def get_push_operation(call: Call[None]) -> schemas.PushOperation:
     op = await service.operation(
         call.session, call.principal, call.path("companyId"), call.path("pushOperationKey")
     )
-    return service.to_wire(op)
+    return schemas.to_wire(op)
 
 
 @client_api.operation(

@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 
 from app import querying
 from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
+from app.transactions import tables
 
 MAX_ITEMS = 1000
 TransactionType = Literal[
@@ -279,3 +280,24 @@ class AccountTransactions(Wire):
     pageNumber: int
     pageSize: int
     totalResults: int
+
+
+def to_wire(op: tables.PushOperation) -> PushOperation:
+    warnings = [ErrorValidationItem.model_validate(w) for w in op.warnings or []]
+    changes = None
+    if op.status == "Success":
+        changes = [PushChange(type="Created", recordRef=PushChangeRef(id=op.account_id))]
+    return PushOperation(
+        changes=changes,
+        companyId=str(op.company_id),
+        pushOperationKey=str(op.key),
+        dataConnectionKey=str(op.connection_id),
+        requestedOnUtc=op.requested_at,
+        completedOnUtc=op.completed_at,
+        timeoutInMinutes=op.timeout_minutes,
+        status=op.status,
+        errorMessage=op.error_message,
+        validation=PushValidation(errors=[], warnings=warnings),
+        statusCode=op.status_code,
+        deliveredOnUtc=op.delivered_at,
+    )

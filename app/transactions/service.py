@@ -19,11 +19,10 @@ from app.accounts import service as accounts
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
-from app.tenants.service import Principal
-from app.transactions import repository, rules, schemas
+from app.transactions import events, repository, rules, schemas
 from app.transactions.tables import PushOperation, PushRejection
-from app.webhooks import service as webhooks
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
@@ -38,79 +37,6 @@ class PushEnvelope(BaseModel):
     transactions: list[Any]
 
 
-def to_wire(op: PushOperation) -> schemas.PushOperation:
-    warnings = [ErrorValidationItem.model_validate(w) for w in op.warnings or []]
-    changes = None
-    if op.status == "Success":
-        changes = [
-            schemas.PushChange(type="Created", recordRef=schemas.PushChangeRef(id=op.account_id))
-        ]
-    return schemas.PushOperation(
-        changes=changes,
-        companyId=str(op.company_id),
-        pushOperationKey=str(op.key),
-        dataConnectionKey=str(op.connection_id),
-        requestedOnUtc=op.requested_at,
-        completedOnUtc=op.completed_at,
-        timeoutInMinutes=op.timeout_minutes,
-        status=op.status,
-        errorMessage=op.error_message,
-        validation=schemas.PushValidation(errors=[], warnings=warnings),
-        statusCode=op.status_code,
-        deliveredOnUtc=op.delivered_at,
-    )
-
-
-async def announce(session: AsyncSession, operations: Sequence[PushOperation]) -> None:
-    """bankTransactions.write.successful / .unsuccessful for finished operations."""
-    if not operations:
-        return
-    companies = await repository.companies_of(session, list({op.company_id for op in operations}))
-    subscribers = webhooks.Subscribers()
-    for op in operations:
-        company = companies[op.company_id]
-        event = (
-            "bankTransactions.write.successful"
-            if op.status == "Success"
-            else "bankTransactions.write.unsuccessful"
-        )
-        await webhooks.emit(
-            session,
-            company.tenant_id,
-            company.environment,
-            event,
-            {
-                "referenceCompany": webhooks.company_reference(company.id, company.name),
-                "companyId": str(company.id),
-                "connectionId": str(op.connection_id),
-                "accountId": op.account_id,
-                "pushOperation": webhooks.payload_json(to_wire(op)),
-            },
-            subscribers,
-        )
-
-
-async def _finish(
-    session: AsyncSession,
-    operations: Sequence[PushOperation],
-    *,
-    status: str,
-    status_code: int,
-    message: str | None,
-) -> None:
-    """Operations that will never be sent: withdraw their transactions and announce it."""
-    now = clock.now()
-    for op in operations:
-        op.status = status
-        op.status_code = status_code
-        op.completed_at = op.deadline_at if status == "TimedOut" and op.deadline_at else now
-        op.error_message = message.format(minutes=op.timeout_minutes) if message else None
-    await repository.withdraw_pending(session, operations)
-    await repository.refresh_latest_cleared(session, list({op.account_pk for op in operations}))
-    await session.flush()
-    await announce(session, operations)
-
-
 async def settle_overdue(
     session: AsyncSession,
     *,
@@ -123,7 +49,7 @@ async def settle_overdue(
         session, clock.now(), account_pks=account_pks, company_id=company_id
     )
     if overdue:
-        await _finish(
+        await events.finish(
             session,
             overdue,
             status="TimedOut",
@@ -132,27 +58,6 @@ async def settle_overdue(
             "Push them again.",
         )
     return len(overdue)
-
-
-async def fail_pending(
-    session: AsyncSession, account_pks: Sequence[uuid.UUID] | None = None
-) -> int:
-    """The feed of these accounts (None: of every disconnected account) was disconnected before
-    their pending pushes were sent."""
-    if account_pks is None:
-        pending = await repository.pending_operations_of_disconnected(session)
-    else:
-        pending = await repository.pending_operations(session, account_pks)
-    if pending:
-        await _finish(
-            session,
-            pending,
-            status="Failed",
-            status_code=400,
-            message="The feed was disconnected in QuickBooks before these transactions were "
-            "sent; none of them was sent.",
-        )
-    return len(pending)
 
 
 async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple[int, int]:
@@ -176,7 +81,7 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
         op.status_code = 200
         op.completed_at = now
     await session.flush()
-    await announce(session, done)
+    await events.announce(session, done)
     return sent, len(done)
 
 
@@ -317,7 +222,7 @@ async def push(
     metrics.PUSHES.labels("accepted").inc()
     metrics.PUSHED_TRANSACTIONS.inc(len(verdict.items))
 
-    wire = to_wire(op)
+    wire = schemas.to_wire(op)
     # Built from values the rules already checked: no second validation pass.
     echo = schemas.PushedData.model_construct(
         accountId=account.account_id, transactions=[_echo(i) for i in verdict.items]

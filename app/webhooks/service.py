@@ -1,23 +1,21 @@
-"""Webhooks: endpoints per tenant and environment, and events written as part of the change they
-announce. Bodies use Codat's envelope {id, eventType, generatedDate, payload}."""
+"""Webhooks: endpoints per tenant and environment, their deliveries, and re-sending one.
+Events themselves are written by the outbox, app/webhooks/events.py."""
 
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound
+from app.principal import Principal
 from app.schemas import ErrorValidationItem
-from app.tenants.service import Principal
 from app.webhooks import egress, repository, schemas
-from app.webhooks.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.tables import WebhookDelivery, WebhookEndpoint
 
 
 def new_secret() -> str:
@@ -134,63 +132,6 @@ async def deliveries(
     )
 
 
-class Subscribers:
-    """Endpoints per tenant and environment, looked up once for a batch of events."""
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[uuid.UUID, str], list[WebhookEndpoint]] = {}
-
-    async def of(
-        self, session: AsyncSession, tenant_id: uuid.UUID, environment: str
-    ) -> list[WebhookEndpoint]:
-        key = (tenant_id, environment)
-        if key not in self._known:
-            self._known[key] = await repository.endpoints_of(session, tenant_id, environment)
-        return self._known[key]
-
-
-async def emit(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    environment: str,
-    event_type: str,
-    payload: dict[str, Any],
-    subscribers: Subscribers | None = None,
-) -> int:
-    """Write the event and one delivery per subscribed endpoint, in the caller's transaction."""
-    found = await (subscribers or Subscribers()).of(session, tenant_id, environment)
-    endpoints = [e for e in found if not e.event_types or event_type in e.event_types]
-    if not endpoints:
-        return 0
-    now = clock.now()
-    event_id = uuid.uuid4()
-    envelope = schemas.Envelope(
-        id=str(event_id), eventType=event_type, generatedDate=now, payload=payload
-    )
-    event = WebhookEvent(
-        id=event_id,
-        tenant_id=tenant_id,
-        environment=environment,
-        event_type=event_type,
-        body=envelope.model_dump_json(),
-        created_at=now,
-    )
-    deliveries = [
-        WebhookDelivery(
-            event_id=event_id,
-            endpoint_id=e.id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for e in endpoints
-    ]
-    await repository.add(session, event)  # before its deliveries (their foreign key)
-    await repository.add(session, *deliveries)
-    return len(deliveries)
-
-
 async def recent(
     session: AsyncSession, principal: Principal, limit: int
 ) -> tuple[list[WebhookEndpoint], list[tuple[WebhookDelivery, str]]]:
@@ -217,12 +158,3 @@ async def resend(session: AsyncSession, principal: Principal, delivery_id: str) 
     )
     await repository.add(session, again)
     return again
-
-
-def company_reference(company_id: uuid.UUID, name: str) -> dict[str, Any]:
-    return {"id": str(company_id), "name": name}
-
-
-def payload_json(model: Any) -> Any:
-    """A wire model as the JSON-ready dict webhooks carry."""
-    return json.loads(model.model_dump_json(by_alias=True))

@@ -1,5 +1,5 @@
-"""arq job: forget what has expired — Link OTPs, Link and portal sessions, credentials,
-idempotency keys, notes of rejected pushes."""
+"""Housekeeping across domains, an arq job: forget what has expired — Link OTPs, Link and
+portal sessions, credentials, idempotency keys, notes of rejected pushes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from app import clock
-from app.connections import repository
+from app.connections import repository as connections
 from app.credentials import repository as credentials
 from app.db import transaction
 from app.idempotency import repository as idempotency
@@ -27,7 +27,7 @@ async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
     before = clock.now() - timedelta(days=1)
     async with transaction(ctx["sessions"]) as session:
         counts = {
-            "linkOtps": await repository.purge_otps(session, before),
+            "linkOtps": await connections.purge_otps(session, before),
             "credentials": await credentials.purge_unusable(session, before),
             "idempotencyKeys": await idempotency.purge(session, clock.now()),
             "linkSessions": await link.purge_sessions(session, clock.now()),

@@ -1,0 +1,60 @@
+"""The `bankfeeds` command: run the service, migrate, and manage tenants and their keys.
+
+One module per command group (serve, tenants, jobs, doctor, demo; the sandbox lives with the
+QuickBooks stand-in in app/idx/sandbox.py), added to `main` here explicitly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli import demo, doctor, jobs, serve, tenants
+from app.cli.common import data_dir_after, data_dir_option, use_data_dir
+from app.idx.sandbox import sandbox_group
+
+
+@click.group()
+@data_dir_option
+def main(data_dir: Path | None) -> None:
+    """Bank-feeds connector: a Codat-compatible Bank Feeds API for QuickBooks Online."""
+    use_data_dir(data_dir)
+
+
+for command in (
+    serve.dev,
+    serve.serve,
+    serve.migrate_command,
+    serve.worker,
+    tenants.tenants_group,
+    jobs.jobs_group,
+    doctor.doctor,
+    demo.demo,
+    sandbox_group,
+):
+    main.add_command(command)
+
+
+def _accept_data_dir_everywhere(group: click.Group) -> None:
+    """`bankfeeds tenants create X --data-dir D` works as `bankfeeds --data-dir D tenants ...`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_data_dir_everywhere(command)
+        elif not any(p.name == "data_dir" for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--data-dir"],
+                    type=click.Path(file_okay=False, path_type=Path),
+                    expose_value=False,
+                    is_eager=True,
+                    callback=data_dir_after,
+                    help="As `bankfeeds --data-dir`, accepted here too.",
+                )
+            )
+
+
+_accept_data_dir_everywhere(main)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""`bankfeeds demo`: a whole story against a running service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import instance
+from app.cli.common import in_transaction, settings_or_exit
+from app.config import Settings
+from app.tenants import service as tenants
+
+
+@click.command()
+@click.option(
+    "--url",
+    default=None,
+    help="The running service (default: the `bankfeeds dev` started from this directory, "
+    "else http://127.0.0.1:8000).",
+)
+def demo(url: str | None) -> None:
+    """Run the whole story against the running service, printing each step."""
+    from app import demo as story
+    from app.worker import JOBS, build_ctx, shutdown
+
+    dev = instance.running()
+    url = url or (dev.url if dev is not None and dev.url else "http://127.0.0.1:8000")
+
+    def make_tenant(name: str) -> dict[str, Any]:
+        async def work(session: AsyncSession, settings: Settings) -> tenants.NewTenant:
+            return await tenants.create_tenant(
+                session, name, settings.default_time_zone, settings.max_api_keys
+            )
+
+        made = in_transaction(work)
+        return {
+            "name": made.tenant.name,
+            "apiKey": made.api_keys["production"],
+            "partnerKeys": made.partner_keys,
+        }
+
+    def daily_send() -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            ctx: dict[str, Any] = {}
+            await build_ctx(ctx, settings_or_exit())
+            try:
+                return await JOBS["daily-send"](ctx)  # type: ignore[no-any-return]
+            finally:
+                await shutdown(ctx)
+
+        return asyncio.run(run())
+
+    story.run(url, make_tenant, daily_send)

@@ -1,0 +1,30 @@
+"""`bankfeeds doctor`: is this installation ready to serve?"""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from app import instance
+from app.cli.common import say_database, settings_or_exit
+
+
+@click.command()
+def doctor() -> None:
+    """Check configuration, database, migrations, Redis, the worker and clocks."""
+    from app import doctor as checks
+
+    settings = settings_or_exit()
+    say_database(settings)
+    dev = instance.running()
+    if not settings.redis_url and dev is not None and dev.redis_url:
+        # The embedded Redis of the `bankfeeds dev` running from this directory.
+        click.echo(f"Redis: {dev.redis_url} (of `bankfeeds dev` at {dev.url})", err=True)
+        settings = settings.model_copy(update={"redis_url": dev.redis_url})
+
+    def say(passed: bool | None, message: str) -> None:
+        click.echo(f"{'warn' if passed is None else 'ok  ' if passed else 'FAIL'}  {message}")
+
+    if not asyncio.run(checks.run(settings, say)):
+        raise SystemExit(1)

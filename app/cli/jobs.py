@@ -1,0 +1,80 @@
+"""`bankfeeds jobs run`: one job now, in this process, as the worker would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import click
+
+from app import migrate
+from app.cli.common import say_database, settings_or_exit
+from app.db import transaction
+from app.jobruns import registry
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Run one of the worker's jobs once, now or at a simulated time."""
+
+
+async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
+    from datetime import timedelta
+
+    from app import clock
+    from app.accounts import repository as accounts_repo
+    from app.transactions.jobs import count_pending
+
+    if name == "daily-send":
+        return await count_pending(ctx["sessions"])
+    if name == "detect-disconnects":
+        cutoff = clock.now() - timedelta(days=ctx["settings"].disconnect_after_days)
+        async with transaction(ctx["sessions"]) as session:
+            return await accounts_repo.count_stale(session, cutoff)
+    return None
+
+
+@jobs_group.command("run")
+@click.argument(
+    "name",
+    type=click.Choice(list(registry.COMMANDS)),
+)
+@click.option(
+    "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
+)
+def jobs_run(name: str, at: str | None) -> None:
+    """Run job NAME once (no Redis needed) and print a summary line."""
+    from datetime import UTC, datetime
+
+    from app import clock
+    from app.worker import JOBS, build_ctx, shutdown
+
+    settings = settings_or_exit()
+    say_database(settings)
+    if settings.is_sqlite:
+        migrate.upgrade(settings)
+    if at:
+        try:
+            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise click.BadParameter(f"{at!r} is not an ISO-8601 time", param_hint="--now") from exc
+        clock.freeze(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+    async def run() -> Any:
+        ctx: dict[str, Any] = {"runner": "cli"}
+        await build_ctx(ctx, settings)
+        try:
+            length = await _job_length(name, ctx) if sys.stderr.isatty() else None
+            if length:
+                with click.progressbar(length=length, label=name, file=sys.stderr) as bar:
+                    ctx["progress"] = bar.update
+                    return await JOBS[name](ctx)
+            return await JOBS[name](ctx)
+        finally:
+            await shutdown(ctx)
+
+    result = asyncio.run(run())
+    click.echo(
+        f"{name} at {clock.now().isoformat()}: " + ", ".join(f"{k} {v}" for k, v in result.items())
+    )

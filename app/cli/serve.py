@@ -1,0 +1,140 @@
+"""`bankfeeds dev`, `serve`, `migrate` and `worker`: running the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app import instance, migrate
+from app.cli.common import (
+    data_dir_option,
+    host_option,
+    port_option,
+    say_database,
+    settings_or_exit,
+    use_data_dir,
+)
+from app.config import Settings, get_settings
+
+
+def _start_embedded_redis(settings: Settings) -> Any:
+    from app.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(settings.data_dir / "redis").start()
+    os.environ["REDIS_URL"] = server.url
+    get_settings.cache_clear()
+    return server
+
+
+async def _serve_with_worker(host: str, port: int) -> None:
+    import uvicorn
+
+    from app.main import create_app
+    from app.worker import make_worker
+
+    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_config=None))
+    worker = make_worker(handle_signals=False)
+    worker_task = asyncio.create_task(worker.async_run())
+    try:
+        await server.serve()
+    finally:
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        await worker.close()
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+@click.command()
+@host_option
+@port_option
+@data_dir_option
+def dev(host: str, port: int, data_dir: Path | None) -> None:
+    """API, Link pages and worker on SQLite and an embedded Redis: nothing else to install."""
+    settings = use_data_dir(data_dir)
+    click.echo(f"Database: {instance.describe_database(settings)}")
+    migrate.upgrade(settings)
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = _start_embedded_redis(settings)
+        click.echo(f"Redis: embedded server at {redis_server.socket}")
+    base = f"http://{host}:{port}"
+    data_dir_abs = settings.data_dir.resolve()
+    instance.write(instance.Instance(data_dir_abs, base, get_settings().redis_url, os.getpid()))
+    click.echo(
+        f"\nBank Feeds Connector on {base}  (OpenAPI: {base}/openapi.json)\n"
+        f"Commands run in this directory use this instance ({instance.MARKER} records it).\n"
+        f"Create a tenant and its API key in another terminal:\n"
+        f"    {_command_name()} tenants create 'My Lending App'\n"
+        f"Or watch the whole story run against it:  {_command_name()} demo\n"
+    )
+    os.environ.setdefault("BANKFEEDS_PUBLIC_BASE_URL", base)
+    get_settings.cache_clear()
+    # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit lets the
+    # embedded Redis below be stopped instead of orphaned.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        asyncio.run(_serve_with_worker(host, port))
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+        instance.write(instance.Instance(data_dir_abs))  # the data stays; the URL is gone
+
+
+def _command_name() -> str:
+    """How to type this command here: `bankfeeds` when it is on PATH, else through tasks.py."""
+    on_path = shutil.which("bankfeeds")
+    if on_path and Path(on_path).resolve() == Path(sys.argv[0]).resolve():
+        return "bankfeeds"
+    if Path("tasks.py").exists():
+        return "python3 tasks.py bankfeeds"
+    return sys.argv[0]
+
+
+@click.command()
+@host_option
+@port_option
+@data_dir_option
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn processes.")
+def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
+    """The API and Link pages under uvicorn (production: PostgreSQL and REDIS_URL)."""
+    import uvicorn
+
+    settings = use_data_dir(data_dir)
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_config=None
+    )
+
+
+@click.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+def migrate_command(revision: str) -> None:
+    """Bring the database schema up to date (Alembic)."""
+    settings = settings_or_exit()
+    say_database(settings)
+    migrate.upgrade(settings, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command()
+def worker() -> None:
+    """The arq worker: rides out Redis outages of any length, logs JSON from its first line."""
+    from app.logs import setup_logging
+    from app.worker import make_worker
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
+    setup_logging(settings.log_level)  # before arq's start-up lines, not at on_startup
+    make_worker(settings).run()

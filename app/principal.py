@@ -1,0 +1,25 @@
+"""Who is calling, below the repositories: every client-API query is scoped by a Principal, every
+IDX query by an IdxPrincipal (one QuickBooks connection's credentials)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant in one environment; every client-API query is scoped by it."""
+
+    tenant_id: uuid.UUID
+    environment: str
+
+
+@dataclass(frozen=True)
+class IdxPrincipal:
+    """QuickBooks calling the IDX API with one credential set of one connection."""
+
+    tenant_id: uuid.UUID
+    environment: str
+    connection_id: uuid.UUID
+    credential_id: uuid.UUID
