@@ -24,12 +24,12 @@ from app.connections import events
 from app.connections import repository as connections_repo
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.idx import paging, schemas
 from app.idx import repository as pulls_repo
-from app.idx import schemas
 from app.idx.auth import IdxPrincipal
+from app.idx.paging import PageCursors
 from app.tenants import repository as tenants_repo
 from app.tenants.service import Principal
-from app.transactions import repository as transactions_repo
 from app.transactions import service as transactions
 from app.transactions.tables import BankTransaction
 
@@ -241,6 +241,7 @@ async def list_transactions(
     principal: IdxPrincipal,
     account_id: str,
     q: schemas.TransactionsQuery,
+    cursors: PageCursors,
 ) -> schemas.IntuitTransactions:
     pk = parse_uuid(account_id)
     account = (
@@ -283,9 +284,8 @@ async def list_transactions(
     # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
     await transactions.send(session, [account.pk])
 
-    rows, total = await transactions_repo.sent_between(
-        session, account.pk, start, end, q.offset, q.pageSize
-    )
+    # Keyset inside, OFFSET semantics outside: see app/idx/paging.py.
+    rows, total = await paging.page(session, cursors, account.pk, start, end, q.page, q.pageSize)
     await pulls_repo.record_pull(
         session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
     )

@@ -11,7 +11,10 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
+    Integer,
     String,
+    Uuid,
     any_,
     bindparam,
     cast,
@@ -19,10 +22,13 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,12 +37,26 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
-from app.db import uuid_param
+from app.db import UTCDateTime, uuid_param
 from app.idx.tables import IdxPull
 from app.tenants.service import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection, SentBatch
+
+
+def _window(
+    account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
+    if start is not None:
+        conditions.append(BankTransaction.sent_at >= start)
+    if end is not None:
+        conditions.append(BankTransaction.sent_at < end)
+    return conditions
+
+
+_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.id)
 
 
 async def sent_between(
@@ -46,23 +66,98 @@ async def sent_between(
     end: datetime | None,
     offset: int,
     limit: int,
-) -> tuple[list[BankTransaction], int]:
-    """Sent transactions with start <= sent_at < end, in send order (index-only range scan)."""
-    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
-    if start is not None:
-        conditions.append(BankTransaction.sent_at >= start)
-    if end is not None:
-        conditions.append(BankTransaction.sent_at < end)
-    count = select(func.count()).select_from(BankTransaction).where(*conditions)
-    total = int((await session.execute(count)).scalar_one())
+) -> list[BankTransaction]:
+    """Sent transactions with start <= sent_at < end, in send order, skipping `offset`."""
     stmt = (
         select(BankTransaction)
-        .where(*conditions)
-        .order_by(BankTransaction.sent_at, BankTransaction.id)
+        .where(*_window(account_pk, start, end))
+        .order_by(*_SEND_ORDER)
         .offset(offset)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars()), total
+    return list((await session.execute(stmt)).scalars())
+
+
+async def sent_after(
+    session: AsyncSession,
+    account_pk: uuid.UUID,
+    after: tuple[datetime, int],
+    end: datetime | None,
+    limit: int,
+) -> list[BankTransaction]:
+    """The next `limit` sent transactions after the key (sent_at, id), before `end`: a range
+    scan of the pulls' index that starts at the key, whatever page it is."""
+    stmt = (
+        select(BankTransaction)
+        .where(
+            *_window(account_pk, None, end),
+            tuple_(*_SEND_ORDER)
+            > tuple_(literal(after[0], UTCDateTime()), literal(after[1], BigInteger())),
+        )
+        .order_by(*_SEND_ORDER)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def sent_batches(
+    session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[tuple[datetime, int, int]]:
+    """(sent_at, rows, changes) of the account's sends in [start, end), in send order."""
+    stmt = select(SentBatch.sent_at, SentBatch.row_count, SentBatch.changes).where(
+        SentBatch.account_pk == account_pk, SentBatch.row_count > 0
+    )
+    if start is not None:
+        stmt = stmt.where(SentBatch.sent_at >= start)
+    if end is not None:
+        stmt = stmt.where(SentBatch.sent_at < end)
+    rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
+    return [(at, int(n), int(changes)) for at, n, changes in rows]
+
+
+def _add_to_batches(session: AsyncSession, rows: Any) -> Any:
+    """INSERT of sent_batches rows from a select of (account_pk, sent_at, row_count, changes)
+    that adds to a batch already there."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = make(SentBatch).from_select(["account_pk", "sent_at", "row_count", "changes"], rows)
+    return stmt.on_conflict_do_update(
+        index_elements=["account_pk", "sent_at"],
+        set_={
+            "row_count": SentBatch.row_count + stmt.excluded.row_count,
+            "changes": SentBatch.changes + 1,
+        },
+    )
+
+
+async def move_to_batch(
+    session: AsyncSession, account_pk: uuid.UUID, moved: Any, at: datetime
+) -> None:
+    """Keep sent_batches true when rows already sent get sent_at = `at` (a re-serve): `moved`
+    is a select of the rows' sent_at, run before their update."""
+    counts = (
+        select(BankTransaction.sent_at, func.count()).where(moved).group_by(BankTransaction.sent_at)
+    )
+    total = 0
+    for sent_at, n in (await session.execute(counts)).all():
+        total += int(n)
+        await session.execute(
+            update(SentBatch)
+            .where(SentBatch.account_pk == account_pk, SentBatch.sent_at == sent_at)
+            .values(row_count=SentBatch.row_count - int(n), changes=SentBatch.changes + 1)
+            .execution_options(synchronize_session=False)
+        )
+    if total:
+        one = select(
+            literal(account_pk, Uuid()),
+            literal(at, UTCDateTime()),
+            literal(total, Integer()),
+            literal(1, Integer()),
+        )
+        await session.execute(_add_to_batches(session, one))
+        await session.execute(
+            delete(SentBatch).where(SentBatch.account_pk == account_pk, SentBatch.row_count <= 0)
+        )
 
 
 async def accepted_ids(
@@ -400,7 +495,19 @@ async def count_pending(session: AsyncSession) -> int:
 
 
 async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime) -> int:
-    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`."""
+    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`
+    (and is counted in the accounts' batch of `at`)."""
+    pending = (
+        select(
+            BankTransaction.account_pk,
+            literal(at, UTCDateTime()),
+            func.count(),
+            literal(1, Integer()),
+        )
+        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
+        .group_by(BankTransaction.account_pk)
+    )
+    await session.execute(_add_to_batches(session, pending))
     result = await session.execute(
         update(BankTransaction)
         .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
