@@ -8,10 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.config import Settings
+from app.idx.paging import PageCursors
 from app.idx.tables import IdxPull
 from app.transactions.tables import BankTransaction, SentBatch
 from tests.conftest import Linkable
@@ -155,3 +158,40 @@ async def test_concurrent_pagers_get_the_same_pages(
     walks = await asyncio.gather(*(walk() for _ in range(4)))
     want = [(await expected(sessions, feed, page, 8))[0] for page in range(1, 6)]
     assert all(w == want for w in walks)
+
+
+async def test_the_next_page_starts_from_the_remembered_key_only_while_it_holds(
+    linkable: Linkable, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    feed = await sent_feed(linkable)
+    pk = uuid.UUID(feed.idx_account_id)
+    await check(sessions, feed, 1, 7)
+    await check(sessions, feed, 2, 7)
+    redis = Redis.from_url(settings.redis_url)
+    cursors = PageCursors(redis, settings.redis_prefix)
+    try:
+        remembered = await cursors.get(pk, START, END, 7, 2)
+        assert remembered is not None
+        async with sessions() as session:
+            ordered = list(
+                (
+                    await session.execute(
+                        select(BankTransaction)
+                        .where(BankTransaction.account_pk == pk)
+                        .order_by(BankTransaction.sent_at, BankTransaction.id)
+                    )
+                ).scalars()
+            )
+        assert remembered[:2] == (ordered[13].sent_at, ordered[13].id)
+        # Page 3 really starts after the remembered key: one moved by two rows shows it.
+        moved = ordered[15]
+        assert moved.sent_at is not None
+        await cursors.put(pk, START, END, 7, 2, (moved.sent_at, moved.id, remembered[2]))
+        shifted = await fetch(feed, 3, 7)
+        want = [t.description for t in ordered[16:23]]
+        assert [t["transactionDescription"] for t in shifted["results"]] == want
+        # A key whose batches no longer match (here: a stale mark) is not trusted: OFFSET.
+        await cursors.put(pk, START, END, 7, 2, (moved.sent_at, moved.id, "stale"))
+        await check(sessions, feed, 3, 7)
+    finally:
+        await redis.aclose()
