@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.accounts.tables import SourceAccount
 from app.config import Settings
+from app.idx import schemas, service
 from app.idx.paging import PageCursors
 from app.idx.tables import IdxPull
 from app.transactions.tables import BankTransaction, SentBatch
@@ -195,3 +199,52 @@ async def test_the_next_page_starts_from_the_remembered_key_only_while_it_holds(
         await check(sessions, feed, 3, 7)
     finally:
         await redis.aclose()
+
+
+def test_page_rows_are_built_exactly_as_model_construct_builds_them() -> None:
+    adapter = TypeAdapter(list[schemas.IntuitTransaction])
+    pk = uuid.uuid4()
+    at = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    rows = [
+        BankTransaction(
+            id=n,
+            transaction_id=tid,
+            cleared_on=date(2026, 3, 9),
+            description="Café - 1",
+            amount=Decimal(amount),
+            sent_at=at,
+        )
+        for n, (tid, amount) in enumerate([("a/1", "-2.5"), ("é 2", "1000000.10"), ("x", "0")])
+    ]
+    for kind in ("checking", "creditcard", "prepaid", "loan"):
+        account = SourceAccount(pk=pk, account_type=kind, currency="CAD")
+        intuit_kind = service.intuit_type(account)[0]
+        info = {
+            "deposit": "depositTransactionInfo",
+            "creditcard": "creditCardTransactionInfo",
+            "cashcard": "cashCardTransactionInfo",
+            "loan": "loanTransactionInfo",
+        }[intuit_kind]
+        want = []
+        for r in rows:
+            out = schemas.IntuitTransaction.model_construct(
+                transactionId=str(
+                    uuid.uuid5(service.TRANSACTION_NAMESPACE, f"{pk}/{r.transaction_id}")
+                ),
+                accountId=str(pk),
+                accountType=intuit_kind,
+                transactionDate=r.cleared_on,
+                postedDate=r.cleared_on,
+                fundsAvailableDate=r.cleared_on,
+                transactionDescription=r.description,
+                amount=schemas.Amount.model_construct(currency="CAD", amount=f"{r.amount:.2f}"),
+                transactionValueType="CREDIT" if r.amount > 0 else "DEBIT",
+                modifiedDate=r.sent_at,
+            )
+            setattr(
+                out, info, {info.replace("Info", "Type"): "credit" if r.amount > 0 else "debit"}
+            )
+            want.append(out)
+        got = service.intuit_transactions(account, intuit_kind, rows)
+        assert adapter.dump_json(got, by_alias=True) == adapter.dump_json(want, by_alias=True)
+        assert [t.model_fields_set for t in got] == [t.model_fields_set for t in want]
