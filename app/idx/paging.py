@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.transactions import repository
-from app.transactions.tables import BankTransaction
+from app.transactions.repository import PageRow
 
 # Long enough for QuickBooks to walk a window page by page, short enough to stay small.
 CURSOR_TTL_SECONDS = 600
@@ -101,7 +101,7 @@ async def page(
     end: datetime | None,
     number: int,
     size: int,
-) -> tuple[list[BankTransaction], int]:
+) -> tuple[list[PageRow], int]:
     """One page of the window and the window's total (see the module's docstring)."""
     batches = await repository.sent_batches(session, account_pk, start, end)
     total = sum(n for _, n, _ in batches)

@@ -34,7 +34,7 @@ from app.idx.paging import PageCursors
 from app.tenants import repository as tenants_repo
 from app.tenants.service import Principal
 from app.transactions import service as transactions
-from app.transactions.tables import BankTransaction
+from app.transactions.repository import PageRow
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -174,7 +174,7 @@ def _constructed(cls: type[Model], values: dict[str, Any]) -> Model:
 
 
 def intuit_transactions(
-    account: SourceAccount, kind: schemas.IntuitAccountType, rows: Sequence[BankTransaction]
+    account: SourceAccount, kind: schemas.IntuitAccountType, rows: Sequence[PageRow]
 ) -> list[schemas.IntuitTransaction]:
     """A page's rows as Intuit sees them (the hot part of a pull: no validation pass)."""
     info_field, info_key = _TRANSACTION_INFO[kind]
@@ -260,7 +260,7 @@ def _pull_row(
     end: datetime | None,
     now: datetime,
     status: int,
-    rows: Sequence[BankTransaction],
+    rows: Sequence[PageRow],
     total: int,
     lag: int | None,
 ) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import (
@@ -59,6 +61,33 @@ def _window(
 _SEND_ORDER = (BankTransaction.sent_at, BankTransaction.id)
 
 
+class PageRow(Protocol):
+    """What a pull answers with, read as a plain row (no ORM identity bookkeeping per row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def transaction_id(self) -> str: ...
+    @property
+    def cleared_on(self) -> date: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+
+
+_PAGE = select(
+    BankTransaction.id,
+    BankTransaction.transaction_id,
+    BankTransaction.cleared_on,
+    BankTransaction.description,
+    BankTransaction.amount,
+    BankTransaction.sent_at,
+)
+
+
 async def sent_between(
     session: AsyncSession,
     account_pk: uuid.UUID,
@@ -66,16 +95,15 @@ async def sent_between(
     end: datetime | None,
     offset: int,
     limit: int,
-) -> list[BankTransaction]:
+) -> list[PageRow]:
     """Sent transactions with start <= sent_at < end, in send order, skipping `offset`."""
     stmt = (
-        select(BankTransaction)
-        .where(*_window(account_pk, start, end))
+        _PAGE.where(*_window(account_pk, start, end))
         .order_by(*_SEND_ORDER)
         .offset(offset)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
 
 
 async def sent_after(
@@ -84,12 +112,11 @@ async def sent_after(
     after: tuple[datetime, int],
     end: datetime | None,
     limit: int,
-) -> list[BankTransaction]:
+) -> list[PageRow]:
     """The next `limit` sent transactions after the key (sent_at, id), before `end`: a range
     scan of the pulls' index that starts at the key, whatever page it is."""
     stmt = (
-        select(BankTransaction)
-        .where(
+        _PAGE.where(
             *_window(account_pk, None, end),
             tuple_(*_SEND_ORDER)
             > tuple_(literal(after[0], UTCDateTime()), literal(after[1], BigInteger())),
@@ -97,7 +124,7 @@ async def sent_after(
         .order_by(*_SEND_ORDER)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
 
 
 async def sent_batches(
