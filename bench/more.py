@@ -215,7 +215,8 @@ def idx_pull(args: Any) -> dict[str, Any]:
     and after VACUUM. Client-measured time (HTTP included) next to Server-Timing."""
     results: dict[str, Any] = {}
     days = 30
-    with server() as srv:
+    # QuickBooks' own pace is far below this; the bench walks faster than 600 pages a minute.
+    with server(extra_env={"BANKFEEDS_IDX_REQUESTS_PER_MINUTE": "100000"}) as srv:
         tenant = make_tenant(srv)
         schema = srv.env["BANKFEEDS_DB_SCHEMA"]
         feed = connected_feeds(srv, tenant, count=1)[0]
@@ -371,11 +372,16 @@ def link_page(args: Any) -> dict[str, Any]:
                 ],
             )
             link = conn["linkUrl"]
-        server_ms = []
+        server_ms, client_ms = [], []
         with httpx.Client(timeout=30) as browser:
             browser.get(link)
             for _ in range(args.runs * 10):
+                t0 = time.perf_counter()
                 r = browser.get(f"{srv.url}/link/setup")
+                client_ms.append((time.perf_counter() - t0) * 1000)
                 assert r.status_code == 200 and "Account 4" in r.text
                 server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
-    return {"Link step 2, five accounts, server time (ms)": summary(server_ms[10:])}
+    return {
+        "Link step 2, five accounts, client-measured (ms)": summary(client_ms[10:]),
+        "Link step 2, five accounts, server time (ms)": summary(server_ms[10:]),
+    }
