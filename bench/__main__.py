@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, send, signin, soak
+from bench import load, more, push, scaling, send, signin, soak
 from bench.harness import PG
 
 
@@ -36,7 +36,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "scenario",
-        choices=["all", "push", "send", "copy", "idx", "detect", "link", "load", "signin", "soak"],
+        choices=[
+            "all",
+            "push",
+            "send",
+            "copy",
+            "idx",
+            "detect",
+            "link",
+            "load",
+            "signin",
+            "soak",
+            "wal",
+            "partition",
+        ],
         nargs="?",
         default="push",
     )
@@ -66,6 +79,8 @@ def main() -> None:
         "link": more.link_page,
         "load": load.run,
         "signin": signin.run,
+        "wal": scaling.wal_rates,
+        "partition": scaling.partitioning,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -75,7 +90,9 @@ def main() -> None:
             f"Python {platform.python_version()}"
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
-    for scenario in runners if args.scenario == "all" else [args.scenario]:
+    # The scaling figures (wal, partition) are run on their own, not by `all`.
+    every = [name for name in runners if name not in ("wal", "partition")]
+    for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.
         own = argparse.Namespace(**vars(args))
