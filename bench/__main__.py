@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
+    )
     parser.add_argument("--days", type=int, default=30, help="soak: simulated days")
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
