@@ -23,7 +23,7 @@ from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
 from app.db import transaction
 from app.main import create_app
-from app.transactions.tables import BankTransaction
+from app.transactions.tables import BankTransaction, SentBatch
 from tests.contracts import assert_idx_valid
 from tests.contracts.sdk import read
 from tests.helpers import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
@@ -144,6 +144,8 @@ async def test_transactions_window_paging_and_shape(
                     sent_at=at,
                 )
             )
+            # Sent rows written directly are counted as the send would count them.
+            session.add(SentBatch(account_pk=pk, sent_at=at, row_count=1, changes=1))
 
     path = f"/accounts/{checking['id']}/transactions"
     body = (await linkable.idx.get(path, startDate="2026-03-02", endDate="2026-03-04")).json()

@@ -6,10 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.idx.tables import IdxPull, Reserve
+from app.transactions import repository as transactions_repo
 from app.transactions.tables import BankTransaction
 
 
@@ -32,14 +33,16 @@ async def reserve(
     session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
 ) -> int:
     """Sent transactions cleared in [first, last] are published again: modifiedDate = at."""
+    moved = and_(
+        BankTransaction.account_pk == account_pk,
+        BankTransaction.sent_at.is_not(None),
+        BankTransaction.cleared_on >= first,
+        BankTransaction.cleared_on <= last,
+    )
+    await transactions_repo.move_to_batch(session, account_pk, moved, at)
     result = await session.execute(
         update(BankTransaction)
-        .where(
-            BankTransaction.account_pk == account_pk,
-            BankTransaction.sent_at.is_not(None),
-            BankTransaction.cleared_on >= first,
-            BankTransaction.cleared_on <= last,
-        )
+        .where(moved)
         .values(sent_at=at)
         .execution_options(synchronize_session=False)
     )

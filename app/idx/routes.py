@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.api import Api, Call
 from app.idx import schemas, service
 from app.idx.auth import idx_principal
+from app.idx.paging import PageCursors
 
 TAG = "Idx"
 idx_api = Api(idx_principal, security="idx", prefix="/partners/intuit/idx")
@@ -41,6 +42,8 @@ async def list_transactions(call: Call[None]) -> schemas.IntuitTransactions:
     """Sent transactions whose modifiedDate is in [startDate, endDate). The account's pending
     transactions are sent first (QuickBooks' Update). The first query fixes the account's
     feedStartDate (at most 7 days back) and connects it."""
+    services = call.services
+    cursors = PageCursors(services.redis, services.settings.redis_prefix)
     return await service.list_transactions(
-        call.session, call.services.settings, call.principal, call.path("accountId"), call.query
+        call.session, services.settings, call.principal, call.path("accountId"), call.query, cursors
     )

@@ -7,12 +7,15 @@ keeps it so, returns a `disconnected` account to `connected`, and its connection
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, metrics
@@ -24,13 +27,15 @@ from app.connections import events
 from app.connections import repository as connections_repo
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.idx import paging, schemas
 from app.idx import repository as pulls_repo
-from app.idx import schemas
+from app.idx.paging import PageCursors
 from app.principal import IdxPrincipal, Principal
 from app.tenants import repository as tenants_repo
-from app.transactions import repository as transactions_repo
 from app.transactions import service as transactions
-from app.transactions.tables import BankTransaction
+from app.transactions.repository import PageRow
+
+Model = TypeVar("Model", bound=BaseModel)
 
 BACKFILL_DAYS = 7
 # Stable transaction ids for Intuit (its schema wants a uuid; ours are the client's strings).
@@ -116,33 +121,87 @@ def to_intuit_account(account: SourceAccount) -> schemas.IntuitAccount:
     return out
 
 
-def to_intuit_transaction(
-    account: SourceAccount, row: BankTransaction
-) -> schemas.IntuitTransaction:
-    kind, _ = intuit_type(account)
-    direction = "credit" if row.amount > 0 else "debit"
-    info = {
-        "deposit": ("depositTransactionInfo", "depositTransactionType"),
-        "creditcard": ("creditCardTransactionInfo", "creditCardTransactionType"),
-        "cashcard": ("cashCardTransactionInfo", "cashCardTransactionType"),
-        "loan": ("loanTransactionInfo", "loanTransactionType"),
-        "lineofcredit": ("lineOfCreditTransactionInfo", "lineOfCreditTransactionType"),
-    }[kind]
-    assert row.sent_at is not None
-    # Built from stored, already-checked values: no validation pass (the hot part of a pull).
-    out = schemas.IntuitTransaction.model_construct(
-        transactionId=str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{account.pk}/{row.transaction_id}")),
-        accountId=str(account.pk),
-        accountType=kind,
-        transactionDate=row.cleared_on,
-        postedDate=row.cleared_on,
-        fundsAvailableDate=row.cleared_on,
-        transactionDescription=row.description,
-        amount=_money(row.amount, account.currency),
-        transactionValueType="CREDIT" if row.amount > 0 else "DEBIT",
-        modifiedDate=row.sent_at,
+_TRANSACTION_INFO = {
+    "deposit": ("depositTransactionInfo", "depositTransactionType"),
+    "creditcard": ("creditCardTransactionInfo", "creditCardTransactionType"),
+    "cashcard": ("cashCardTransactionInfo", "cashCardTransactionType"),
+    "loan": ("loanTransactionInfo", "loanTransactionType"),
+    "lineofcredit": ("lineOfCreditTransactionInfo", "lineOfCreditTransactionType"),
+}
+_REQUIRED = object()
+_NAMESPACE_BYTES = TRANSACTION_NAMESPACE.bytes
+
+
+def intuit_transaction_id(account_pk: uuid.UUID, transaction_id: str) -> str:
+    """uuid5(TRANSACTION_NAMESPACE, "<account pk>/<id>"), computed as RFC 4122 says without
+    the uuid module's per-call checks (a page makes up to 5,000 of them)."""
+    digest = bytearray(
+        hashlib.sha1(
+            _NAMESPACE_BYTES + f"{account_pk}/{transaction_id}".encode(), usedforsecurity=False
+        ).digest()[:16]
     )
-    setattr(out, info[0], {info[1]: direction})
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@functools.cache
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    return tuple(
+        (name, _REQUIRED if field.is_required() else field.default)
+        for name, field in cls.model_fields.items()
+    )
+
+
+def _constructed(cls: type[Model], values: dict[str, Any]) -> Model:
+    """What cls.model_construct(**values) makes (every key counted as set, defaults filled),
+    without its per-call walk over the fields: the rows of a page are built from stored,
+    already-checked values."""
+    out = cls.__new__(cls)
+    data = {}
+    for name, default in _fields(cls):  # in the model's order, as the wire has them
+        if name in values:
+            data[name] = values[name]
+        elif default is not _REQUIRED:
+            data[name] = default
+    object.__setattr__(out, "__dict__", data)
+    object.__setattr__(out, "__pydantic_fields_set__", set(values))
+    object.__setattr__(out, "__pydantic_extra__", None)
+    object.__setattr__(out, "__pydantic_private__", None)
+    return out
+
+
+def intuit_transactions(
+    account: SourceAccount, kind: schemas.IntuitAccountType, rows: Sequence[PageRow]
+) -> list[schemas.IntuitTransaction]:
+    """A page's rows as Intuit sees them (the hot part of a pull: no validation pass)."""
+    info_field, info_key = _TRANSACTION_INFO[kind]
+    account_id = str(account.pk)
+    currency = account.currency
+    out = []
+    for row in rows:
+        assert row.sent_at is not None
+        credit = row.amount > 0
+        amount = _constructed(schemas.Amount, {"currency": currency, "amount": f"{row.amount:.2f}"})
+        out.append(
+            _constructed(
+                schemas.IntuitTransaction,
+                {
+                    "transactionId": intuit_transaction_id(account.pk, row.transaction_id),
+                    "accountId": account_id,
+                    "accountType": kind,
+                    "transactionDate": row.cleared_on,
+                    "postedDate": row.cleared_on,
+                    "fundsAvailableDate": row.cleared_on,
+                    "transactionDescription": row.description,
+                    "amount": amount,
+                    "transactionValueType": "CREDIT" if credit else "DEBIT",
+                    "modifiedDate": row.sent_at,
+                    info_field: {info_key: "credit" if credit else "debit"},
+                },
+            )
+        )
     return out
 
 
@@ -200,7 +259,7 @@ def _pull_row(
     end: datetime | None,
     now: datetime,
     status: int,
-    rows: Sequence[BankTransaction],
+    rows: Sequence[PageRow],
     total: int,
     lag: int | None,
 ) -> dict[str, Any]:
@@ -240,6 +299,7 @@ async def list_transactions(
     principal: IdxPrincipal,
     account_id: str,
     q: schemas.TransactionsQuery,
+    cursors: PageCursors,
 ) -> schemas.IntuitTransactions:
     pk = parse_uuid(account_id)
     account = (
@@ -283,16 +343,15 @@ async def list_transactions(
     # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
     await transactions.send(session, [account.pk])
 
-    rows, total = await transactions_repo.sent_between(
-        session, account.pk, start, end, q.offset, q.pageSize
-    )
+    # Keyset inside, OFFSET semantics outside: see app/idx/paging.py.
+    rows, total = await paging.page(session, cursors, account.pk, start, end, q.page, q.pageSize)
     await pulls_repo.record_pull(
         session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
     )
     if lag is not None and q.page == 1:
         metrics.PULL_LAG.labels(str(principal.tenant_id)).observe(lag)
     return schemas.IntuitTransactions(
-        results=[to_intuit_transaction(account, r) for r in rows],
+        results=intuit_transactions(account, intuit_type(account)[0], rows),
         pageNumber=q.page,
         pageSize=q.pageSize,
         totalResults=total,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
+    Integer,
     String,
+    Uuid,
     any_,
     bindparam,
     cast,
@@ -19,10 +24,13 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,12 +39,53 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
-from app.db import uuid_param
+from app.db import UTCDateTime, uuid_param
 from app.idx.tables import IdxPull
 from app.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection, SentBatch
+
+
+def _window(
+    account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
+    if start is not None:
+        conditions.append(BankTransaction.sent_at >= start)
+    if end is not None:
+        conditions.append(BankTransaction.sent_at < end)
+    return conditions
+
+
+_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.id)
+
+
+class PageRow(Protocol):
+    """What a pull answers with, read as a plain row (no ORM identity bookkeeping per row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def transaction_id(self) -> str: ...
+    @property
+    def cleared_on(self) -> date: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+
+
+_PAGE = select(
+    BankTransaction.id,
+    BankTransaction.transaction_id,
+    BankTransaction.cleared_on,
+    BankTransaction.description,
+    BankTransaction.amount,
+    BankTransaction.sent_at,
+)
 
 
 async def sent_between(
@@ -46,23 +95,96 @@ async def sent_between(
     end: datetime | None,
     offset: int,
     limit: int,
-) -> tuple[list[BankTransaction], int]:
-    """Sent transactions with start <= sent_at < end, in send order (index-only range scan)."""
-    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
-    if start is not None:
-        conditions.append(BankTransaction.sent_at >= start)
-    if end is not None:
-        conditions.append(BankTransaction.sent_at < end)
-    count = select(func.count()).select_from(BankTransaction).where(*conditions)
-    total = int((await session.execute(count)).scalar_one())
+) -> list[PageRow]:
+    """Sent transactions with start <= sent_at < end, in send order, skipping `offset`."""
     stmt = (
-        select(BankTransaction)
-        .where(*conditions)
-        .order_by(BankTransaction.sent_at, BankTransaction.id)
+        _PAGE.where(*_window(account_pk, start, end))
+        .order_by(*_SEND_ORDER)
         .offset(offset)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars()), total
+    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
+
+
+async def sent_after(
+    session: AsyncSession,
+    account_pk: uuid.UUID,
+    after: tuple[datetime, int],
+    end: datetime | None,
+    limit: int,
+) -> list[PageRow]:
+    """The next `limit` sent transactions after the key (sent_at, id), before `end`: a range
+    scan of the pulls' index that starts at the key, whatever page it is."""
+    stmt = (
+        _PAGE.where(
+            *_window(account_pk, None, end),
+            tuple_(*_SEND_ORDER)
+            > tuple_(literal(after[0], UTCDateTime()), literal(after[1], BigInteger())),
+        )
+        .order_by(*_SEND_ORDER)
+        .limit(limit)
+    )
+    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
+
+
+async def sent_batches(
+    session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[tuple[datetime, int, int]]:
+    """(sent_at, rows, changes) of the account's sends in [start, end), in send order."""
+    stmt = select(SentBatch.sent_at, SentBatch.row_count, SentBatch.changes).where(
+        SentBatch.account_pk == account_pk, SentBatch.row_count > 0
+    )
+    if start is not None:
+        stmt = stmt.where(SentBatch.sent_at >= start)
+    if end is not None:
+        stmt = stmt.where(SentBatch.sent_at < end)
+    rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
+    return [(at, int(n), int(changes)) for at, n, changes in rows]
+
+
+def _add_to_batches(session: AsyncSession, rows: Any) -> Any:
+    """INSERT of sent_batches rows from a select of (account_pk, sent_at, row_count, changes)
+    that adds to a batch already there."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = make(SentBatch).from_select(["account_pk", "sent_at", "row_count", "changes"], rows)
+    return stmt.on_conflict_do_update(
+        index_elements=["account_pk", "sent_at"],
+        set_={
+            "row_count": SentBatch.row_count + stmt.excluded.row_count,
+            "changes": SentBatch.changes + 1,
+        },
+    )
+
+
+async def move_to_batch(
+    session: AsyncSession, account_pk: uuid.UUID, moved: Any, at: datetime
+) -> None:
+    """Keep sent_batches true when rows already sent get sent_at = `at` (a re-serve): `moved`
+    is a select of the rows' sent_at, run before their update."""
+    counts = (
+        select(BankTransaction.sent_at, func.count()).where(moved).group_by(BankTransaction.sent_at)
+    )
+    total = 0
+    for sent_at, n in (await session.execute(counts)).all():
+        total += int(n)
+        await session.execute(
+            update(SentBatch)
+            .where(SentBatch.account_pk == account_pk, SentBatch.sent_at == sent_at)
+            .values(row_count=SentBatch.row_count - int(n), changes=SentBatch.changes + 1)
+            .execution_options(synchronize_session=False)
+        )
+    if total:
+        one = select(
+            literal(account_pk, Uuid()),
+            literal(at, UTCDateTime()),
+            literal(total, Integer()),
+            literal(1, Integer()),
+        )
+        await session.execute(_add_to_batches(session, one))
+        await session.execute(
+            delete(SentBatch).where(SentBatch.account_pk == account_pk, SentBatch.row_count <= 0)
+        )
 
 
 async def accepted_ids(
@@ -94,6 +216,21 @@ _COPY_COLUMNS = (
 )
 
 
+# Up to this many items a push is one INSERT from arrays (fewer round trips than a savepoint
+# and a COPY); above it, COPY's bulk speed wins.
+UNNEST_MAX_ITEMS = 200
+_UNNEST_INSERT = (
+    "INSERT INTO bank_transactions (account_pk, transaction_id, cleared_on, description, "
+    "amount, balance, transaction_type, accepted_at, push_operation_key) "
+    "SELECT $1::uuid, u.tid, u.cleared, u.descr, u.amount, u.balance, u.ttype, "
+    "$8::timestamptz, $9::uuid "
+    "FROM unnest($2::text[], $3::date[], $4::text[], $5::numeric[], $6::numeric[], $7::text[]) "
+    "AS u(tid, cleared, descr, amount, balance, ttype) "
+    "ON CONFLICT (account_pk, transaction_id) DO NOTHING"
+)
+_FORGET_PUSH = "DELETE FROM bank_transactions WHERE account_pk = $1 AND push_operation_key = $2"
+
+
 class DuplicateTransaction(Exception):
     """An id of the push is already stored for the account (the unique constraint said so)."""
 
@@ -105,10 +242,31 @@ async def insert_many(
     accepted_at: datetime,
     items: Sequence[Accepted],
 ) -> None:
-    """A whole push's rows at once, pending: PostgreSQL's COPY inside the request's transaction
-    (the fastest bulk path it has; committed or rolled back with everything else), else
-    executemany. Runs in a savepoint, so a duplicate id (DuplicateTransaction) leaves the
-    transaction usable."""
+    """A whole push's rows at once, pending, inside the request's transaction (committed or
+    rolled back with everything else). On PostgreSQL a small push is one INSERT ... SELECT FROM
+    unnest(arrays) ON CONFLICT DO NOTHING (one round trip); a large one is COPY (the fastest
+    bulk path) in a savepoint; elsewhere executemany in a savepoint. A duplicate id raises
+    DuplicateTransaction with nothing of the push left and the transaction usable."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql" and len(items) <= UNNEST_MAX_ITEMS:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        status = await driver.execute(
+            _UNNEST_INSERT,
+            account_pk,
+            [i.id for i in items],
+            [i.cleared_on for i in items],
+            [i.description for i in items],
+            [i.amount for i in items],
+            [i.balance for i in items],
+            [i.transaction_type for i in items],
+            accepted_at,
+            operation_key,
+        )
+        if int(status.rsplit(" ", 1)[1]) != len(items):  # "INSERT 0 <rows>": some were known
+            await driver.execute(_FORGET_PUSH, account_pk, operation_key)
+            raise DuplicateTransaction
+        return
     records = [
         (
             account_pk,
@@ -131,7 +289,7 @@ async def insert_many(
                 await session.execute(insert(BankTransaction), rows)
                 return
             raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
+            driver = raw.driver_connection
             await driver.copy_records_to_table(
                 BankTransaction.__tablename__, records=records, columns=_COPY_COLUMNS
             )
@@ -400,7 +558,19 @@ async def count_pending(session: AsyncSession) -> int:
 
 
 async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime) -> int:
-    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`."""
+    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`
+    (and is counted in the accounts' batch of `at`)."""
+    pending = (
+        select(
+            BankTransaction.account_pk,
+            literal(at, UTCDateTime()),
+            func.count(),
+            literal(1, Integer()),
+        )
+        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
+        .group_by(BankTransaction.account_pk)
+    )
+    await session.execute(_add_to_batches(session, pending))
     result = await session.execute(
         update(BankTransaction)
         .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))

@@ -60,6 +60,22 @@ class BankTransaction(Base):
     )
 
 
+class SentBatch(Base):
+    """How many of an account's sent transactions carry one sent_at (one send, or one re-serve):
+    kept by every statement that sends or re-serves, in its transaction. An IDX page's
+    totalResults is the sum over the window (a few rows, not a count of the window), and
+    `changes` tells a remembered page cursor whether the rows before it may have moved."""
+
+    __tablename__ = "sent_batches"
+
+    account_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("source_accounts.pk", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    row_count: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class PushOperation(Base):
     """One accepted push: Pending until its transactions are sent, then Success (or Failed,
     TimedOut). Rejected pushes store nothing, so they have no operation."""
