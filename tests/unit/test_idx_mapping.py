@@ -12,10 +12,10 @@ import pytest
 from app.accounts.tables import SourceAccount
 from app.idx.service import (
     TRANSACTION_NAMESPACE,
+    intuit_transactions,
     intuit_type,
     mask,
     to_intuit_account,
-    to_intuit_transaction,
 )
 from app.transactions.tables import BankTransaction
 
@@ -96,7 +96,8 @@ def test_transactions(amount: Decimal, value_type: str, shown: str) -> None:
         amount=amount,
         sent_at=NOW,
     )
-    wire = to_intuit_transaction(account(), row)
+    owner = account()
+    (wire,) = intuit_transactions(owner, intuit_type(owner)[0], [row])
     assert wire.transactionId == str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{uuid.UUID(int=1)}/t1"))
     assert wire.transactionValueType == value_type
     assert wire.amount.amount == shown and wire.amount.currency == "CAD"
