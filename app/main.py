@@ -213,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.limits.give_back()  # the last requests' in-flight slots
             await redis.aclose()
             await engine.dispose()
 

@@ -11,6 +11,7 @@ agree. If Redis is down nothing is limited: pushes must keep flowing (a warning 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -32,9 +33,12 @@ log = logging.getLogger("app.ratelimit")
 # The headers an answer should carry; RequestContext puts a fresh dict here for each request.
 answer_headers: ContextVar[dict[str, str] | None] = ContextVar("rate_limit_headers", default=None)
 
-# KEYS: day counter, in-flight set. ARGV: quota, day ttl (s), cap, now (ms), slot ttl (ms), slot.
+# KEYS: day counter, in-flight set, then the in-flight sets of slots given back since the last
+# call. ARGV: quota, day ttl (s), cap, now (ms), slot ttl (ms), slot, then those slots (ARGV[i+4]
+# belongs to KEYS[i]). Gives the slots back first, then counts this request.
 # Returns {requests used today, 1 = slot taken | 0 = over quota | -1 = over the cap}.
 _TENANT = """
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 4]) end
 local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if used > tonumber(ARGV[1]) then return {used, 0} end
@@ -52,6 +56,9 @@ return used
 """
 # A slot not given back (a process killed mid-request) stops counting after this long.
 SLOT_TTL_MS = 120_000
+# A slot given back is sent to Redis with this process's next `enter_tenant` (one round trip for
+# both), or after this long when no request comes: other processes may see it held that long.
+GIVE_BACK_SECONDS = 0.05
 CONCURRENCY_RETRY_SECONDS = 1
 
 
@@ -61,6 +68,9 @@ class RateLimits:
         self.settings = settings
         self._tenant = redis.register_script(_TENANT)
         self._window = redis.register_script(_WINDOW)
+        self._given_back: list[tuple[str, str]] = []  # (in-flight set, slot) not yet removed
+        self._give_back: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _key(self, *parts: str) -> str:
         return self.settings.redis_prefix + "rl:" + ":".join(parts)
@@ -86,9 +96,14 @@ class RateLimits:
         reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         slot_key = self._key("busy", str(tenant))
         slot = uuid.uuid4().hex
+        given_back, self._given_back = self._given_back, []
         try:
             used, outcome = await self._tenant(
-                keys=[self._key("day", str(tenant), environment, day), slot_key],
+                keys=[
+                    self._key("day", str(tenant), environment, day),
+                    slot_key,
+                    *(key for key, _ in given_back),
+                ],
                 args=[
                     quota,
                     2 * 86_400,
@@ -96,9 +111,11 @@ class RateLimits:
                     int(now.timestamp() * 1000),
                     SLOT_TTL_MS,
                     slot,
+                    *(member for _, member in given_back),
                 ],
             )
         except (RedisError, OSError) as exc:
+            self._given_back[:0] = given_back  # still to give back
             log.warning("rate limits unavailable (%s); not limiting", type(exc).__name__)
             return
         _set_headers(
@@ -123,14 +140,36 @@ class RateLimits:
         request.state.rate_slot = (slot_key, slot)
 
     async def leave(self, request: Request) -> None:
+        """Give the request's in-flight slot back: with this process's next `enter_tenant`, or
+        within GIVE_BACK_SECONDS if none comes (no round trip of its own on a busy process)."""
         taken: tuple[str, str] | None = getattr(request.state, "rate_slot", None)
         if taken is None:
             return
         request.state.rate_slot = None
+        self._given_back.append(taken)
+        if self._give_back is None:
+            loop = asyncio.get_running_loop()
+            self._give_back = loop.call_later(GIVE_BACK_SECONDS, self._start_give_back)
+
+    def _start_give_back(self) -> None:
+        self._give_back = None
+        if self._given_back:
+            task = asyncio.get_running_loop().create_task(self.give_back())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def give_back(self) -> None:
+        """Remove every slot given back and not yet removed (also at shut-down)."""
+        given_back, self._given_back = self._given_back, []
+        if not given_back:
+            return
         try:
-            await self.redis.zrem(*taken)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, member in given_back:
+                    pipe.zrem(key, member)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("could not give back a rate-limit slot (%s)", type(exc).__name__)
+            log.warning("could not give back rate-limit slots (%s)", type(exc).__name__)
 
     async def per_minute(self, kind: str, ident: str, limit: int) -> None:
         """A fixed one-minute window per caller (hashed: usernames never sit in Redis)."""

@@ -65,6 +65,15 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="push: separate API processes behind one port (HAProxy, round robin)",
+    )
+    parser.add_argument(
+        "--send-workers", type=int, default=1, help="send: worker processes sharing the run"
+    )
     parser.add_argument("--days", type=int, default=30, help="soak: simulated days")
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ class Server:
     url: str
     env: dict[str, str]
     pid: int
+    pids: list[int] = field(default_factory=list)  # every API process (`processes` > 1)
 
 
 # The ingest benchmarks drive one tenant from up to 16 clients: its concurrency cap is raised
@@ -56,8 +57,13 @@ BENCH_LIMITS = {
 
 
 @contextmanager
-def server(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """A fresh PostgreSQL schema, migrated, and one `bankfeeds serve` process on it."""
+def server(
+    workers: int = 1, extra_env: dict[str, str] | None = None, processes: int = 1
+) -> Iterator[Server]:
+    """A fresh PostgreSQL schema, migrated, and one `bankfeeds serve` process on it (uvicorn's
+    `--workers` children share its socket). With `processes` > 1: that many separate `bankfeeds
+    serve` processes on ports of their own, behind one port of a load balancer (HAProxy in TCP
+    mode, round robin, as an L4 balancer in front of two containers would be)."""
     schema = f"bench_{secrets.token_hex(4)}"
     env = {
         **os.environ,
@@ -73,28 +79,58 @@ def server(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterato
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env["BANKFEEDS_PUBLIC_BASE_URL"] = url
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    own_ports = [port] if processes == 1 else [free_port() for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN), "serve", "--port", str(p), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in own_ports
+    ]
+    if processes > 1:
+        procs.append(_balancer(port, own_ports))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
-        yield Server(url, env, proc.pid)
+        for p in own_ports:
+            _wait_ready(f"http://127.0.0.1:{p}")
+        _wait_ready(url)
+        yield Server(url, env, procs[0].pid, [proc.pid for proc in procs[:processes]])
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)
         _drop(schema)
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server at {url} did not start")
+        time.sleep(0.2)
+
+
+def _balancer(port: int, backends: list[int]) -> subprocess.Popen[bytes]:
+    """HAProxy (Debian's `haproxy` package) on `port`, round robin over `backends`."""
+    config = Path(f"/tmp/bench-haproxy-{port}.cfg")
+    config.write_text(
+        "global\n  maxconn 4096\n"
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n"
+        "  timeout server 60s\n"
+        f"frontend api\n  bind 127.0.0.1:{port}\n  default_backend apps\n"
+        "backend apps\n  balance roundrobin\n"
+        + "".join(f"  server app{n} 127.0.0.1:{p}\n" for n, p in enumerate(backends))
+    )
+    return subprocess.Popen(
+        ["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _drop(schema: str) -> None:

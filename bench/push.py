@@ -130,7 +130,8 @@ def run(args: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
     # One tenant drives up to 16 clients at once: above the default concurrency cap (10), so the
     # cap is raised here; every request still pays the limiter's Redis round trip.
-    with server(workers=getattr(args, "workers", 1), extra_env=BENCH_LIMITS) as srv:
+    workers, processes = getattr(args, "workers", 1), getattr(args, "processes", 1)
+    with server(workers=workers, extra_env=BENCH_LIMITS, processes=processes) as srv:
         tenant = make_tenant(srv)
         feeds = connected_feeds(srv, tenant, count=max(4, max(args.clients)) + 2)
         key = tenant["apiKey"]
@@ -156,7 +157,13 @@ def run(args: Any) -> dict[str, Any]:
             )
             small_rates.append(rate)
             small_latencies += got
-        procs = "one process" if getattr(args, "workers", 1) == 1 else f"{args.workers} workers"
+        procs = (
+            f"{processes} processes behind one port"
+            if processes > 1
+            else "one process"
+            if workers == 1
+            else f"{workers} workers"
+        )
         results[f"pushes of 100 items, 4 clients, {procs} (pushes/s)"] = summary(small_rates)
         results["pushes of 100 items, 4 clients, client-measured (ms)"] = summary(small_latencies)
     return results

@@ -125,6 +125,27 @@ async def test_concurrency_cap(settings: Settings, tenant: TenantKeys, services:
         assert (await http.get("/companies", headers=tenant.headers)).status_code == 200
 
 
+async def test_slots_are_given_back_without_a_round_trip_of_their_own(
+    settings: Settings, tenant: TenantKeys, services: Services
+) -> None:
+    """A finished request's slot leaves Redis with the process's next request (in the same
+    script), or on its own within GIVE_BACK_SECONDS when none comes, or at shut-down: a cap of 1
+    never refuses a client calling one request after another."""
+    async with app_with(settings, rate_limit_concurrency=1) as http:
+        busy = f"{http.headers['X-Test-Prefix']}rl:busy:{tenant.id}"
+        answers = [await http.get("/companies", headers=tenant.headers) for _ in range(5)]
+        assert [r.status_code for r in answers] == [200] * 5
+        for _ in range(500):  # no request follows the last: the timer gives its slot back
+            if await services.redis.zcard(busy) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await services.redis.zcard(busy) == 0
+        assert (await http.get("/companies", headers=tenant.headers)).status_code == 200
+        prefix = http.headers["X-Test-Prefix"]
+    # Shut down straight after a request: its slot is given back on the way out.
+    assert await services.redis.zcard(f"{prefix}rl:busy:{tenant.id}") == 0
+
+
 async def test_redis_down_fails_open(
     settings: Settings, tenant: TenantKeys, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 import uuid
 from collections.abc import Sequence
@@ -229,10 +230,84 @@ _UNNEST_INSERT = (
     "ON CONFLICT (account_pk, transaction_id) DO NOTHING"
 )
 _FORGET_PUSH = "DELETE FROM bank_transactions WHERE account_pk = $1 AND push_operation_key = $2"
+# A small push whole, on PostgreSQL, in one round trip: its rows (as _UNNEST_INSERT), then, only
+# if every row went in, its operation row and the account's latest date (and balance). The
+# sub-statements of one WITH share a snapshot, so the two conditional writes test the count of
+# rows the first one returned, not the table.
+_PUSH_WHOLE = (
+    "WITH added AS (" + _UNNEST_INSERT + " RETURNING 1), "  # noqa: S608 (constants only)
+    "counted AS (SELECT count(*) AS n FROM added), "
+    "operation AS (INSERT INTO push_operations (key, company_id, connection_id, account_pk, "
+    "account_id, status, status_code, transaction_count, requested_at, timeout_minutes, "
+    "deadline_at, warnings) SELECT $9::uuid, $10::uuid, $11::uuid, $1::uuid, $12::text, "
+    "$13::text, $14::int, $15::int, $8::timestamptz, $16::int, $17::timestamptz, $18::json "
+    "FROM counted WHERE n = $15::int), "
+    "account AS (UPDATE source_accounts SET latest_cleared_on = $19::date, "
+    "balance = CASE WHEN $20::boolean THEN $21::numeric ELSE balance END, "
+    "modified_date = CASE WHEN $20::boolean THEN $8::timestamptz ELSE modified_date END "
+    "FROM counted WHERE pk = $1::uuid AND n = $15::int) "
+    "SELECT n FROM counted"
+)
+
+
+def _arrays(items: Sequence[Accepted]) -> tuple[list[Any], ...]:
+    """The push's columns as the arrays _UNNEST_INSERT takes ($2 to $7)."""
+    return (
+        [i.id for i in items],
+        [i.cleared_on for i in items],
+        [i.description for i in items],
+        [i.amount for i in items],
+        [i.balance for i in items],
+        [i.transaction_type for i in items],
+    )
 
 
 class DuplicateTransaction(Exception):
     """An id of the push is already stored for the account (the unique constraint said so)."""
+
+
+async def store_push(
+    session: AsyncSession,
+    operation: PushOperation,
+    items: Sequence[Accepted],
+    account_values: dict[str, Any],
+) -> None:
+    """A whole accepted push, inside the request's transaction: its pending rows, its operation
+    row and the account's new latest date (and balance). On PostgreSQL a push of up to
+    UNNEST_MAX_ITEMS items is one statement (_PUSH_WHOLE); otherwise the rows go in through
+    `insert_many` and the rest through `record_push`. A duplicate id raises DuplicateTransaction
+    with nothing of the push left and the transaction usable."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or len(items) > UNNEST_MAX_ITEMS:
+        key, at = operation.key, operation.requested_at
+        await insert_many(session, operation.account_pk, key, at, items)
+        await record_push(session, operation, account_values)
+        return
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    with_balance = "balance" in account_values
+    stored = await driver.fetchval(
+        _PUSH_WHOLE,
+        operation.account_pk,
+        *_arrays(items),
+        operation.requested_at,
+        operation.key,
+        operation.company_id,
+        operation.connection_id,
+        operation.account_id,
+        operation.status,
+        operation.status_code,
+        operation.transaction_count,
+        operation.timeout_minutes,
+        operation.deadline_at,
+        json.dumps(operation.warnings),  # as SQLAlchemy's JSON type writes it
+        account_values["latest_cleared_on"],
+        with_balance,
+        account_values.get("balance"),
+    )
+    if stored != len(items):  # some ids were known: nothing but those rows was written
+        await driver.execute(_FORGET_PUSH, operation.account_pk, operation.key)
+        raise DuplicateTransaction
 
 
 async def insert_many(
@@ -254,12 +329,7 @@ async def insert_many(
         status = await driver.execute(
             _UNNEST_INSERT,
             account_pk,
-            [i.id for i in items],
-            [i.cleared_on for i in items],
-            [i.description for i in items],
-            [i.amount for i in items],
-            [i.balance for i in items],
-            [i.transaction_type for i in items],
+            *_arrays(items),
             accepted_at,
             operation_key,
         )

@@ -211,14 +211,13 @@ async def push(
         else None,
         warnings=[w.model_dump() for w in verdict.warnings],
     )
-    try:
-        await repository.insert_many(session, account.pk, op.key, now, verdict.items)
-    except repository.DuplicateTransaction:
-        await _reject(session, target, body, state)
     account_values: dict[str, Any] = {"latest_cleared_on": max(i.cleared_on for i in verdict.items)}
     if verdict.items[-1].balance is not None:
         account_values.update(balance=verdict.items[-1].balance, modified_date=now)
-    await repository.record_push(session, op, account_values)
+    try:
+        await repository.store_push(session, op, verdict.items, account_values)
+    except repository.DuplicateTransaction:
+        await _reject(session, target, body, state)
     metrics.PUSHES.labels("accepted").inc()
     metrics.PUSHED_TRANSACTIONS.inc(len(verdict.items))
 
