@@ -40,6 +40,9 @@ EXPLICIT: dict[str, str] = {
     "app.ops": "routes",
     "app.portal.pages": "routes",
     "app.lifecycle": "lifecycle",
+    # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
+    "app.transactions.send_repository": "repository",
+    "app.transactions.history_repository": "repository",
     "app.housekeeping": "lifecycle",
     "app.tables": "tables",
     "app.principal": "tables",

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.idx.tables import IdxPull, Reserve
-from app.transactions import repository as transactions_repo
+from app.transactions import send_repository
 from app.transactions.tables import BankTransaction
 
 
@@ -39,7 +39,7 @@ async def reserve(
         BankTransaction.cleared_on >= first,
         BankTransaction.cleared_on <= last,
     )
-    await transactions_repo.move_to_batch(session, account_pk, moved, at)
+    await send_repository.move_to_batch(session, account_pk, moved, at)
     result = await session.execute(
         update(BankTransaction)
         .where(moved)

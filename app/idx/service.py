@@ -33,7 +33,7 @@ from app.idx.paging import PageCursors
 from app.principal import IdxPrincipal, Principal
 from app.tenants import repository as tenants_repo
 from app.transactions import service as transactions
-from app.transactions.repository import PageRow
+from app.transactions.send_repository import PageRow
 
 Model = TypeVar("Model", bound=BaseModel)
 
