@@ -49,6 +49,7 @@ EXPLICIT: dict[str, str] = {
     "app.portal.messages": "tables",
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
+    "app.companies.zone": "tables",
     # Domain helpers with the rules of one domain sit with the services.
     "app.connections.links": "services",
     "app.transactions.options": "services",

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
+from app.companies.zone import ZONE_OF
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import uuid_param
@@ -207,7 +208,7 @@ _PUSH_TARGET = (
         SourceAccount,
         Company.id,
         Connection.id,
-        func.coalesce(Company.time_zone, Tenant.time_zone),
+        ZONE_OF,
         exists().where(
             PushOperation.account_pk == SourceAccount.pk,
             PushOperation.status == "Pending",
