@@ -13,6 +13,7 @@ from app.companies.zone import zone_of
 from app.config import Settings
 from app.connections import links as connections
 from app.connections import repository as connections_repo
+from app.connections import schemas as connection_schemas
 from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
 from app.errors import NotFound
@@ -136,7 +137,7 @@ async def to_wire(
     out = []
     for company in companies:
         conns = [
-            connections.to_wire(c, connections.link_url(settings, c, None))
+            connection_schemas.to_wire(c, connection_schemas.link_url(settings, c, None))
             for c in rows
             if c.company_id == company.id
         ]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connections import repository
-from app.connections.links import link_url, to_wire
+from app.connections.schemas import link_url, to_wire
 from app.connections.tables import Connection
 from app.webhooks import events as webhooks
 
