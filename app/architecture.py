@@ -40,12 +40,16 @@ EXPLICIT: dict[str, str] = {
     "app.ops": "routes",
     "app.portal.pages": "routes",
     "app.lifecycle": "lifecycle",
+    # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
+    "app.transactions.send_repository": "repository",
+    "app.transactions.history_repository": "repository",
     "app.housekeeping": "lifecycle",
     "app.tables": "tables",
     "app.principal": "tables",
     "app.portal.messages": "tables",
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
+    "app.companies.zone": "tables",
     # Domain helpers with the rules of one domain sit with the services.
     "app.connections.links": "services",
     "app.transactions.options": "services",

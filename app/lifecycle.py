@@ -2,8 +2,8 @@
 connection ends, its pending pushes fail and the change is announced.
 
 Below the services (which call it) and above the events and repositories (which it calls), so
-no domain's service reaches up into another's. The IDX first-query connect still lives in
-app/idx/service.py's hot path; see docs/ARCHITECTURE.md.
+no domain's service reaches up into another's. The other way too: QuickBooks' queries bring an
+account and its connection back (`idx_queried`, `connection_linked`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from app.transactions import events as transaction_events
 from app.transactions import repository as transactions_repo
 
 DISCONNECTED = "bankFeeds.sourceAccount.disconnected"
+CONNECTED = "bankFeeds.sourceAccount.connected"
+FRESH = "bankFeeds.sourceAccount.fresh"
 
 
 async def fail_pending(
@@ -98,3 +100,37 @@ async def unlink_disconnected(session: AsyncSession, settings: Settings) -> int:
         session, settings, unlinked, "connection.disconnected"
     )
     return len(unlinked)
+
+
+async def connection_linked(
+    session: AsyncSession, settings: Settings, connection_id: uuid.UUID
+) -> None:
+    """QuickBooks signed in with the connection's credentials, or queried one of its accounts:
+    a connection not yet Linked becomes Linked, and it is announced."""
+    if await connections_repo.mark_linked(session, connection_id):
+        connection = await connections_repo.by_id(session, connection_id)
+        assert connection is not None
+        await session.refresh(connection)
+        await connection_events.connections_changed(
+            session, settings, [connection], "connection.connected"
+        )
+
+
+async def idx_queried(
+    session: AsyncSession, settings: Settings, account: SourceAccount, now: datetime
+) -> None:
+    """QuickBooks queried the account's transactions at `now` (the caller holds its lock): the
+    account is connected and fresh again, its connection's and company's lastSync move, the
+    connection is Linked; each change is announced."""
+    newly_connected = account.status != "connected"
+    was_stale = account.stale_since is not None
+    account.status = "connected"
+    account.last_queried_at = now
+    account.stale_since = None
+    await session.flush()
+    await connections_repo.record_sync(session, account.connection_id, now)
+    if newly_connected:
+        await account_events.accounts_changed(session, [account], CONNECTED)
+    if was_stale:
+        await account_events.accounts_changed(session, [account], FRESH)
+    await connection_linked(session, settings, account.connection_id)

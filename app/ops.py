@@ -23,7 +23,7 @@ from app.connections.tables import Connection
 from app.errors import Unauthorized, render
 from app.jobruns.repository import all_runs
 from app.services import Services
-from app.transactions import repository as transactions_repo
+from app.transactions import send_repository
 from app.transactions.tables import PushOperation
 from app.webhooks.tables import WebhookDelivery
 
@@ -52,7 +52,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def _refresh(session: AsyncSession) -> None:
-    m.PENDING.set(await transactions_repo.count_pending(session))
+    m.PENDING.set(await send_repository.count_pending(session))
     m.STALE.clear()
     stale = (
         select(Company.tenant_id, func.count())

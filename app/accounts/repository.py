@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
@@ -65,23 +65,6 @@ async def remove(session: AsyncSession, account: SourceAccount) -> None:
     await session.execute(delete(SourceAccount).where(SourceAccount.pk == account.pk))
 
 
-async def of_connection_page(
-    session: AsyncSession, connection_id: uuid.UUID, offset: int, limit: int
-) -> tuple[list[SourceAccount], int]:
-    where = SourceAccount.connection_id == connection_id
-    total = (
-        await session.execute(select(func.count()).select_from(SourceAccount).where(where))
-    ).scalar_one()
-    stmt = (
-        select(SourceAccount)
-        .where(where)
-        .order_by(SourceAccount.created_at, SourceAccount.account_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars()), int(total)
-
-
 async def by_pk(
     session: AsyncSession, connection_id: uuid.UUID, pk: uuid.UUID, *, for_update: bool = False
 ) -> SourceAccount | None:
@@ -91,22 +74,6 @@ async def by_pk(
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datetime) -> None:
-    """Intuit listed these accounts: remember when, and pending ones become connecting."""
-    if not pks:
-        return
-    await session.execute(
-        update(SourceAccount)
-        .where(SourceAccount.pk.in_(pks))
-        .values(
-            last_listed_at=at,
-            status=case(
-                (SourceAccount.status == "pending", "connecting"), else_=SourceAccount.status
-            ),
-        )
-    )
 
 
 async def disconnect_stale(

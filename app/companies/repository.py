@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
+from app.companies.zone import ZONE_OF
 from app.db import uuid_param
 from app.principal import Principal
+from app.tenants.tables import Tenant
 
 
 def _scope(principal: Principal) -> list[ColumnElement[bool]]:
@@ -38,6 +40,28 @@ async def get(session: AsyncSession, principal: Principal, company_id: uuid.UUID
         "environment": principal.environment,
     }
     return (await session.execute(_GET, params)).scalar_one_or_none()
+
+
+# The zone of a company of the principal (app/companies/zone.py): built once.
+_ZONE = (
+    select(ZONE_OF)
+    .select_from(Company)
+    .join(Tenant, Tenant.id == Company.tenant_id)
+    .where(
+        Company.id == uuid_param("company_id"),
+        Company.tenant_id == uuid_param("tenant_id"),
+        Company.environment == bindparam("environment"),
+    )
+)
+
+
+async def zone(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> str | None:
+    params = {
+        "company_id": company_id,
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+    }
+    return (await session.execute(_ZONE, params)).scalar_one_or_none()
 
 
 async def page(

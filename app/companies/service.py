@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock, querying
 from app.companies import repository, schemas
 from app.companies.tables import Company
+from app.companies.zone import zone_of
 from app.config import Settings
 from app.connections import links as connections
 from app.connections import repository as connections_repo
+from app.connections import schemas as connection_schemas
 from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
 from app.errors import NotFound
@@ -31,12 +33,10 @@ async def get(session: AsyncSession, principal: Principal, company_id: str) -> C
 
 
 async def time_zone(session: AsyncSession, principal: Principal, company: Company) -> str:
-    """The company's zone, else its tenant's: "today" for the no-future-dates rule."""
-    if company.time_zone:
-        return company.time_zone
-    tenant = await tenants_repo.by_name_or_id(session, str(principal.tenant_id))
-    assert tenant is not None
-    return tenant.time_zone
+    """The zone of the company's "today" (app/companies/zone.py), in one query."""
+    zone = await repository.zone(session, principal, company.id)
+    assert zone is not None
+    return zone
 
 
 async def create(
@@ -137,7 +137,7 @@ async def to_wire(
     out = []
     for company in companies:
         conns = [
-            connections.to_wire(c, connections.link_url(settings, c, None))
+            connection_schemas.to_wire(c, connection_schemas.link_url(settings, c, None))
             for c in rows
             if c.company_id == company.id
         ]
@@ -152,7 +152,7 @@ async def to_wire(
                 products=PRODUCTS,
                 tags=company.tags or {},
                 dataConnections=conns,
-                timeZone=company.time_zone or default_zone,
+                timeZone=zone_of(company.time_zone, default_zone),
             )
         )
     return out

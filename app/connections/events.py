@@ -6,11 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Re-exported for app/idx/service.py until its hot path's speed work lands (issue 17 note).
-from app.accounts.events import accounts_changed as accounts_changed
 from app.config import Settings
 from app.connections import repository
-from app.connections.links import link_url, to_wire
+from app.connections.schemas import link_url, to_wire
 from app.connections.tables import Connection
 from app.webhooks import events as webhooks
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app import querying
 from app.api import Call, client_api
 from app.connections import schemas, service
-from app.connections.links import link_url, to_wire
+from app.connections.schemas import link_url, to_wire
 from app.schemas import PageQuery, page_meta
 
 TAG = "Connections"

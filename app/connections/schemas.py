@@ -1,13 +1,23 @@
-"""Connection wire shapes, as Codat's Connection and its create / unlink bodies."""
+"""Connection wire shapes, as Codat's Connection and its create / unlink bodies, and the
+mapper of a stored connection to its wire shape (with its Link URL)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from app.config import Settings
+from app.connections import tables
 from app.schemas import PageMeta, Wire
+
+PLATFORM_KEY = "hcws"
+PLATFORM_NAME = "QuickBooks Online Bank Feeds"
+# Stable identifiers for the one integration we serve (Codat returns such ids per platform).
+INTEGRATION_ID = "6a9a2b1e-3c55-4f0e-9d0a-5b2f3f1c8a11"
+SOURCE_ID = "1d6f8c7e-2b4a-4e39-8f55-0c9b7a6d3e21"
 
 ConnectionStatus = Literal["PendingAuth", "Linked", "Unlinked", "Deauthorized"]
 SourceType = Literal["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"]
@@ -71,3 +81,25 @@ class GenerateOtpResponse(Wire):
 
     otp: str
     expiry: datetime
+
+
+def link_url(settings: Settings, connection: tables.Connection, otp: str | None) -> str:
+    """Where the connection's Link page lives (with a single-use password, when given)."""
+    base = settings.public_base_url.rstrip("/")
+    url = f"{base}/companies/{connection.company_id}/connections/{connection.id}/start"
+    return f"{url}?otp={quote(otp)}" if otp else url
+
+
+def to_wire(connection: tables.Connection, url: str) -> Connection:
+    return Connection(
+        id=str(connection.id),
+        integrationId=INTEGRATION_ID,
+        integrationKey=connection.platform_key,
+        sourceId=SOURCE_ID,
+        sourceType="BankFeed",
+        platformName=PLATFORM_NAME,
+        linkUrl=url,
+        status=connection.status,
+        lastSync=connection.last_sync,
+        created=connection.created_at,
+    )

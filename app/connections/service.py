@@ -11,7 +11,8 @@ from app.companies import service as companies
 from app.companies.tables import Company
 from app.config import Settings
 from app.connections import repository, schemas
-from app.connections.links import PLATFORM_KEY, PLATFORM_NAME, fresh_otp, link_url, to_wire
+from app.connections.links import fresh_otp
+from app.connections.schemas import PLATFORM_KEY, PLATFORM_NAME, link_url, to_wire
 from app.connections.tables import Connection, LinkOtp
 from app.db import parse_uuid
 from app.errors import BadRequest, NotFound

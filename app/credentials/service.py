@@ -20,10 +20,8 @@ from datetime import datetime, timedelta
 from passlib.context import CryptContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, lifecycle
 from app.config import Settings
-from app.connections import events
-from app.connections import repository as connections_repo
 from app.connections import service as connections
 from app.connections.tables import Connection
 from app.credentials import repository
@@ -174,13 +172,7 @@ async def authenticate(
             if locked.expires_at <= now:
                 return None
             await repository.claim(session, locked.id, now, partner.partner_key_id)
-            if await connections_repo.mark_linked(session, locked.connection_id):
-                connection = await connections_repo.by_id(session, locked.connection_id)
-                assert connection is not None
-                await session.refresh(connection)
-                await events.connections_changed(
-                    session, settings, [connection], "connection.connected"
-                )
+            await lifecycle.connection_linked(session, settings, locked.connection_id)
         return locked
     locked = await repository.lock(session, credential.id, exclusive=False)
     if locked is None or locked.revoked_at is not None:

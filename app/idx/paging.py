@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.transactions import repository
-from app.transactions.repository import PageRow
+from app.transactions import send_repository
+from app.transactions.send_repository import PageRow
 
 # Long enough for QuickBooks to walk a window page by page, short enough to stay small.
 CURSOR_TTL_SECONDS = 600
@@ -103,7 +103,7 @@ async def page(
     size: int,
 ) -> tuple[list[PageRow], int]:
     """One page of the window and the window's total (see the module's docstring)."""
-    batches = await repository.sent_batches(session, account_pk, start, end)
+    batches = await send_repository.sent_batches(session, account_pk, start, end)
     total = sum(n for _, n, _ in batches)
     offset = (number - 1) * size
     if offset >= total:
@@ -114,7 +114,7 @@ async def page(
         if known is not None and known[2] == fingerprint(batches, known[0]):
             after = known[0], known[1]
     if after is not None:
-        rows = await repository.sent_after(session, account_pk, after, end, size)
+        rows = await send_repository.sent_after(session, account_pk, after, end, size)
     else:
         skipped, first = 0, start
         for at, n, _ in batches:
@@ -122,7 +122,7 @@ async def page(
                 first = at
                 break
             skipped += n
-        rows = await repository.sent_between(
+        rows = await send_repository.sent_between(
             session, account_pk, first, end, offset - skipped, size
         )
     if rows:

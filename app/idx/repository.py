@@ -1,17 +1,96 @@
-"""All SQL of the pull log and the re-serve audit."""
+"""All SQL of the IDX API: what QuickBooks reads and changes, scoped by what its credential
+grants (an IdxPrincipal: one connection of one tenant), then the pull log and the re-serve audit.
+
+The pages of transactions themselves are read by app/idx/paging.py through
+transactions/send_repository.py (the same batches a send writes).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import repository as accounts_repo
+from app.accounts.tables import SourceAccount
+from app.companies.tables import Company
+from app.companies.zone import ZONE_OF
+from app.connections.tables import Connection
+from app.db import uuid_param
 from app.idx.tables import IdxPull, Reserve
-from app.transactions import repository as transactions_repo
+from app.principal import IdxPrincipal
+from app.tenants.tables import Tenant
+from app.transactions import send_repository
 from app.transactions.tables import BankTransaction
+
+
+async def accounts_page(
+    session: AsyncSession, principal: IdxPrincipal, offset: int, limit: int
+) -> tuple[list[SourceAccount], int]:
+    """A page of the connection's accounts, as QuickBooks lists them."""
+    where = SourceAccount.connection_id == principal.connection_id
+    total = (
+        await session.execute(select(func.count()).select_from(SourceAccount).where(where))
+    ).scalar_one()
+    stmt = (
+        select(SourceAccount)
+        .where(where)
+        .order_by(SourceAccount.created_at, SourceAccount.account_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars()), int(total)
+
+
+async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datetime) -> None:
+    """Intuit listed these accounts: remember when, and pending ones become connecting."""
+    if not pks:
+        return
+    await session.execute(
+        update(SourceAccount)
+        .where(SourceAccount.pk.in_(pks))
+        .values(
+            last_listed_at=at,
+            status=case(
+                (SourceAccount.status == "pending", "connecting"), else_=SourceAccount.status
+            ),
+        )
+    )
+
+
+async def account_for_update(
+    session: AsyncSession, principal: IdxPrincipal, pk: uuid.UUID
+) -> SourceAccount | None:
+    """An account of the connection, locked for the rest of the pull's transaction."""
+    return await accounts_repo.by_pk(session, principal.connection_id, pk, for_update=True)
+
+
+# The zone of the connection's company (app/companies/zone.py), read once per account (its
+# first query fixes its feedStartDate): built once.
+_ZONE = (
+    select(ZONE_OF)
+    .select_from(Connection)
+    .join(Company, Company.id == Connection.company_id)
+    .join(Tenant, Tenant.id == Company.tenant_id)
+    .where(
+        Connection.id == uuid_param("connection_id"),
+        Company.tenant_id == uuid_param("tenant_id"),
+        Company.environment == bindparam("environment"),
+    )
+)
+
+
+async def company_zone(session: AsyncSession, principal: IdxPrincipal) -> str | None:
+    params = {
+        "connection_id": principal.connection_id,
+        "tenant_id": principal.tenant_id,
+        "environment": principal.environment,
+    }
+    return (await session.execute(_ZONE, params)).scalar_one_or_none()
 
 
 async def record_pull(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -39,7 +118,7 @@ async def reserve(
         BankTransaction.cleared_on >= first,
         BankTransaction.cleared_on <= last,
     )
-    await transactions_repo.move_to_batch(session, account_pk, moved, at)
+    await send_repository.move_to_batch(session, account_pk, moved, at)
     result = await session.execute(
         update(BankTransaction)
         .where(moved)

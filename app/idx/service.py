@@ -18,22 +18,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, metrics
-from app.accounts import repository as accounts_repo
+from app import clock, lifecycle, metrics
 from app.accounts.tables import SourceAccount
-from app.companies import repository as companies_repo
 from app.config import Settings
-from app.connections import events
-from app.connections import repository as connections_repo
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
-from app.idx import paging, schemas
-from app.idx import repository as pulls_repo
+from app.idx import paging, repository, schemas
 from app.idx.paging import PageCursors
-from app.principal import IdxPrincipal, Principal
-from app.tenants import repository as tenants_repo
+from app.principal import IdxPrincipal
 from app.transactions import service as transactions
-from app.transactions.repository import PageRow
+from app.transactions.send_repository import PageRow
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -208,10 +202,8 @@ def intuit_transactions(
 async def list_accounts(
     session: AsyncSession, principal: IdxPrincipal, q: schemas.IdxPageQuery
 ) -> schemas.IntuitAccounts:
-    rows, total = await accounts_repo.of_connection_page(
-        session, principal.connection_id, q.offset, q.pageSize
-    )
-    await accounts_repo.mark_listed(session, [a.pk for a in rows], clock.now())
+    rows, total = await repository.accounts_page(session, principal, q.offset, q.pageSize)
+    await repository.mark_listed(session, [a.pk for a in rows], clock.now())
     return schemas.IntuitAccounts(
         results=[to_intuit_account(a) for a in rows],
         pageNumber=q.page,
@@ -229,16 +221,8 @@ def _bound(value: date | datetime | None) -> datetime | None:
 
 
 async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date:
-    connection = await connections_repo.by_id(session, principal.connection_id)
-    assert connection is not None
-    scope = Principal(principal.tenant_id, principal.environment)
-    company = await companies_repo.get(session, scope, connection.company_id)
-    assert company is not None
-    zone = company.time_zone
-    if not zone:
-        tenant = await tenants_repo.by_name_or_id(session, str(principal.tenant_id))
-        assert tenant is not None
-        zone = tenant.time_zone
+    zone = await repository.company_zone(session, principal)
+    assert zone is not None
     return clock.today_in(zone)
 
 
@@ -290,7 +274,7 @@ async def remember_refused_pull(
     """After a refused query rolled back, log the pull (its own short transaction)."""
     if isinstance(error, PullRefused):
         async with transaction(sessions) as session:
-            await pulls_repo.record_pull(session, error.row)
+            await repository.record_pull(session, error.row)
 
 
 async def list_transactions(
@@ -302,11 +286,7 @@ async def list_transactions(
     cursors: PageCursors,
 ) -> schemas.IntuitTransactions:
     pk = parse_uuid(account_id)
-    account = (
-        await accounts_repo.by_pk(session, principal.connection_id, pk, for_update=True)
-        if pk
-        else None
-    )
+    account = await repository.account_for_update(session, principal, pk) if pk else None
     if account is None:
         raise NotFound(f"No account was found with ID {account_id}")
     start, end = _bound(q.startDate), _bound(q.endDate)
@@ -322,30 +302,16 @@ async def list_transactions(
         earliest = today - timedelta(days=BACKFILL_DAYS)
         asked = start.date() if start is not None else earliest
         account.feed_start_date = min(max(asked, earliest), today)
-    newly_connected = account.status != "connected"
-    was_stale = account.stale_since is not None
     previous = account.last_queried_at
     lag = int((now - previous).total_seconds()) if previous is not None else None
-    account.status = "connected"
-    account.last_queried_at = now
-    account.stale_since = None
-    await session.flush()
-    await connections_repo.record_sync(session, principal.connection_id, account.last_queried_at)
-    if newly_connected:
-        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.connected")
-    if was_stale:
-        await events.accounts_changed(session, [account], "bankFeeds.sourceAccount.fresh")
-    if await connections_repo.mark_linked(session, principal.connection_id):
-        connection = await connections_repo.by_id(session, principal.connection_id)
-        assert connection is not None
-        await session.refresh(connection)
-        await events.connections_changed(session, settings, [connection], "connection.connected")
+    # Connected and fresh again, the connection Linked (app/lifecycle.py).
+    await lifecycle.idx_queried(session, settings, account, now)
     # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
     await transactions.send(session, [account.pk])
 
     # Keyset inside, OFFSET semantics outside: see app/idx/paging.py.
     rows, total = await paging.page(session, cursors, account.pk, start, end, q.page, q.pageSize)
-    await pulls_repo.record_pull(
+    await repository.record_pull(
         session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
     )
     if lag is not None and q.page == 1:

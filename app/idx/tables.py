@@ -3,7 +3,7 @@
 A pull is one INSERT, never a write per transaction: the rows an answer carried are exactly the
 account's sent transactions between its first and last (sent_at, id) keys, because every answer
 is one contiguous slice of that order. A transaction is *delivered* once a successful pull's
-slice covers its key (see transactions.repository.delivered_at).
+slice covers its key (see transactions.history_repository.delivered_at).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.config import Settings
 from app.connections import service as connections
-from app.connections.links import PLATFORM_KEY
+from app.connections.schemas import PLATFORM_KEY
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
 from app.db import parse_uuid

@@ -19,7 +19,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import Tenant
-from app.transactions import repository as transactions_repo
+from app.transactions import history_repository
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
@@ -219,7 +219,7 @@ async def transactions(
     session: AsyncSession, account_pk: uuid.UUID, state: str | None, limit: int
 ) -> list[tuple[BankTransaction, datetime | None]]:
     """The newest transactions in a delivery state, each with when it was delivered."""
-    rows, _ = await transactions_repo.account_transactions(session, account_pk, state, 0, limit)
+    rows, _ = await history_repository.account_transactions(session, account_pk, state, 0, limit)
     return rows
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import lifecycle
 from app.db import transaction
-from app.transactions import repository, service
+from app.transactions import send_repository, service
 
 log = logging.getLogger("app.jobs")
 Progress = Callable[[int], None]
@@ -35,7 +35,7 @@ async def send_all(
     after: uuid.UUID | None = None
     while True:
         async with transaction(sessions) as session:
-            claimed = await repository.claim_sendable(session, after, chunk)
+            claimed = await send_repository.claim_sendable(session, after, chunk)
             if not claimed:
                 break
             sent, operations = await service.send(session, claimed)
@@ -61,4 +61,4 @@ async def daily_send(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def count_pending(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with transaction(sessions) as session:
-        return await repository.count_pending(session)
+        return await send_repository.count_pending(session)

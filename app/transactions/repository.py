@@ -1,23 +1,20 @@
-"""All SQL of the transactions domain."""
+"""The SQL of pushes: a push's target and its rows written at once, its operation, the
+operations that end (overdue, withdrawn, failed) and the rejected pushes' notes.
+Sending and the IDX pages: send_repository.py; the push history: history_repository.py."""
 
 from __future__ import annotations
 
 import json
-import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
-    Integer,
     String,
-    Uuid,
     any_,
     bindparam,
     cast,
@@ -25,167 +22,22 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     select,
-    tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
+from app.companies.zone import ZONE_OF
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
-from app.db import UTCDateTime, uuid_param
-from app.idx.tables import IdxPull
+from app.db import uuid_param
 from app.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection, SentBatch
-
-
-def _window(
-    account_pk: uuid.UUID, start: datetime | None, end: datetime | None
-) -> list[ColumnElement[bool]]:
-    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
-    if start is not None:
-        conditions.append(BankTransaction.sent_at >= start)
-    if end is not None:
-        conditions.append(BankTransaction.sent_at < end)
-    return conditions
-
-
-_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.id)
-
-
-class PageRow(Protocol):
-    """What a pull answers with, read as a plain row (no ORM identity bookkeeping per row)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def transaction_id(self) -> str: ...
-    @property
-    def cleared_on(self) -> date: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def sent_at(self) -> datetime | None: ...
-
-
-_PAGE = select(
-    BankTransaction.id,
-    BankTransaction.transaction_id,
-    BankTransaction.cleared_on,
-    BankTransaction.description,
-    BankTransaction.amount,
-    BankTransaction.sent_at,
-)
-
-
-async def sent_between(
-    session: AsyncSession,
-    account_pk: uuid.UUID,
-    start: datetime | None,
-    end: datetime | None,
-    offset: int,
-    limit: int,
-) -> list[PageRow]:
-    """Sent transactions with start <= sent_at < end, in send order, skipping `offset`."""
-    stmt = (
-        _PAGE.where(*_window(account_pk, start, end))
-        .order_by(*_SEND_ORDER)
-        .offset(offset)
-        .limit(limit)
-    )
-    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
-
-
-async def sent_after(
-    session: AsyncSession,
-    account_pk: uuid.UUID,
-    after: tuple[datetime, int],
-    end: datetime | None,
-    limit: int,
-) -> list[PageRow]:
-    """The next `limit` sent transactions after the key (sent_at, id), before `end`: a range
-    scan of the pulls' index that starts at the key, whatever page it is."""
-    stmt = (
-        _PAGE.where(
-            *_window(account_pk, None, end),
-            tuple_(*_SEND_ORDER)
-            > tuple_(literal(after[0], UTCDateTime()), literal(after[1], BigInteger())),
-        )
-        .order_by(*_SEND_ORDER)
-        .limit(limit)
-    )
-    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
-
-
-async def sent_batches(
-    session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
-) -> list[tuple[datetime, int, int]]:
-    """(sent_at, rows, changes) of the account's sends in [start, end), in send order."""
-    stmt = select(SentBatch.sent_at, SentBatch.row_count, SentBatch.changes).where(
-        SentBatch.account_pk == account_pk, SentBatch.row_count > 0
-    )
-    if start is not None:
-        stmt = stmt.where(SentBatch.sent_at >= start)
-    if end is not None:
-        stmt = stmt.where(SentBatch.sent_at < end)
-    rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
-    return [(at, int(n), int(changes)) for at, n, changes in rows]
-
-
-def _add_to_batches(session: AsyncSession, rows: Any) -> Any:
-    """INSERT of sent_batches rows from a select of (account_pk, sent_at, row_count, changes)
-    that adds to a batch already there."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = make(SentBatch).from_select(["account_pk", "sent_at", "row_count", "changes"], rows)
-    return stmt.on_conflict_do_update(
-        index_elements=["account_pk", "sent_at"],
-        set_={
-            "row_count": SentBatch.row_count + stmt.excluded.row_count,
-            "changes": SentBatch.changes + 1,
-        },
-    )
-
-
-async def move_to_batch(
-    session: AsyncSession, account_pk: uuid.UUID, moved: Any, at: datetime
-) -> None:
-    """Keep sent_batches true when rows already sent get sent_at = `at` (a re-serve): `moved`
-    is a select of the rows' sent_at, run before their update."""
-    counts = (
-        select(BankTransaction.sent_at, func.count()).where(moved).group_by(BankTransaction.sent_at)
-    )
-    total = 0
-    for sent_at, n in (await session.execute(counts)).all():
-        total += int(n)
-        await session.execute(
-            update(SentBatch)
-            .where(SentBatch.account_pk == account_pk, SentBatch.sent_at == sent_at)
-            .values(row_count=SentBatch.row_count - int(n), changes=SentBatch.changes + 1)
-            .execution_options(synchronize_session=False)
-        )
-    if total:
-        one = select(
-            literal(account_pk, Uuid()),
-            literal(at, UTCDateTime()),
-            literal(total, Integer()),
-            literal(1, Integer()),
-        )
-        await session.execute(_add_to_batches(session, one))
-        await session.execute(
-            delete(SentBatch).where(SentBatch.account_pk == account_pk, SentBatch.row_count <= 0)
-        )
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
 async def accepted_ids(
@@ -367,7 +219,7 @@ async def insert_many(
         raise DuplicateTransaction from exc
 
 
-# Built once: each read of a push operation or of the push history runs them.
+# Built once: every read of a company's pushes (and of one of them) runs it.
 _OVERDUE_OF_COMPANY = (
     select(PushOperation)
     .where(
@@ -376,9 +228,6 @@ _OVERDUE_OF_COMPANY = (
         PushOperation.company_id == uuid_param("company_id"),
     )
     .with_for_update()
-)
-_OPERATION = select(PushOperation).where(
-    PushOperation.company_id == uuid_param("company_id"), PushOperation.key == uuid_param("key")
 )
 
 
@@ -429,7 +278,7 @@ _PUSH_TARGET = (
         SourceAccount,
         Company.id,
         Connection.id,
-        func.coalesce(Company.time_zone, Tenant.time_zone),
+        ZONE_OF,
         exists().where(
             PushOperation.account_pk == SourceAccount.pk,
             PushOperation.status == "Pending",
@@ -491,163 +340,6 @@ async def refresh_latest_cleared(session: AsyncSession, account_pks: Sequence[uu
         .values(latest_cleared_on=latest)
         .execution_options(synchronize_session=False)
     )
-
-
-async def operation(
-    session: AsyncSession, company_id: uuid.UUID, key: uuid.UUID
-) -> PushOperation | None:
-    params = {"company_id": company_id, "key": key}
-    return (await session.execute(_OPERATION, params)).scalar_one_or_none()
-
-
-async def operations_page(
-    session: AsyncSession,
-    company_id: uuid.UUID,
-    where: Sequence[ColumnElement[bool]],
-    order: Sequence[ColumnElement[Any]],
-    offset: int,
-    limit: int,
-) -> tuple[list[PushOperation], int]:
-    conditions = [PushOperation.company_id == company_id, *where]
-    count = select(func.count()).select_from(PushOperation).where(*conditions)
-    total = int((await session.execute(count)).scalar_one())
-    stmt = select(PushOperation).where(*conditions).order_by(*order).offset(offset).limit(limit)
-    return list((await session.execute(stmt)).scalars()), total
-
-
-def delivered_at() -> Any:
-    """When a transaction was delivered, derived from the pull log: the first successful
-    answer, since it was (last) sent, whose (sent_at, id) slice covers it; else null."""
-    key = tuple_(BankTransaction.sent_at, BankTransaction.id)
-    return (
-        select(func.min(IdxPull.pulled_at))
-        .where(
-            IdxPull.account_pk == BankTransaction.account_pk,
-            IdxPull.status == 200,
-            IdxPull.rows > 0,
-            IdxPull.pulled_at >= BankTransaction.sent_at,
-            tuple_(IdxPull.first_sent_at, IdxPull.first_id) <= key,
-            tuple_(IdxPull.last_sent_at, IdxPull.last_id) >= key,
-        )
-        .correlate(BankTransaction)
-        .scalar_subquery()
-    )
-
-
-def state_filter(status: str | None, delivered: Any) -> list[ColumnElement[bool]]:
-    """The delivery-state filter: pending, sent (not yet fetched) or delivered."""
-    if status == "pending":
-        return [BankTransaction.sent_at.is_(None)]
-    if status == "sent":
-        return [BankTransaction.sent_at.is_not(None), delivered.is_(None)]
-    if status == "delivered":
-        return [BankTransaction.sent_at.is_not(None), delivered.is_not(None)]
-    return []
-
-
-async def account_transactions(
-    session: AsyncSession, account_pk: uuid.UUID, status: str | None, offset: int, limit: int
-) -> tuple[list[tuple[BankTransaction, datetime | None]], int]:
-    """A page of the account's transactions, newest first, each with its deliveredOnUtc."""
-    delivered = delivered_at()
-    conditions = [BankTransaction.account_pk == account_pk, *state_filter(status, delivered)]
-    count = select(func.count()).select_from(BankTransaction).where(*conditions)
-    total = int((await session.execute(count)).scalar_one())
-    stmt = (
-        select(BankTransaction, delivered)
-        .where(*conditions)
-        .order_by(BankTransaction.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(t, at) for t, at in (await session.execute(stmt)).all()], total
-
-
-async def operations_delivery(
-    session: AsyncSession, operations: Sequence[PushOperation]
-) -> dict[uuid.UUID, tuple[int, int, datetime | None]]:
-    """For each operation: (transactions, delivered, when the last was delivered)."""
-    if not operations:
-        return {}
-    delivered = delivered_at()
-    stmt = (
-        select(
-            BankTransaction.push_operation_key,
-            func.count(),
-            func.count(delivered),
-            func.max(delivered),
-        )
-        .where(
-            BankTransaction.account_pk.in_({op.account_pk for op in operations}),
-            BankTransaction.push_operation_key.in_([op.key for op in operations]),
-        )
-        .group_by(BankTransaction.push_operation_key)
-    )
-    return {
-        key: (int(total), int(done), last)
-        for key, total, done, last in (await session.execute(stmt)).all()
-    }
-
-
-async def claim_sendable(
-    session: AsyncSession, after: uuid.UUID | None, limit: int
-) -> list[uuid.UUID]:
-    """Connected accounts with pending transactions, locked for this transaction; accounts
-    another worker holds are skipped (it is sending them), so workers share the work."""
-    stmt = (
-        select(SourceAccount.pk)
-        .where(
-            SourceAccount.status == "connected",
-            exists().where(
-                BankTransaction.account_pk == SourceAccount.pk, BankTransaction.sent_at.is_(None)
-            ),
-        )
-        .order_by(SourceAccount.pk)
-        .limit(limit)
-        .with_for_update(of=SourceAccount, skip_locked=True)
-    )
-    if after is not None:
-        stmt = stmt.where(SourceAccount.pk > after)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def any_pending(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> bool:
-    stmt = select(
-        exists().where(
-            BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None)
-        )
-    )
-    return bool((await session.execute(stmt)).scalar())
-
-
-async def count_pending(session: AsyncSession) -> int:
-    stmt = (
-        select(func.count()).select_from(BankTransaction).where(BankTransaction.sent_at.is_(None))
-    )
-    return int((await session.execute(stmt)).scalar_one())
-
-
-async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime) -> int:
-    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`
-    (and is counted in the accounts' batch of `at`)."""
-    pending = (
-        select(
-            BankTransaction.account_pk,
-            literal(at, UTCDateTime()),
-            func.count(),
-            literal(1, Integer()),
-        )
-        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
-        .group_by(BankTransaction.account_pk)
-    )
-    await session.execute(_add_to_batches(session, pending))
-    result = await session.execute(
-        update(BankTransaction)
-        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
-        .values(sent_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def pending_operations_of_disconnected(session: AsyncSession) -> list[PushOperation]:

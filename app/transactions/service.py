@@ -21,7 +21,7 @@ from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
-from app.transactions import events, repository, rules, schemas
+from app.transactions import events, history_repository, repository, rules, schemas, send_repository
 from app.transactions.tables import PushOperation, PushRejection
 
 PENDING_STATUS_CODE = 202
@@ -68,11 +68,11 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
         return 0, 0
     # The usual Update finds nothing pending: one EXISTS on the small pending index, nothing
     # more (a Pending operation always has pending transactions, so none can be overdue).
-    if not await repository.any_pending(session, account_pks):
+    if not await send_repository.any_pending(session, account_pks):
         return 0, 0
     await settle_overdue(session, account_pks=account_pks)
     now = clock.now()
-    sent = await repository.mark_sent(session, account_pks, now)
+    sent = await send_repository.mark_sent(session, account_pks, now)
     if not sent:
         return 0, 0  # what was pending timed out just now
     done = await repository.pending_operations(session, account_pks)
@@ -252,7 +252,7 @@ async def operations(
         },
         [PushOperation.key],
     )
-    rows, total = await repository.operations_page(
+    rows, total = await history_repository.operations_page(
         session, company.id, where, order, q.offset, q.pageSize
     )
     await note_delivered(session, rows)
@@ -264,7 +264,7 @@ async def note_delivered(session: AsyncSession, operations: Sequence[PushOperati
     their transactions, remember when (kept, so it is computed until then only)."""
     waiting = [op for op in operations if op.status == "Success" and op.delivered_at is None]
     for key, (total, done, last) in (
-        await repository.operations_delivery(session, waiting)
+        await history_repository.operations_delivery(session, waiting)
     ).items():
         if total and total == done:
             next(op for op in waiting if op.key == key).delivered_at = last
@@ -276,7 +276,7 @@ async def operation(
     company = await companies.get(session, principal, company_id)
     await settle_overdue(session, company_id=company.id)
     parsed = parse_uuid(key)
-    found = await repository.operation(session, company.id, parsed) if parsed else None
+    found = await history_repository.operation(session, company.id, parsed) if parsed else None
     if found is None:
         raise NotFound(f"No push operation was found with key {key}")
     await note_delivered(session, [found])
@@ -293,7 +293,7 @@ async def account_transactions(
 ) -> schemas.AccountTransactions:
     _, account = await accounts.get(session, principal, company_id, connection_id, account_id)
     await settle_overdue(session, account_pks=[account.pk])
-    rows, total = await repository.account_transactions(
+    rows, total = await history_repository.account_transactions(
         session, account.pk, q.status, q.offset, q.pageSize
     )
     return schemas.AccountTransactions(
