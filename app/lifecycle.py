@@ -108,12 +108,18 @@ async def connection_linked(
     """QuickBooks signed in with the connection's credentials, or queried one of its accounts:
     a connection not yet Linked becomes Linked, and it is announced."""
     if await connections_repo.mark_linked(session, connection_id):
-        connection = await connections_repo.by_id(session, connection_id)
-        assert connection is not None
-        await session.refresh(connection)
-        await connection_events.connections_changed(
-            session, settings, [connection], "connection.connected"
-        )
+        await _announce_linked(session, settings, connection_id)
+
+
+async def _announce_linked(
+    session: AsyncSession, settings: Settings, connection_id: uuid.UUID
+) -> None:
+    connection = await connections_repo.by_id(session, connection_id)
+    assert connection is not None
+    await session.refresh(connection)
+    await connection_events.connections_changed(
+        session, settings, [connection], "connection.connected"
+    )
 
 
 async def idx_queried(
@@ -128,9 +134,10 @@ async def idx_queried(
     account.last_queried_at = now
     account.stale_since = None
     await session.flush()
-    await connections_repo.record_sync(session, account.connection_id, now)
+    linked = await connections_repo.queried(session, account.connection_id, now)
     if newly_connected:
         await account_events.accounts_changed(session, [account], CONNECTED)
     if was_stale:
         await account_events.accounts_changed(session, [account], FRESH)
-    await connection_linked(session, settings, account.connection_id)
+    if linked:
+        await _announce_linked(session, settings, account.connection_id)

@@ -313,3 +313,20 @@ async def test_last_sync_is_quickbooks_last_query_of_any_account(linkable: Linka
     clock.freeze(NOW + timedelta(hours=5))
     await linkable.idx.get("/accounts")
     assert (await linkable.api.call("GET", linkable.connection_path)).json()["lastSync"] == later
+
+
+async def test_an_earlier_query_never_moves_last_sync_back(linkable: Linkable) -> None:
+    """A slower query answered at an earlier instant (its transaction committing after a later
+    one) leaves the connection's and the company's lastSync at the later query."""
+    company_path = f"/companies/{linkable.company['id']}"
+    feed = await connect(linkable, at=NOW + timedelta(hours=3))
+    clock.freeze(NOW)
+    assert (await feed.pull()).status_code == 200
+    later = "2026-03-10T18:00:00Z"
+    assert (await linkable.api.call("GET", linkable.connection_path)).json()["lastSync"] == later
+    assert (await linkable.api.call("GET", company_path)).json()["lastSync"] == later
+    clock.freeze(NOW + timedelta(hours=4))
+    assert (await feed.pull()).status_code == 200
+    latest = "2026-03-10T19:00:00Z"
+    assert (await linkable.api.call("GET", linkable.connection_path)).json()["lastSync"] == latest
+    assert (await linkable.api.call("GET", company_path)).json()["lastSync"] == latest

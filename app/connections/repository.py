@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import Uuid, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
-from app.db import uuid_param
+from app.db import UTCDateTime, uuid_param
 from app.principal import Principal
 
 
@@ -133,6 +133,43 @@ async def record_sync(session: AsyncSession, connection_id: uuid.UUID, at: datet
             .values(last_sync=at)
             .execution_options(synchronize_session=False)
         )
+
+
+# PostgreSQL: what a QuickBooks query does to its connection, in one round trip instead of three
+# (record_sync's two and mark_linked's): lastSync moves forward, the company's with it, and the
+# connection is Linked. The connection's row is locked first, so of two queries racing to link
+# it only one sees the old status.
+_QUERIED = text(
+    """
+    WITH before AS (SELECT id, status FROM connections WHERE id = :connection_id FOR UPDATE),
+    moved AS (
+      UPDATE connections AS c SET status = 'Linked',
+        last_sync = CASE WHEN c.last_sync IS NULL OR c.last_sync < :at THEN :at
+                    ELSE c.last_sync END
+      FROM before
+      WHERE c.id = before.id
+        AND (c.status <> 'Linked' OR c.last_sync IS NULL OR c.last_sync < :at)
+      RETURNING c.company_id, before.status AS was
+    ),
+    company AS (
+      UPDATE companies SET last_sync = :at FROM moved
+      WHERE companies.id = moved.company_id
+        AND (companies.last_sync IS NULL OR companies.last_sync < :at)
+    )
+    SELECT was FROM moved
+    """
+).bindparams(bindparam("connection_id", type_=Uuid()), bindparam("at", type_=UTCDateTime()))
+
+
+async def queried(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> bool:
+    """QuickBooks queried an account of the connection at `at`: record_sync, then mark_linked;
+    True when the connection became Linked."""
+    if session.get_bind().dialect.name != "postgresql":
+        await record_sync(session, connection_id, at)
+        return await mark_linked(session, connection_id)
+    params = {"connection_id": connection_id, "at": at}
+    was = (await session.execute(_QUERIED, params)).scalar_one_or_none()
+    return was is not None and was != "Linked"
 
 
 async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
