@@ -51,7 +51,9 @@ def settings_of(ctx: click.Context) -> Settings:
     """The settings `main` put in click's context (ctx.obj), or read now for a command run alone."""
     found = ctx.find_object(Settings)
     if found is None:
-        found = ctx.obj = load_settings()
+        found = load_settings()
+        if ctx.obj is None:
+            ctx.obj = found
     return found
 
 
