@@ -1,19 +1,23 @@
 """Declared operations: one place turns a handler into a Starlette route *and* its OpenAPI entry.
 
-A handler states its body, query and response types once; the same pydantic types parse the
+A handler states its path, query, body and response types once; the same types parse the
 request, render the response and describe both in /openapi.json, so the document cannot drift
 from what the routes do. Every handler runs inside one database transaction (commit at the edge).
+
+Each domain's routes module lists its operations in an `Operations` table of its own; the edge
+(`main.py`) assembles the tables into an `Api` with the authenticator that finds who is calling.
+This module knows no domain: the client API's authenticator is `tenants/auth.py`'s, the IDX
+API's `idx/auth.py`'s.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,19 +26,28 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.db import transaction
-from app.errors import ApiError, BadRequest, Unauthorized, UnsupportedMediaType, validation_items
+from app.errors import ApiError, BadRequest, UnsupportedMediaType, validation_items
 from app.errors import render as render_error
 from app.idempotency import service as idempotency
+from app.inputs import (
+    JSON_TYPES,
+    field_name,
+    parse_json,
+    parse_path,
+    parse_query,
+    path_names,
+    refuse_nul,
+)
 from app.logs import tenant_id
+from app.principal import Caller
 from app.ratelimit import limits_of
 from app.services import Services
-from app.tenants.service import authenticate
 
 log = logging.getLogger("app.api")
-B = TypeVar("B")
-Q = TypeVar("Q", bound=BaseModel)
-
-JSON_TYPES = ("application/json", "text/json", "application/merge-patch+json")
+P = TypeVar("P", bound=Caller)  # who calls: a client's Principal, QuickBooks' IdxPrincipal
+A = TypeVar("A")  # the path parameters: a frozen dataclass of str fields, or None
+Q = TypeVar("Q", bound=BaseModel | None)  # the query: a pydantic model, or None
+B = TypeVar("B")  # the parsed body, or None
 
 
 @dataclass
@@ -46,33 +59,59 @@ class Result:
 
 
 @dataclass
-class Call(Generic[B]):
+class Call(Generic[P, A, Q, B]):
+    """What a handler gets: who calls, the path parameters, the query and the body, each of the
+    type its operation declares."""
+
     request: Request
     services: Services
     session: AsyncSession
-    principal: Any  # tenants.Principal on the client API, idx.IdxPrincipal on the IDX API
+    principal: P
+    path: A
+    query: Q
     body: B
-    query: Any
-
-    def path(self, name: str) -> str:
-        return str(self.request.path_params[name])
 
 
-Handler = Callable[[Call[Any]], Awaitable[Any]]
+# A handler of one operation; the table stores them without their parameter types.
+Handler: TypeAlias = Callable[[Call[P, A, Q, B]], Awaitable[object]]
+AnyHandler: TypeAlias = Callable[[Call[Any, Any, Any, Any]], Awaitable[object]]
 # Finds who is calling (raising Unauthorized or the like) inside the request's transaction.
-Authenticator = Callable[[Request, AsyncSession, Services], Awaitable[Any]]
+Authenticator: TypeAlias = Callable[[Request, AsyncSession, Services], Awaitable[P]]
 AfterError = Callable[[async_sessionmaker[AsyncSession], ApiError], Awaitable[None]]
+
+
+def _check_params(path: str, params: type[object] | None) -> None:
+    """A path's parameters and its model's fields are the same names, or the table refuses it
+    (at import, so a typo never reaches a request)."""
+    wanted = {field_name(n) for n in path_names(path)}
+    if params is None:
+        have: set[str] = set()
+    elif dataclasses.is_dataclass(params):
+        have = {f.name for f in dataclasses.fields(params)}
+    else:
+        raise TypeError(f"{path}: path parameters are declared with a dataclass, not {params}")
+    if have != wanted:
+        raise TypeError(
+            f"{path}: path parameters {sorted(wanted)} but the model has {sorted(have)}"
+        )
+
+
+def _query_model(query: type[object] | None) -> type[BaseModel] | None:
+    if query is None or issubclass(query, BaseModel):
+        return query
+    raise TypeError(f"a query is declared with a pydantic model, not {query}")
 
 
 @dataclass
 class Operation:
     method: str
     path: str
-    handler: Handler
+    handler: AnyHandler
     operation_id: str
     summary: str
     tag: str
     body: Any = None
+    params: type[object] | None = None
     query: type[BaseModel] | None = None
     responses: dict[int, Any] = field(default_factory=dict)
     errors: tuple[int, ...] = (400, 401, 404)
@@ -99,38 +138,6 @@ class Operation:
         return min(self.responses)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-NUL_REFUSED = "NUL characters (\\u0000) are not accepted in any string."
-
-
-def parse_json(raw: bytes) -> Any:
-    """JSON with exact decimals (never floats) and a message that says where it broke."""
-    try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
-        ) from exc
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"Malformed JSON: {exc}") from exc
-    if b"\\u0000" in raw and _has_nul(data):
-        raise BadRequest(NUL_REFUSED)
-    return data
-
-
 async def read_body(request: Request, op: Operation) -> Any:
     raw = await request.body()
     if op.raw_types:
@@ -149,24 +156,6 @@ async def read_body(request: Request, op: Operation) -> Any:
         return op.body_adapter.validate_python(data, from_attributes=False)
     except ValidationError as exc:
         raise BadRequest("The request body is not valid.", errors=validation_items(exc)) from exc
-
-
-def refuse_nul(request: Request) -> None:
-    """PostgreSQL text cannot hold NUL: refused in the path and query as in bodies (400)."""
-    items = [request.scope.get("path", ""), *request.query_params.multi_items()]
-    if any("\x00" in "".join(item) for item in items):
-        raise BadRequest(NUL_REFUSED)
-
-
-def parse_query(request: Request, model: type[Q]) -> Q:
-    params: dict[str, str | list[str]] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        params[key] = values[-1]
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        raise BadRequest("The query string is not valid.", errors=validation_items(exc)) from exc
 
 
 # Answers can carry a secret shown once (credentials, a webhook secret, a linkUrl's OTP): no
@@ -191,14 +180,14 @@ def render(op: Operation, value: Any) -> Response:
     )
 
 
-class Api:
-    """An operation table: every operation is authenticated the same way."""
+class Operations(Generic[P]):
+    """One domain's table of operations, in the order declared; `main.py` lists the tables."""
 
-    def __init__(self, authenticate: Authenticator, *, security: str, prefix: str = "") -> None:
-        self.operations: list[Operation] = []
-        self.authenticate = authenticate
-        self.security = security
-        self.prefix = prefix
+    def __init__(self) -> None:
+        self.declared: list[Operation] = []
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.declared)
 
     def operation(
         self,
@@ -209,30 +198,36 @@ class Api:
         summary: str,
         tag: str,
         responses: dict[int, Any],
+        params: type[A] | None = None,
+        query: type[Q] | None = None,
         body: Any = None,
-        query: type[BaseModel] | None = None,
         errors: tuple[int, ...] = (400, 401, 404),
         description: str = "",
-        parser: Callable[[Any], Any] | None = None,
+        parser: Callable[[Any], B] | None = None,
         idempotent: bool = False,
         raw_types: tuple[str, ...] = (),
         after_error: AfterError | None = None,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.operations.append(
+    ) -> Callable[[Handler[P, A, Q, B]], Handler[P, A, Q, B]]:
+        """Declares an operation; `params` and `query` are the types the handler's `Call` carries
+        (mypy holds the handler to them)."""
+        _check_params(path, params)
+        model = _query_model(query)
+
+        def register(handler: Handler[P, A, Q, B]) -> Handler[P, A, Q, B]:
+            self.declared.append(
                 Operation(
                     method=method,
-                    path=self.prefix + path,
+                    path=path,
                     handler=handler,
                     operation_id=operation_id,
                     summary=summary,
                     tag=tag,
                     body=body,
-                    query=query,
+                    params=params,
+                    query=model,
                     responses=responses,
                     errors=errors,
                     description=description or (handler.__doc__ or "").strip(),
-                    security=self.security,
                     parser=parser,
                     idempotent=idempotent,
                     raw_types=raw_types,
@@ -242,6 +237,27 @@ class Api:
             return handler
 
         return register
+
+
+class Api(Generic[P]):
+    """The operation tables of one API, every operation authenticated the same way."""
+
+    def __init__(
+        self,
+        authenticate: Authenticator[P],
+        tables: list[Operations[P]],
+        *,
+        security: str,
+        prefix: str = "",
+    ) -> None:
+        self.authenticate = authenticate
+        self.security = security
+        self.prefix = prefix
+        self.operations: list[Operation] = [
+            dataclasses.replace(op, path=prefix + op.path, security=security)
+            for table in tables
+            for op in table
+        ]
 
     def routes(self) -> list[Route]:
         by_path: dict[str, list[Operation]] = {}
@@ -260,13 +276,13 @@ class Api:
         ]
 
 
-Finish = Callable[[AsyncSession, Any, Response], Awaitable[None]]
+Finish = Callable[[AsyncSession, Caller, Response], Awaitable[None]]
 
 
 async def _run(
     request: Request,
     op: Operation,
-    authenticate: Authenticator,
+    authenticate: Authenticator[Caller],
     services: Services,
     finish: Finish | None = None,
 ) -> Response:
@@ -276,9 +292,10 @@ async def _run(
             principal = await authenticate(request, session, services)
             tenant_id.set(str(principal.tenant_id))
             refuse_nul(request)
+            path = parse_path(request, op.params) if op.params is not None else None
             query = parse_query(request, op.query) if op.query is not None else None
             body = await read_body(request, op) if op.body is not None else None
-            call: Call[Any] = Call(request, services, session, principal, body, query)
+            call = Call(request, services, session, principal, path, query, body)
             response = render(op, await op.handler(call))
             if finish is not None:
                 await finish(session, principal, response)
@@ -293,7 +310,11 @@ async def _run(
 
 
 async def _run_idempotent(
-    request: Request, op: Operation, authenticate: Authenticator, services: Services, key: str
+    request: Request,
+    op: Operation,
+    authenticate: Authenticator[Caller],
+    services: Services,
+    key: str,
 ) -> Response:
     idempotency.check_key(key)
     async with transaction(services.sessions) as session:
@@ -312,7 +333,7 @@ async def _run_idempotent(
             headers={"Idempotent-Replayed": "true", **NO_STORE},
         )
 
-    async def finish(session: AsyncSession, who: Any, response: Response) -> None:
+    async def finish(session: AsyncSession, who: Caller, response: Response) -> None:
         await idempotency.finish(session, who, key, response.status_code, bytes(response.body))
 
     try:
@@ -335,7 +356,7 @@ async def _run_idempotent(
 
 
 def _endpoint(
-    ops: list[Operation], authenticate: Authenticator
+    ops: list[Operation], authenticate: Authenticator[Caller]
 ) -> Callable[[Request], Awaitable[Response]]:
     by_method = {op.method: op for op in ops}
 
@@ -351,17 +372,3 @@ def _endpoint(
             await limits_of(request).leave(request)
 
     return endpoint
-
-
-async def client_principal(request: Request, session: AsyncSession, services: Services) -> Any:
-    principal = await authenticate(session, request.headers.get("authorization"))
-    if principal is None:
-        raise Unauthorized(
-            "Unauthorized: send Authorization: Basic base64(API_KEY) with an active key.",
-            headers={"WWW-Authenticate": 'Basic realm="bankfeeds"'},
-        )
-    await limits_of(request).enter_tenant(request, principal.tenant_id, principal.environment)
-    return principal
-
-
-client_api = Api(client_principal, security="auth_header")

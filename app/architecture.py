@@ -36,6 +36,7 @@ EXPLICIT: dict[str, str] = {
     "app.idx.sandbox": "edge",
     "app.idx.simulate": "edge",
     "app.idx.auth": "routes",
+    "app.tenants.auth": "routes",
     "app.portal.guard": "routes",
     "app.ops": "routes",
     "app.portal.pages": "routes",

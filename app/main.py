@@ -20,16 +20,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import app.accounts.routes
-import app.companies.routes
-import app.connections.routes
-import app.credentials.routes
-import app.feeds.routes
-import app.transactions.routes
-import app.webhooks.routes  # noqa: F401  (registers operations)
 from app import metrics, openapi, ops, ratelimit, vault
-from app.api import client_api
+from app.accounts import routes as accounts
+from app.api import Api
+from app.companies import routes as companies
 from app.config import Settings, get_settings
+from app.connections import routes as connections
+from app.credentials import routes as credentials
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
     ApiError,
@@ -42,14 +39,38 @@ from app.errors import (
     render,
     where,
 )
-from app.idx.routes import idx_api
-from app.link.routes import link_routes
+from app.feeds import routes as feeds
+from app.idx import routes as idx
+from app.idx.auth import idx_principal
+from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.portal.routes import portal_routes
+from app.principal import IdxPrincipal, Principal
 from app.services import Services
+from app.tenants.auth import client_principal
+from app.transactions import routes as transactions
+from app.webhooks import routes as webhooks
 
 log = logging.getLogger("app.request")
 VERSION = "0.1.0"
+
+# The two APIs, each domain's operations listed here (and nowhere else), in the order of
+# /openapi.json.
+client_api: Api[Principal] = Api(
+    client_principal,
+    [
+        accounts.OPERATIONS,
+        companies.OPERATIONS,
+        connections.OPERATIONS,
+        credentials.OPERATIONS,
+        feeds.OPERATIONS,
+        transactions.OPERATIONS,
+        webhooks.OPERATIONS,
+        link.OPERATIONS,
+    ],
+    security="auth_header",
+)
+idx_api: Api[IdxPrincipal] = Api(idx_principal, [idx.OPERATIONS], security="idx", prefix=idx.PREFIX)
 
 
 class RequestContext:
@@ -231,7 +252,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", ops.metrics, methods=["GET"]),
         *client_api.routes(),
         *idx_api.routes(),
-        *link_routes,
+        *link.link_routes,
         *portal_routes,
     ]
     unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -11,6 +10,7 @@ from pydantic_core import core_schema
 
 from app.accounts.schemas import ACCOUNT_ID
 from app.api import Api
+from app.inputs import path_names
 from app.schemas import NO_NUL, ErrorMessage
 
 
@@ -75,7 +75,7 @@ HEADERS["Retry-After"] = {
 }
 
 
-def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
+def build(apis: list[Api[Any]], *, title: str, version: str) -> dict[str, Any]:
     operations = [op for api in apis for op in api.operations]
     inputs: list[tuple[Any, Any, Any]] = [
         (("error",), "serialization", TypeAdapter(ErrorMessage).core_schema)
@@ -105,7 +105,7 @@ def build(apis: list[Api], *, title: str, version: str) -> dict[str, Any]:
             item["description"] = op.description
         params = [
             {"name": name, "in": "path", "required": True, "schema": PATH_PARAMS[name]}
-            for name in re.findall(r"{(\w+)}", op.path)
+            for name in path_names(op.path)
         ]
         if op.query is not None:
             schema = op.query.model_json_schema(ref_template=REF, schema_generator=Generator)

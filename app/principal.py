@@ -5,6 +5,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Caller(Protocol):
+    """What every caller has, whichever API it calls: a tenant in one environment (the
+    operation layer and the idempotency keys need no more)."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+
+    @property
+    def environment(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Wire shapes shared by every domain: the error body and paging,."""
+"""Wire shapes shared by every domain: the error body, paging and the path parameters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -68,6 +69,29 @@ class PageQuery(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.pageSize
+
+
+# The path parameters of the client API, one model per shape of path (`api.py` maps each
+# {camelCase} parameter to its snake_case field). Plain strings: the services judge the ids and
+# answer a bad one as they always have.
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyPath:
+    company_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionPath:
+    company_id: str
+    connection_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPath:
+    company_id: str
+    connection_id: str
+    account_id: str
 
 
 class HalRef(Wire):

@@ -1,4 +1,8 @@
-"""arq WorkerSettings: `arq app.worker.WorkerSettings` or `bankfeeds worker`.
+"""The arq worker: `bankfeeds worker` (or `arq app.worker.WorkerSettings`).
+
+`worker_settings(settings)` builds what arq needs from the Settings it is given; importing this
+module reads no settings. `WorkerSettings` is built on first access, from the environment, for
+arq's own command line (`arq app.worker.WorkerSettings [--check]`).
 
 Every job derives its work from the database, so a job that runs twice (arq may run one twice)
 does nothing twice.
@@ -7,6 +11,7 @@ does nothing twice.
 from __future__ import annotations
 
 import gc
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import cron
@@ -39,11 +44,10 @@ _BY_NAME = {
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
 
 
-def redis_settings() -> RedisSettings:
-    url = get_settings().redis_url
-    if not url:
+def redis_settings(settings: Settings) -> RedisSettings:
+    if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: the worker needs Redis")
-    return RedisSettings.from_dsn(url)
+    return RedisSettings.from_dsn(settings.redis_url)
 
 
 async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> None:
@@ -56,10 +60,13 @@ async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> No
     ctx["http"] = egress.client()
 
 
-async def startup(ctx: dict[str, Any]) -> None:
-    await build_ctx(ctx)
-    gc.collect()
-    gc.freeze()  # start-up objects out of the collector's view (see create_app)
+def on_startup(settings: Settings) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    async def startup(ctx: dict[str, Any]) -> None:
+        await build_ctx(ctx, settings)
+        gc.collect()
+        gc.freeze()  # start-up objects out of the collector's view (see create_app)
+
+    return startup
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -83,25 +90,27 @@ def cron_jobs(settings: Settings) -> list[Any]:
     ]
 
 
-def make_worker(settings: Settings | None = None, **overrides: Any) -> ResilientWorker:
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """arq's worker settings (a dict, which arq takes as it takes a class), from `settings`."""
+    return {
+        "functions": list(JOBS.values()),
+        "cron_jobs": cron_jobs(settings),
+        "on_startup": on_startup(settings),
+        "on_shutdown": shutdown,
+        "redis_settings": redis_settings(settings) if settings.redis_url else RedisSettings(),
+        "max_jobs": 4,
+    }
+
+
+def make_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
     """The worker `bankfeeds worker` and `bankfeeds dev` run: arq's, riding out Redis outages."""
-    settings = settings or get_settings()
-    return ResilientWorker(
-        functions=WorkerSettings.functions,
-        cron_jobs=WorkerSettings.cron_jobs,
-        on_startup=WorkerSettings.on_startup,
-        on_shutdown=WorkerSettings.on_shutdown,
-        redis_settings=redis_settings(),
-        max_jobs=WorkerSettings.max_jobs,
-        retry_cap=settings.redis_retry_max_seconds,
-        **overrides,
-    )
+    built = worker_settings(settings)
+    built["redis_settings"] = redis_settings(settings)  # no Redis, no worker
+    return ResilientWorker(**built, retry_cap=settings.redis_retry_max_seconds, **overrides)
 
 
-class WorkerSettings:
-    functions = list(JOBS.values())
-    cron_jobs = cron_jobs(get_settings())
-    on_startup = startup
-    on_shutdown = shutdown
-    redis_settings = redis_settings() if get_settings().redis_url else RedisSettings()
-    max_jobs = 4
+def __getattr__(name: str) -> dict[str, Any]:
+    """`arq app.worker.WorkerSettings`: built when arq asks for it, from the environment."""
+    if name == "WorkerSettings":
+        return worker_settings(get_settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

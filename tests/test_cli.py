@@ -236,6 +236,25 @@ def test_data_dir_before_or_after_the_sub_command(
     assert (tmp_path / ".bankfeeds" / "bankfeeds.db").exists()
 
 
+def test_the_cli_hands_settings_down_without_writing_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Settings travel in click's context: a command leaves the environment as it found it, and
+    the next command (no --data-dir) does not inherit the last one's choice."""
+    for name in list(os.environ):
+        if name.startswith("BANKFEEDS_") or name in ("DATABASE_URL", "REDIS_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    before = dict(os.environ)
+    made = CliRunner().invoke(main, ["--data-dir", "one", "tenants", "create", "Kept", "--json"])
+    assert made.exit_code == 0, made.output
+    assert dict(os.environ) == before
+    listed = CliRunner().invoke(main, ["tenants", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == [], "the default data dir, not the last command's"
+    assert dict(os.environ) == before
+
+
 def test_commands_find_the_data_dir_dev_recorded(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.api import client_api
+from app.main import client_api
 from tests.feeds import connect, day, tx
 from tests.helpers import Api, Linkable, v1_account
 from tests.images import png

@@ -9,8 +9,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from app.api import client_api
-from app.idx.routes import idx_api
+from app.main import client_api, idx_api
 from tests.contracts import assert_idx_valid, idx_document, idx_operations, request_examples, sdk
 from tests.helpers import TenantKeys, remember_credentials, v1_account, v2_account
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 
 from app.accounts import schemas, service
-from app.api import Call, Result, client_api
+from app.api import Result
+from app.schemas import AccountPath, ConnectionPath
+from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Source accounts"
 BASE = "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
+OPERATIONS = ClientOperations()
 
 
-def _ids(call: Call[Any]) -> tuple[str, str]:
-    return call.path("companyId"), call.path("connectionId")
-
-
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     BASE,
+    params=ConnectionPath,
     operation_id="create-source-account",
     summary="Create single source account",
     tag=TAG,
@@ -27,16 +25,21 @@ def _ids(call: Call[Any]) -> tuple[str, str]:
     responses={200: schemas.AnySourceAccount},
     errors=(400, 401, 404, 409),
 )
-async def create_source_account(call: Call[service.Prototype]) -> schemas.AnySourceAccount:
+async def create_source_account(
+    call: ClientCall[ConnectionPath, None, service.Prototype],
+) -> schemas.AnySourceAccount:
     """Creates a source account (v1 or v2 shape; currency USD or CAD). A duplicate id in the
     connection answers 409."""
-    account = await service.create(call.session, call.principal, *_ids(call), call.body)
+    account = await service.create(
+        call.session, call.principal, call.path.company_id, call.path.connection_id, call.body
+    )
     return schemas.to_wire(account)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     f"{BASE}/batch",
+    params=ConnectionPath,
     operation_id="create-batch-source-account",
     summary="Create source accounts",
     tag=TAG,
@@ -47,29 +50,37 @@ async def create_source_account(call: Call[service.Prototype]) -> schemas.AnySou
         409: list[schemas.BatchItem],
     },
 )
-async def create_batch(call: Call[list[service.Prototype]]) -> Result:
+async def create_batch(call: ClientCall[ConnectionPath, None, list[service.Prototype]]) -> Result:
     """Creates up to 500 accounts. Every item is checked first (any invalid item: 400, nothing
     stored); then 201 if all were created, 207 if some ids already existed, 409 if all did."""
-    status, items = await service.create_batch(call.session, call.principal, *_ids(call), call.body)
+    status, items = await service.create_batch(
+        call.session, call.principal, call.path.company_id, call.path.connection_id, call.body
+    )
     return Result(items, status)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     BASE,
+    params=ConnectionPath,
     operation_id="list-source-accounts",
     summary="List source accounts",
     tag=TAG,
     responses={200: list[schemas.AnySourceAccount]},
 )
-async def list_source_accounts(call: Call[None]) -> list[schemas.AnySourceAccount]:
-    accounts = await service.list_accounts(call.session, call.principal, *_ids(call))
+async def list_source_accounts(
+    call: ClientCall[ConnectionPath, None, None],
+) -> list[schemas.AnySourceAccount]:
+    accounts = await service.list_accounts(
+        call.session, call.principal, call.path.company_id, call.path.connection_id
+    )
     return service.list_wire(accounts)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PATCH",
     f"{BASE}/{{accountId}}",
+    params=AccountPath,
     operation_id="update-source-account",
     summary="Update source account",
     tag=TAG,
@@ -77,23 +88,35 @@ async def list_source_accounts(call: Call[None]) -> list[schemas.AnySourceAccoun
     responses={200: schemas.AnySourceAccount},
 )
 async def update_source_account(
-    call: Call[schemas.SourceAccountUpdate],
+    call: ClientCall[AccountPath, None, schemas.SourceAccountUpdate],
 ) -> schemas.AnySourceAccount:
     """Updates accountName; status only to disconnected; balance only while not connected."""
     account = await service.update(
-        call.session, call.principal, *_ids(call), call.path("accountId"), call.body
+        call.session,
+        call.principal,
+        call.path.company_id,
+        call.path.connection_id,
+        call.path.account_id,
+        call.body,
     )
     return schemas.to_wire(account)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "DELETE",
     f"{BASE}/{{accountId}}",
+    params=AccountPath,
     operation_id="delete-source-account",
     summary="Delete source account",
     tag=TAG,
     responses={204: None},
 )
-async def delete_source_account(call: Call[None]) -> Response:
-    await service.delete(call.session, call.principal, *_ids(call), call.path("accountId"))
+async def delete_source_account(call: ClientCall[AccountPath, None, None]) -> Response:
+    await service.delete(
+        call.session,
+        call.principal,
+        call.path.company_id,
+        call.path.connection_id,
+        call.path.account_id,
+    )
     return Response(status_code=204)

@@ -1,7 +1,9 @@
 """The `bankfeeds` command: run the service, migrate, and manage tenants and their keys.
 
 One module per command group (serve, tenants, jobs, doctor, demo; the sandbox lives with the
-QuickBooks stand-in in app/idx/sandbox.py), added to `main` here explicitly."""
+QuickBooks stand-in in app/idx/sandbox.py), added to `main` here explicitly. `main` reads the
+Settings once and hands them down in click's context (ctx.obj); no command writes the
+environment to pass them on."""
 
 from __future__ import annotations
 
@@ -11,15 +13,16 @@ from pathlib import Path
 import click
 
 from app.cli import demo, doctor, jobs, serve, tenants
-from app.cli.common import data_dir_after, data_dir_option, use_data_dir
+from app.cli.common import data_dir_after, data_dir_option, load_settings
 from app.idx.sandbox import sandbox_group
 
 
 @click.group()
 @data_dir_option
-def main(data_dir: Path | None) -> None:
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Bank-feeds connector: a Codat-compatible Bank Feeds API for QuickBooks Online."""
-    use_data_dir(data_dir)
+    ctx.obj = load_settings(data_dir)
 
 
 for command in (

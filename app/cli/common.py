@@ -6,19 +6,21 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
+from functools import update_wrapper
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instance, migrate
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import ApiError
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True)
 port_option = click.option("--port", default=8000, show_default=True, type=int)
@@ -31,27 +33,53 @@ data_dir_option = click.option(
 )
 
 
-def use_data_dir(data_dir: Path | None) -> Settings:
-    """--data-dir, else BANKFEEDS_DATA_DIR, else the data dir `bankfeeds dev` recorded in this
-    working directory (.bankfeeds-dev.json), else the default."""
-    if data_dir is not None:
-        os.environ["BANKFEEDS_DATA_DIR"] = str(data_dir)
-    elif "BANKFEEDS_DATA_DIR" not in os.environ and (found := instance.read()) is not None:
-        os.environ["BANKFEEDS_DATA_DIR"] = str(found.data_dir)
-    get_settings.cache_clear()
-    return settings_or_exit()
-
-
-def settings_or_exit() -> Settings:
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """The environment's settings, the data dir being --data-dir, else BANKFEEDS_DATA_DIR, else
+    the one `bankfeeds dev` recorded in this working directory (.bankfeeds-dev.json), else the
+    default. Nothing is written back to the environment: commands get these from click's context.
+    """
+    if data_dir is None and "BANKFEEDS_DATA_DIR" not in os.environ:
+        found = instance.read()
+        data_dir = found.data_dir if found is not None else None
     try:
-        return get_settings()
+        return Settings() if data_dir is None else Settings(data_dir=data_dir)
     except ValidationError as exc:  # pydantic names each wrong setting and says why
         raise click.ClickException(f"configuration is invalid: {exc}") from exc
 
 
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings `main` put in click's context (ctx.obj), or read now for a command run alone."""
+    found = ctx.find_object(Settings)
+    if found is None:
+        found = load_settings()
+        if ctx.obj is None:
+            ctx.obj = found
+    return found
+
+
+def current_settings() -> Settings:
+    return settings_of(click.get_current_context())
+
+
+def pass_settings(command: Callable[Concatenate[Settings, P], T]) -> Callable[P, T]:
+    """Hands the command the settings from click's context as its first argument."""
+
+    def with_settings(*args: P.args, **kwargs: P.kwargs) -> T:
+        return command(current_settings(), *args, **kwargs)
+
+    return update_wrapper(with_settings, command)
+
+
 def data_dir_after(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
-    if value is not None:
-        use_data_dir(value)
+    """`--data-dir` given after the sub-command: this command's settings use it. They replace
+    the Settings where this command finds them (its own context, or the nearest above whose
+    object is not another kind, such as `sandbox qbo`'s)."""
+    if value is None:
+        return
+    node: click.Context | None = ctx
+    while node is not None and node.obj is not None and not isinstance(node.obj, Settings):
+        node = node.parent
+    (node or ctx).obj = load_settings(value)
 
 
 def say_database(settings: Settings) -> None:
@@ -60,8 +88,8 @@ def say_database(settings: Settings) -> None:
 
 
 def in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database (migrating an embedded one first)."""
-    settings = settings_or_exit()
+    """Run one unit of work against the command's database (migrating an embedded one first)."""
+    settings = current_settings()
     say_database(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings)

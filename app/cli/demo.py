@@ -9,7 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instance
-from app.cli.common import in_transaction, settings_or_exit
+from app.cli.common import in_transaction, pass_settings
 from app.config import Settings
 from app.tenants import service as tenants
 
@@ -21,7 +21,8 @@ from app.tenants import service as tenants
     help="The running service (default: the `bankfeeds dev` started from this directory, "
     "else http://127.0.0.1:8000).",
 )
-def demo(url: str | None) -> None:
+@pass_settings
+def demo(settings: Settings, url: str | None) -> None:
     """Run the whole story against the running service, printing each step."""
     from app import demo as story
     from app.worker import JOBS, build_ctx, shutdown
@@ -30,9 +31,9 @@ def demo(url: str | None) -> None:
     url = url or (dev.url if dev is not None and dev.url else "http://127.0.0.1:8000")
 
     def make_tenant(name: str) -> dict[str, Any]:
-        async def work(session: AsyncSession, settings: Settings) -> tenants.NewTenant:
+        async def work(session: AsyncSession, given: Settings) -> tenants.NewTenant:
             return await tenants.create_tenant(
-                session, name, settings.default_time_zone, settings.max_api_keys
+                session, name, given.default_time_zone, given.max_api_keys
             )
 
         made = in_transaction(work)
@@ -45,7 +46,7 @@ def demo(url: str | None) -> None:
     def daily_send() -> dict[str, Any]:
         async def run() -> dict[str, Any]:
             ctx: dict[str, Any] = {}
-            await build_ctx(ctx, settings_or_exit())
+            await build_ctx(ctx, settings)
             try:
                 return await JOBS["daily-send"](ctx)  # type: ignore[no-any-return]
             finally:

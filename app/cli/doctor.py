@@ -7,15 +7,16 @@ import asyncio
 import click
 
 from app import instance
-from app.cli.common import say_database, settings_or_exit
+from app.cli.common import pass_settings, say_database
+from app.config import Settings
 
 
 @click.command()
-def doctor() -> None:
+@pass_settings
+def doctor(settings: Settings) -> None:
     """Check configuration, database, migrations, Redis, the worker and clocks."""
     from app import doctor as checks
 
-    settings = settings_or_exit()
     say_database(settings)
     dev = instance.running()
     if not settings.redis_url and dev is not None and dev.redis_url:

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from app import migrate
-from app.cli.common import say_database, settings_or_exit
+from app.cli.common import pass_settings, say_database
+from app.config import Settings
 from app.db import transaction
 from app.jobruns import registry
 
@@ -43,14 +44,14 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
 @click.option(
     "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
 )
-def jobs_run(name: str, at: str | None) -> None:
+@pass_settings
+def jobs_run(settings: Settings, name: str, at: str | None) -> None:
     """Run job NAME once (no Redis needed) and print a summary line."""
     from datetime import UTC, datetime
 
     from app import clock
     from app.worker import JOBS, build_ctx, shutdown
 
-    settings = settings_or_exit()
     say_database(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings)

@@ -14,33 +14,32 @@ import click
 
 from app import instance, migrate
 from app.cli.common import (
+    current_settings,
     data_dir_option,
     host_option,
+    load_settings,
+    pass_settings,
     port_option,
     say_database,
-    settings_or_exit,
-    use_data_dir,
 )
-from app.config import Settings, get_settings
+from app.config import Settings
 
 
 def _start_embedded_redis(settings: Settings) -> Any:
     from app.embedded_redis import EmbeddedRedis
 
-    server = EmbeddedRedis(settings.data_dir / "redis").start()
-    os.environ["REDIS_URL"] = server.url
-    get_settings.cache_clear()
-    return server
+    return EmbeddedRedis(settings.data_dir / "redis").start()
 
 
-async def _serve_with_worker(host: str, port: int) -> None:
+async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from app.main import create_app
     from app.worker import make_worker
 
-    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_config=None))
-    worker = make_worker(handle_signals=False)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+    worker = make_worker(settings, handle_signals=False)
     worker_task = asyncio.create_task(worker.async_run())
     try:
         await server.serve()
@@ -60,16 +59,17 @@ def _exit_quietly(signum: int, frame: object) -> None:
 @data_dir_option
 def dev(host: str, port: int, data_dir: Path | None) -> None:
     """API, Link pages and worker on SQLite and an embedded Redis: nothing else to install."""
-    settings = use_data_dir(data_dir)
+    settings = load_settings(data_dir) if data_dir is not None else current_settings()
     click.echo(f"Database: {instance.describe_database(settings)}")
     migrate.upgrade(settings)
     redis_server = None
     if not settings.redis_url:
         redis_server = _start_embedded_redis(settings)
+        settings = settings.model_copy(update={"redis_url": redis_server.url})
         click.echo(f"Redis: embedded server at {redis_server.socket}")
     base = f"http://{host}:{port}"
     data_dir_abs = settings.data_dir.resolve()
-    instance.write(instance.Instance(data_dir_abs, base, get_settings().redis_url, os.getpid()))
+    instance.write(instance.Instance(data_dir_abs, base, settings.redis_url, os.getpid()))
     click.echo(
         f"\nBank Feeds Connector on {base}  (OpenAPI: {base}/openapi.json)\n"
         f"Commands run in this directory use this instance ({instance.MARKER} records it).\n"
@@ -77,13 +77,13 @@ def dev(host: str, port: int, data_dir: Path | None) -> None:
         f"    {_command_name()} tenants create 'My Lending App'\n"
         f"Or watch the whole story run against it:  {_command_name()} demo\n"
     )
-    os.environ.setdefault("BANKFEEDS_PUBLIC_BASE_URL", base)
-    get_settings.cache_clear()
+    if "BANKFEEDS_PUBLIC_BASE_URL" not in os.environ:  # unless configured, this server's URL
+        settings = settings.model_copy(update={"public_base_url": base})
     # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit lets the
     # embedded Redis below be stopped instead of orphaned.
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        asyncio.run(_serve_with_worker(host, port))
+        asyncio.run(_serve_with_worker(settings, host, port))
     finally:
         if redis_server is not None:
             redis_server.stop()
@@ -109,9 +109,17 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     """The API and Link pages under uvicorn (production: PostgreSQL and REDIS_URL)."""
     import uvicorn
 
-    settings = use_data_dir(data_dir)
+    from app.main import create_app
+
+    settings = load_settings(data_dir) if data_dir is not None else current_settings()
     if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+        return
+    # Several processes each build their app from the environment (uvicorn starts them from an
+    # import string): the data dir chosen here is the one thing they would not find there.
+    os.environ["BANKFEEDS_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run(
         "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_config=None
     )
@@ -119,21 +127,21 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
 
 @click.command("migrate")
 @click.option("--revision", default="head", show_default=True)
-def migrate_command(revision: str) -> None:
+@pass_settings
+def migrate_command(settings: Settings, revision: str) -> None:
     """Bring the database schema up to date (Alembic)."""
-    settings = settings_or_exit()
     say_database(settings)
     migrate.upgrade(settings, revision)
     click.echo(f"database at revision {revision}")
 
 
 @click.command()
-def worker() -> None:
+@pass_settings
+def worker(settings: Settings) -> None:
     """The arq worker: rides out Redis outages of any length, logs JSON from its first line."""
     from app.logs import setup_logging
     from app.worker import make_worker
 
-    settings = get_settings()
     if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
     setup_logging(settings.log_level)  # before arq's start-up lines, not at on_startup

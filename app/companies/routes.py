@@ -8,11 +8,12 @@ from pydantic import Field
 from starlette.responses import Response
 
 from app import querying
-from app.api import Call, client_api
 from app.companies import schemas, service
-from app.schemas import PageQuery, page_meta
+from app.schemas import CompanyPath, PageQuery, page_meta
+from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Companies"
+OPERATIONS = ClientOperations()
 
 
 class CompanyPageQuery(PageQuery):
@@ -33,7 +34,7 @@ class CompanyPageQuery(PageQuery):
     )
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     "/companies",
     operation_id="create-company",
@@ -42,14 +43,16 @@ class CompanyPageQuery(PageQuery):
     body=schemas.CompanyRequestBody,
     responses={200: schemas.Company},
 )
-async def create_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Company:
+async def create_company(
+    call: ClientCall[None, None, schemas.CompanyRequestBody],
+) -> schemas.Company:
     company = await service.create(call.session, call.principal, call.body)
     return await service.wire_with_fresh_redirect(
         call.session, call.services.settings, call.principal, company
     )
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/companies",
     operation_id="list-companies",
@@ -58,68 +61,76 @@ async def create_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Comp
     query=CompanyPageQuery,
     responses={200: schemas.Companies},
 )
-async def list_companies(call: Call[None]) -> schemas.Companies:
-    q: CompanyPageQuery = call.query
+async def list_companies(call: ClientCall[None, CompanyPageQuery, None]) -> schemas.Companies:
+    q = call.query
     rows, total = await service.page(call.session, call.principal, q, q.tags)
     results = await service.to_wire(call.session, call.services.settings, call.principal, rows)
     return schemas.Companies(results=results, **page_meta("/companies", q, total))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/companies/{companyId}",
+    params=CompanyPath,
     operation_id="get-company",
     summary="Get company",
     tag=TAG,
     responses={200: schemas.Company},
 )
-async def get_company(call: Call[None]) -> schemas.Company:
-    company = await service.get(call.session, call.principal, call.path("companyId"))
+async def get_company(call: ClientCall[CompanyPath, None, None]) -> schemas.Company:
+    company = await service.get(call.session, call.principal, call.path.company_id)
     return await service.wire_with_fresh_redirect(
         call.session, call.services.settings, call.principal, company
     )
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PUT",
     "/companies/{companyId}",
+    params=CompanyPath,
     operation_id="replace-company",
     summary="Replace company",
     tag=TAG,
     body=schemas.CompanyRequestBody,
     responses={200: schemas.Company},
 )
-async def replace_company(call: Call[schemas.CompanyRequestBody]) -> schemas.Company:
-    company = await service.replace(call.session, call.principal, call.path("companyId"), call.body)
+async def replace_company(
+    call: ClientCall[CompanyPath, None, schemas.CompanyRequestBody],
+) -> schemas.Company:
+    company = await service.replace(call.session, call.principal, call.path.company_id, call.body)
     return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
         0
     ]
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PATCH",
     "/companies/{companyId}",
+    params=CompanyPath,
     operation_id="update-company",
     summary="Update company",
     tag=TAG,
     body=schemas.CompanyUpdateRequest,
     responses={200: schemas.Company},
 )
-async def update_company(call: Call[schemas.CompanyUpdateRequest]) -> schemas.Company:
-    company = await service.update(call.session, call.principal, call.path("companyId"), call.body)
+async def update_company(
+    call: ClientCall[CompanyPath, None, schemas.CompanyUpdateRequest],
+) -> schemas.Company:
+    company = await service.update(call.session, call.principal, call.path.company_id, call.body)
     return (await service.to_wire(call.session, call.services.settings, call.principal, [company]))[
         0
     ]
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "DELETE",
     "/companies/{companyId}",
+    params=CompanyPath,
     operation_id="delete-company",
     summary="Delete a company",
     tag=TAG,
     responses={204: None},
 )
-async def delete_company(call: Call[None]) -> Response:
-    await service.delete(call.session, call.principal, call.path("companyId"))
+async def delete_company(call: ClientCall[CompanyPath, None, None]) -> Response:
+    await service.delete(call.session, call.principal, call.path.company_id)
     return Response(status_code=204)

@@ -8,12 +8,13 @@ from pydantic import Field
 from starlette.responses import Response
 
 from app import querying
-from app.api import Call, client_api
 from app.connections import schemas, service
 from app.connections.schemas import link_url, to_wire
-from app.schemas import PageQuery, page_meta
+from app.schemas import CompanyPath, ConnectionPath, PageQuery, page_meta
+from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Connections"
+OPERATIONS = ClientOperations()
 
 
 class ConnectionPageQuery(PageQuery):
@@ -30,38 +31,42 @@ class ConnectionPageQuery(PageQuery):
 ONE = "/companies/{companyId}/connections/{connectionId}"
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     "/companies/{companyId}/connections",
+    params=CompanyPath,
     operation_id="create-connection",
     summary="Create connection",
     tag=TAG,
     body=schemas.CreateConnection,
     responses={200: schemas.Connection},
 )
-async def create_connection(call: Call[schemas.CreateConnection]) -> schemas.Connection:
+async def create_connection(
+    call: ClientCall[CompanyPath, None, schemas.CreateConnection],
+) -> schemas.Connection:
     """Creates a QuickBooks Online Bank Feeds connection (platformKey hcws). Its linkUrl
     carries a one-time password valid for 60 minutes."""
-    connection = await service.create(
-        call.session, call.principal, call.path("companyId"), call.body
-    )
+    connection = await service.create(call.session, call.principal, call.path.company_id, call.body)
     return await service.wire_with_fresh_link(call.session, call.services.settings, connection)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/companies/{companyId}/connections",
+    params=CompanyPath,
     operation_id="list-connections",
     summary="List connections",
     tag=TAG,
     query=ConnectionPageQuery,
     responses={200: schemas.Connections},
 )
-async def list_connections(call: Call[None]) -> schemas.Connections:
+async def list_connections(
+    call: ClientCall[CompanyPath, ConnectionPageQuery, None],
+) -> schemas.Connections:
     """Lists a company's connections. linkUrl here carries no one-time password: get the
     connection itself for a fresh one."""
-    q: PageQuery = call.query
-    company_id = call.path("companyId")
+    q = call.query
+    company_id = call.path.company_id
     rows, total = await service.page(call.session, call.principal, company_id, q)
     settings = call.services.settings
     results = [to_wire(c, link_url(settings, c, None)) for c in rows]
@@ -69,70 +74,76 @@ async def list_connections(call: Call[None]) -> schemas.Connections:
     return schemas.Connections(results=results, **page_meta(path, q, total))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     ONE,
+    params=ConnectionPath,
     operation_id="get-connection",
     summary="Get connection",
     tag=TAG,
     responses={200: schemas.Connection},
 )
-async def get_connection(call: Call[None]) -> schemas.Connection:
+async def get_connection(call: ClientCall[ConnectionPath, None, None]) -> schemas.Connection:
     """Returns the connection with a linkUrl carrying a fresh one-time password."""
     connection = await service.get(
-        call.session, call.principal, call.path("companyId"), call.path("connectionId")
+        call.session, call.principal, call.path.company_id, call.path.connection_id
     )
     return await service.wire_with_fresh_link(call.session, call.services.settings, connection)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PATCH",
     ONE,
+    params=ConnectionPath,
     operation_id="unlink-connection",
     summary="Unlink connection",
     tag=TAG,
     body=schemas.UpdateConnection,
     responses={200: schemas.Connection},
 )
-async def unlink_connection(call: Call[schemas.UpdateConnection]) -> schemas.Connection:
+async def unlink_connection(
+    call: ClientCall[ConnectionPath, None, schemas.UpdateConnection],
+) -> schemas.Connection:
     connection = await service.update(
         call.session,
         call.services.settings,
         call.principal,
-        call.path("companyId"),
-        call.path("connectionId"),
+        call.path.company_id,
+        call.path.connection_id,
         call.body,
     )
     return to_wire(connection, link_url(call.services.settings, connection, None))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "DELETE",
     ONE,
+    params=ConnectionPath,
     operation_id="delete-connection",
     summary="Delete connection",
     tag=TAG,
     responses={200: None},
 )
-async def delete_connection(call: Call[None]) -> Response:
+async def delete_connection(call: ClientCall[ConnectionPath, None, None]) -> Response:
     await service.delete(
-        call.session, call.principal, call.path("companyId"), call.path("connectionId")
+        call.session, call.principal, call.path.company_id, call.path.connection_id
     )
     return Response(status_code=200)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     f"{ONE}/bankFeeds/otp",
+    params=ConnectionPath,
     operation_id="generate-otp",
     summary="Generate OTP",
     tag=TAG,
     responses={200: schemas.GenerateOtpResponse},
 )
-async def generate_otp(call: Call[None]) -> schemas.GenerateOtpResponse:
+async def generate_otp(call: ClientCall[ConnectionPath, None, None]) -> schemas.GenerateOtpResponse:
     """A fresh one-time password for the connection's Link page (valid 60 minutes)."""
     connection = await service.get(
-        call.session, call.principal, call.path("companyId"), call.path("connectionId")
+        call.session, call.principal, call.path.company_id, call.path.connection_id
     )
     otp, expiry = await service.issue_otp(call.session, call.services.settings, connection)
     return schemas.GenerateOtpResponse(otp=otp, expiry=expiry)

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_ignoring_conflicts
 from app.idempotency.tables import IdempotencyKey
-from app.principal import Principal
+from app.principal import Caller
 
 
-def _is(principal: Principal, key: str) -> list[object]:
+def _is(principal: Caller, key: str) -> list[object]:
     return [
         IdempotencyKey.tenant_id == principal.tenant_id,
         IdempotencyKey.environment == principal.environment,
@@ -31,13 +31,13 @@ async def insert_if_absent(session: AsyncSession, row: dict[str, object]) -> boo
     return bool(inserted)
 
 
-async def locked(session: AsyncSession, principal: Principal, key: str) -> IdempotencyKey | None:
+async def locked(session: AsyncSession, principal: Caller, key: str) -> IdempotencyKey | None:
     stmt = select(IdempotencyKey).where(*_is(principal, key)).with_for_update()  # type: ignore[arg-type]
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def finish(
-    session: AsyncSession, principal: Principal, key: str, status: int, body: bytes
+    session: AsyncSession, principal: Caller, key: str, status: int, body: bytes
 ) -> None:
     await session.execute(
         update(IdempotencyKey)
@@ -46,7 +46,7 @@ async def finish(
     )
 
 
-async def release(session: AsyncSession, principal: Principal, key: str) -> None:
+async def release(session: AsyncSession, principal: Caller, key: str) -> None:
     await session.execute(
         delete(IdempotencyKey).where(*_is(principal, key), IdempotencyKey.state == "in_flight")  # type: ignore[arg-type]
     )

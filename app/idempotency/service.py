@@ -20,7 +20,7 @@ from app import clock
 from app.db import transaction
 from app.errors import BadRequest, Conflict, Unprocessable
 from app.idempotency import repository
-from app.principal import Principal
+from app.principal import Caller
 
 LEASE = timedelta(seconds=60)
 # Retry-After on a 409 for a key in flight: most requests finish well within this.
@@ -50,7 +50,7 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
 
 async def begin(
     sessions: async_sessionmaker[AsyncSession],
-    principal: Principal,
+    principal: Caller,
     key: str,
     print_: str,
     ttl_hours: int,
@@ -100,14 +100,14 @@ async def begin(
 
 
 async def finish(
-    session: AsyncSession, principal: Principal, key: str, status: int, body: bytes
+    session: AsyncSession, principal: Caller, key: str, status: int, body: bytes
 ) -> None:
     await repository.finish(session, principal, key, status, body)
 
 
 async def finish_apart(
     sessions: async_sessionmaker[AsyncSession],
-    principal: Principal,
+    principal: Caller,
     key: str,
     status: int,
     body: bytes,
@@ -116,8 +116,6 @@ async def finish_apart(
         await repository.finish(session, principal, key, status, body)
 
 
-async def release(
-    sessions: async_sessionmaker[AsyncSession], principal: Principal, key: str
-) -> None:
+async def release(sessions: async_sessionmaker[AsyncSession], principal: Caller, key: str) -> None:
     async with transaction(sessions) as session:
         await repository.release(session, principal, key)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TypeAlias, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from app.api import Call, Operations
 from app.credentials import service as credentials
 from app.errors import Unauthorized
 from app.idx.throttle import Throttle
@@ -17,6 +20,14 @@ from app.ratelimit import limits_of
 from app.services import Services
 from app.tenants import repository as tenants_repo
 from app.tenants.service import digest
+
+A = TypeVar("A")
+Q = TypeVar("Q", bound=BaseModel | None)
+B = TypeVar("B")
+
+# An IDX handler's argument: IdxCall[path model, query model, body].
+IdxCall: TypeAlias = Call[IdxPrincipal, A, Q, B]
+IdxOperations: TypeAlias = Operations[IdxPrincipal]
 
 BAD_SIGN_IN = "Unauthorized: the username or password is not valid, has expired or was revoked."
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from app.api import Api, Call
+from dataclasses import dataclass
+
 from app.idx import schemas, service
-from app.idx.auth import idx_principal
+from app.idx.auth import IdxCall, IdxOperations
 from app.idx.paging import PageCursors
 
 TAG = "Idx"
-idx_api = Api(idx_principal, security="idx", prefix="/partners/intuit/idx")
+# Mounted at PREFIX by main.py, authenticated by idx/auth.py's idx_principal.
+PREFIX = "/partners/intuit/idx"
+OPERATIONS = IdxOperations()
 
 
-@idx_api.operation(
+@dataclass(frozen=True, slots=True)
+class AccountPath:
+    account_id: str
+
+
+@OPERATIONS.operation(
     "GET",
     "/accounts",
     operation_id="list-accounts",
@@ -21,15 +29,16 @@ idx_api = Api(idx_principal, security="idx", prefix="/partners/intuit/idx")
     responses={200: schemas.IntuitAccounts},
     errors=(400, 401, 429),
 )
-async def list_accounts(call: Call[None]) -> schemas.IntuitAccounts:
+async def list_accounts(call: IdxCall[None, schemas.IdxPageQuery, None]) -> schemas.IntuitAccounts:
     """The connection's source accounts, as QuickBooks shows them for picking. Listing moves
     pending accounts to connecting."""
     return await service.list_accounts(call.session, call.principal, call.query)
 
 
-@idx_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/accounts/{accountId}/transactions",
+    params=AccountPath,
     operation_id="list-transactions",
     summary="List transactions",
     tag=TAG,
@@ -38,12 +47,14 @@ async def list_accounts(call: Call[None]) -> schemas.IntuitAccounts:
     errors=(400, 401, 404, 429),
     after_error=service.remember_refused_pull,
 )
-async def list_transactions(call: Call[None]) -> schemas.IntuitTransactions:
+async def list_transactions(
+    call: IdxCall[AccountPath, schemas.TransactionsQuery, None],
+) -> schemas.IntuitTransactions:
     """Sent transactions whose modifiedDate is in [startDate, endDate). The account's pending
     transactions are sent first (QuickBooks' Update). The first query fixes the account's
     feedStartDate (at most 7 days back) and connects it."""
     services = call.services
     cursors = PageCursors(services.redis, services.settings.redis_prefix)
     return await service.list_transactions(
-        call.session, services.settings, call.principal, call.path("accountId"), call.query, cursors
+        call.session, services.settings, call.principal, call.path.account_id, call.query, cursors
     )

@@ -17,6 +17,7 @@ import click
 import httpx
 
 from app import instance
+from app.config import Settings
 from app.idx import quickbooks
 
 IDX = "/partners/intuit/idx"
@@ -271,6 +272,8 @@ def run_days(sandbox: Sandbox, days: int, start_at: datetime | None) -> None:
 
     from app.idx.simulate import simulate
 
+    # The settings `bankfeeds` read (its --data-dir applied), from click's context.
+    settings = click.get_current_context().find_object(Settings)
     first = (start_at or datetime.now(UTC)).date()
-    for line in asyncio.run(simulate(sandbox.credentials, first, days)):
+    for line in asyncio.run(simulate(sandbox.credentials, first, days, settings)):
         click.echo(line)

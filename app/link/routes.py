@@ -16,7 +16,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import i18n
-from app.api import Call, client_api
 from app.credentials import service as credentials
 from app.db import transaction
 from app.errors import TooManyRequests
@@ -25,6 +24,7 @@ from app.link import schemas, service
 from app.logs import tenant_id
 from app.ratelimit import address, limits_of
 from app.services import Services
+from app.tenants.auth import ClientCall, ClientOperations
 
 COOKIE = "bf_link"
 # The landing page's CSRF cookie (double submit), before any session exists.
@@ -42,13 +42,14 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 TAG = "Link settings"
+OPERATIONS = ClientOperations()
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 # ---- the client's branding API ------------------------------------------------------------
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/settings/link",
     operation_id="get-link-settings",
@@ -57,11 +58,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
     responses={200: schemas.LinkSettingsOut},
     errors=(401,),
 )
-async def get_settings(call: Call[None]) -> schemas.LinkSettingsOut:
+async def get_settings(call: ClientCall[None, None, None]) -> schemas.LinkSettingsOut:
     return service.to_wire(await service.current(call.session, call.principal))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PUT",
     "/settings/link",
     operation_id="replace-link-settings",
@@ -71,13 +72,15 @@ async def get_settings(call: Call[None]) -> schemas.LinkSettingsOut:
     responses={200: schemas.LinkSettingsOut},
     errors=(400, 401),
 )
-async def put_settings(call: Call[schemas.LinkSettingsBody]) -> schemas.LinkSettingsOut:
+async def put_settings(
+    call: ClientCall[None, None, schemas.LinkSettingsBody],
+) -> schemas.LinkSettingsOut:
     """The callout shown on the Link page (English required, French optional and falling back
     to English; title ≤ 50 and body ≤ 150 characters of plain text) and the accent colour."""
     return service.to_wire(await service.replace(call.session, call.principal, call.body))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "PUT",
     "/settings/link/logo",
     operation_id="replace-link-logo",
@@ -88,7 +91,7 @@ async def put_settings(call: Call[schemas.LinkSettingsBody]) -> schemas.LinkSett
     responses={200: schemas.LinkSettingsOut},
     errors=(400, 401, 413, 415),
 )
-async def put_logo(call: Call[bytes]) -> schemas.LinkSettingsOut:
+async def put_logo(call: ClientCall[None, None, bytes]) -> schemas.LinkSettingsOut:
     """A PNG or JPEG (checked by its bytes, not its name or header), at most 256 KiB by default;
     SVG and anything else answer 415."""
     row = await service.set_logo(call.session, call.services.settings, call.principal, call.body)

@@ -7,6 +7,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -164,7 +165,9 @@ def _body(form: dict[str, str]) -> link_schemas.LinkSettingsBody:
     return link_schemas.LinkSettingsBody.model_validate(data)
 
 
-async def _branding(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _branding(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     row = await link.current(session, who.principal)
     kib = services.settings.logo_max_bytes // 1024
     if request.method == "GET":
@@ -189,7 +192,9 @@ async def _branding(request: Request, services: Services, session: Any, who: Sta
     return redirect("/portal/branding?saved=1")
 
 
-async def _logo_upload(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _logo_upload(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     form = await request.form()
     upload = form.get("logo")
     content = await upload.read() if isinstance(upload, UploadFile) else b""
@@ -209,7 +214,9 @@ async def _logo_upload(request: Request, services: Services, session: Any, who: 
     return redirect("/portal/branding?saved=logo")
 
 
-async def _logo(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _logo(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     row = await link.current(session, who.principal)
     if row is None or not row.logo:
         return Response(status_code=404, headers=SECURITY_HEADERS)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,7 +20,9 @@ from app.services import Services
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
 
 
-async def _overview(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _overview(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     view = await feed_health.overview(session, who.principal)
     return page(
         "portal/feed_health.html",
@@ -44,7 +47,9 @@ def _date(value: Any) -> date | None:
         return None
 
 
-async def _reserve(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _reserve(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     """First POST: how many would be re-published, and a Confirm button. The confirmed POST
     re-publishes them, audited under the staff member's email."""
     view = await status.account(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -39,7 +40,7 @@ SECURITY_HEADERS = {
 }
 DEFAULT_ACCENT = "#0b6e4f"
 
-PageHandler = Callable[[Request, Services, Any, Staff], Awaitable[Response]]
+PageHandler = Callable[[Request, Services, AsyncSession, Staff], Awaitable[Response]]
 
 
 def page(template: str, language: str, status: int = 200, **context: Any) -> HTMLResponse:

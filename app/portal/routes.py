@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
@@ -142,14 +143,18 @@ async def _check_sign_in(
     return opened[0]
 
 
-async def _sign_out(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _sign_out(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     await service.sign_out(session, request.cookies.get(COOKIE, ""))
     response = redirect(f"/portal/sign-in?lang={who.record.language}")
     response.delete_cookie(COOKIE, path="/portal")
     return response
 
 
-async def _preferences(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _preferences(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     """The language and the environment (production or sandbox) the user looks at."""
     form = await request.form()
     if form.get("lang") in i18n.LOCALES:
@@ -169,7 +174,9 @@ async def home(request: Request) -> Response:
 # ---- webhooks ---------------------------------------------------------------------------------
 
 
-async def _webhooks(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _webhooks(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     endpoints, deliveries = await webhooks.recent(session, who.principal, 50)
     urls = {e.id: e.url for e in endpoints}
     return page(
@@ -187,7 +194,9 @@ async def _webhooks(request: Request, services: Services, session: Any, who: Sta
     )
 
 
-async def _resend(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _resend(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     await webhooks.resend(session, who.principal, request.path_params["deliveryId"])
     return redirect("/portal/webhooks?resent=1")
 

@@ -6,8 +6,8 @@ Each CSV export takes the same filters as its page and holds exactly the rows sh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,7 +29,9 @@ def _filter(request: Request, name: str, allowed: tuple[str, ...]) -> str | None
     return status.choice(request.query_params.get(name), allowed)
 
 
-async def _companies(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _companies(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     chosen = _filter(request, "status", (*status.CONNECTION_STATUSES, "none"))
     rows = await status.companies(session, who.principal, chosen)
     if request.url.path.endswith(".csv"):
@@ -50,7 +52,9 @@ async def _companies(request: Request, services: Services, session: Any, who: St
     )
 
 
-async def _company(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _company(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     account_status = _filter(request, "account", status.ACCOUNT_STATUSES)
     push_status = _filter(request, "push", status.PUSH_STATUSES)
     view = await status.company(
@@ -83,7 +87,9 @@ async def _company(request: Request, services: Services, session: Any, who: Staf
     )
 
 
-async def _account(request: Request, services: Services, session: Any, who: Staff) -> Response:
+async def _account(
+    request: Request, services: Services, session: AsyncSession, who: Staff
+) -> Response:
     state = _filter(request, "state", status.DELIVERY_STATES)
     view = await status.account(
         session,

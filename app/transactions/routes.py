@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from app import clock
 from app.accounts import service as accounts
-from app.api import Call, client_api
 from app.companies import service as companies
-from app.schemas import PageQuery, page_meta
+from app.schemas import AccountPath, CompanyPath, page_meta
+from app.tenants.auth import ClientCall, ClientOperations
 from app.transactions import options, schemas, service
 
 TAG = "Transactions"
 CONNECTION = "/companies/{companyId}/connections/{connectionId}"
+OPERATIONS = ClientOperations()
 
 
-def _ids(call: Call[Any]) -> tuple[str, str, str]:
-    return call.path("companyId"), call.path("connectionId"), call.path("accountId")
+@dataclass(frozen=True, slots=True)
+class PushOperationPath:
+    company_id: str
+    push_operation_key: str
 
 
-@client_api.operation(
+def _ids(path: AccountPath) -> tuple[str, str, str]:
+    return path.company_id, path.connection_id, path.account_id
+
+
+@OPERATIONS.operation(
     "POST",
     f"{CONNECTION}/push/bankAccounts/{{accountId}}/bankTransactions",
+    params=AccountPath,
     operation_id="create-bank-transactions",
     summary="Create bank transactions",
     tag=TAG,
@@ -34,45 +42,49 @@ def _ids(call: Call[Any]) -> tuple[str, str, str]:
     after_error=service.remember_rejection,
 )
 async def create_bank_transactions(
-    call: Call[service.PushEnvelope],
+    call: ClientCall[AccountPath, schemas.PushQuery, service.PushEnvelope],
 ) -> schemas.CreateBankTransactionsResponse:
     """Pushes cleared transactions to one connected account. The push is judged whole against
     QuickBooks' rules; if any item fails, nothing is stored and every problem is listed. Accepted
     transactions wait as pending until the daily send (or QuickBooks' Update). Send an
     Idempotency-Key header to make retries safe."""
-    return await service.push(call.session, call.principal, *_ids(call), call.body, call.query)
+    return await service.push(call.session, call.principal, *_ids(call.path), call.body, call.query)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     f"{CONNECTION}/options/bankAccounts/{{accountId}}/bankTransactions",
+    params=AccountPath,
     operation_id="get-create-bank-transactions-model",
     summary="Get create bank transactions model",
     tag=TAG,
     responses={200: schemas.PushOption},
 )
-async def push_options(call: Call[None]) -> schemas.PushOption:
+async def push_options(call: ClientCall[AccountPath, None, None]) -> schemas.PushOption:
     """Which fields a push needs and the rules it must meet, for this account today."""
-    company = await companies.get(call.session, call.principal, call.path("companyId"))
-    _, account = await accounts.get(call.session, call.principal, *_ids(call))
+    company = await companies.get(call.session, call.principal, call.path.company_id)
+    _, account = await accounts.get(call.session, call.principal, *_ids(call.path))
     zone = await companies.time_zone(call.session, call.principal, company)
     return options.build(account, clock.today_in(zone))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/companies/{companyId}/push",
+    params=CompanyPath,
     operation_id="list-create-operations",
     summary="List create operations",
     tag=TAG,
     query=schemas.PushOperationsQuery,
     responses={200: schemas.PushOperations},
 )
-async def list_push_operations(call: Call[None]) -> schemas.PushOperations:
+async def list_push_operations(
+    call: ClientCall[CompanyPath, schemas.PushOperationsQuery, None],
+) -> schemas.PushOperations:
     """The company's push operations, newest first. `query` filters on status,
     dataConnectionKey, pushOperationKey, requestedOnUtc and completedOnUtc."""
-    q: PageQuery = call.query
-    company_id = call.path("companyId")
+    q = call.query
+    company_id = call.path.company_id
     rows, total = await service.operations(call.session, call.principal, company_id, q)
     results = [schemas.to_wire(r) for r in rows]
     return schemas.PushOperations(
@@ -80,31 +92,39 @@ async def list_push_operations(call: Call[None]) -> schemas.PushOperations:
     )
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/companies/{companyId}/push/{pushOperationKey}",
+    params=PushOperationPath,
     operation_id="get-create-operation",
     summary="Get create operation",
     tag=TAG,
     responses={200: schemas.PushOperation},
 )
-async def get_push_operation(call: Call[None]) -> schemas.PushOperation:
+async def get_push_operation(
+    call: ClientCall[PushOperationPath, None, None],
+) -> schemas.PushOperation:
     op = await service.operation(
-        call.session, call.principal, call.path("companyId"), call.path("pushOperationKey")
+        call.session, call.principal, call.path.company_id, call.path.push_operation_key
     )
     return schemas.to_wire(op)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     f"{CONNECTION}/connectionInfo/bankFeedAccounts/{{accountId}}/bankTransactions",
+    params=AccountPath,
     operation_id="list-source-account-transactions",
     summary="List a source account's transactions (extension)",
     tag=TAG,
     query=schemas.TransactionsQuery,
     responses={200: schemas.AccountTransactions},
 )
-async def list_account_transactions(call: Call[None]) -> schemas.AccountTransactions:
+async def list_account_transactions(
+    call: ClientCall[AccountPath, schemas.TransactionsQuery, None],
+) -> schemas.AccountTransactions:
     """Extension: the account's accepted transactions, newest first, with their delivery state
     (pending or sent, when sent, and the push operation), for support teams."""
-    return await service.account_transactions(call.session, call.principal, *_ids(call), call.query)
+    return await service.account_transactions(
+        call.session, call.principal, *_ids(call.path), call.query
+    )

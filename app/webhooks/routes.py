@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.api import Call, Result, client_api
+from app.api import Result
+from app.tenants.auth import ClientCall, ClientOperations
 from app.webhooks import egress, schemas, service
 
 TAG = "Webhooks"
+OPERATIONS = ClientOperations()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPath:
+    endpoint_id: str
 
 
 class DeliveriesQuery(BaseModel):
@@ -18,7 +27,7 @@ class DeliveriesQuery(BaseModel):
     pageSize: int = Field(default=100, ge=1, le=1000)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "POST",
     "/webhooks/endpoints",
     operation_id="create-webhook-endpoint",
@@ -28,7 +37,7 @@ class DeliveriesQuery(BaseModel):
     responses={201: schemas.CreatedEndpoint},
     errors=(400, 401),
 )
-async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
+async def create_endpoint(call: ClientCall[None, None, schemas.CreateEndpoint]) -> Result:
     """Registers a URL for the tenant's events in this environment. The answer carries the
     endpoint's signing secret, shown this once; verify deliveries with any Standard Webhooks
     library. The URL must reach public addresses only (no loopback, private, link-local or
@@ -45,7 +54,7 @@ async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
     return Result(created, 201)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/webhooks/endpoints",
     operation_id="list-webhook-endpoints",
@@ -54,49 +63,54 @@ async def create_endpoint(call: Call[schemas.CreateEndpoint]) -> Result:
     responses={200: schemas.Endpoints},
     errors=(401,),
 )
-async def list_endpoints(call: Call[None]) -> schemas.Endpoints:
+async def list_endpoints(call: ClientCall[None, None, None]) -> schemas.Endpoints:
     rows = await service.endpoints(call.session, call.principal)
     return schemas.Endpoints(results=[service.to_wire(r) for r in rows])
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/webhooks/endpoints/{endpointId}",
+    params=EndpointPath,
     operation_id="get-webhook-endpoint",
     summary="Get a webhook endpoint (extension)",
     tag=TAG,
     responses={200: schemas.Endpoint},
 )
-async def get_endpoint(call: Call[None]) -> schemas.Endpoint:
-    return service.to_wire(await service.get(call.session, call.principal, call.path("endpointId")))
+async def get_endpoint(call: ClientCall[EndpointPath, None, None]) -> schemas.Endpoint:
+    return service.to_wire(await service.get(call.session, call.principal, call.path.endpoint_id))
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "DELETE",
     "/webhooks/endpoints/{endpointId}",
+    params=EndpointPath,
     operation_id="delete-webhook-endpoint",
     summary="Delete a webhook endpoint (extension)",
     tag=TAG,
     responses={204: None},
 )
-async def delete_endpoint(call: Call[None]) -> Response:
+async def delete_endpoint(call: ClientCall[EndpointPath, None, None]) -> Response:
     """Stops all deliveries to the endpoint, pending ones included."""
-    await service.delete(call.session, call.principal, call.path("endpointId"))
+    await service.delete(call.session, call.principal, call.path.endpoint_id)
     return Response(status_code=204)
 
 
-@client_api.operation(
+@OPERATIONS.operation(
     "GET",
     "/webhooks/endpoints/{endpointId}/deliveries",
+    params=EndpointPath,
     operation_id="list-webhook-deliveries",
     summary="List an endpoint's deliveries (extension)",
     tag=TAG,
     query=DeliveriesQuery,
     responses={200: schemas.Deliveries},
 )
-async def list_deliveries(call: Call[None]) -> schemas.Deliveries:
+async def list_deliveries(
+    call: ClientCall[EndpointPath, DeliveriesQuery, None],
+) -> schemas.Deliveries:
     """Deliveries to the endpoint, newest first, each with every attempt made."""
-    q: DeliveriesQuery = call.query
+    q = call.query
     return await service.deliveries(
-        call.session, call.principal, call.path("endpointId"), q.page, q.pageSize
+        call.session, call.principal, call.path.endpoint_id, q.page, q.pageSize
     )

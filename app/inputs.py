@@ -1,0 +1,84 @@
+"""Reading a request: its path parameters as a model, its query as a pydantic model, and JSON
+with exact decimals and no NUL, each refused with a 400 that says where."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from app.errors import BadRequest, validation_items
+
+A = TypeVar("A")
+M = TypeVar("M", bound=BaseModel)
+
+JSON_TYPES = ("application/json", "text/json", "application/merge-patch+json")
+
+
+def field_name(param: str) -> str:
+    """The path-model field of a path parameter: companyId -> company_id."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", param).lower()
+
+
+def path_names(path: str) -> list[str]:
+    return re.findall(r"{(\w+)}", path)
+
+
+def parse_path(request: Request, params: type[A]) -> A:
+    """The path parameters as the operation's model: strings, checked by the services (which
+    answer a bad id as they always have)."""
+    return params(**{field_name(k): str(v) for k, v in request.path_params.items()})
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_REFUSED = "NUL characters (\\u0000) are not accepted in any string."
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON with exact decimals (never floats) and a message that says where it broke."""
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"Malformed JSON: {exc}") from exc
+    if b"\\u0000" in raw and _has_nul(data):
+        raise BadRequest(NUL_REFUSED)
+    return data
+
+
+def refuse_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: refused in the path and query as in bodies (400)."""
+    items = [request.scope.get("path", ""), *request.query_params.multi_items()]
+    if any("\x00" in "".join(item) for item in items):
+        raise BadRequest(NUL_REFUSED)
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    params: dict[str, str | list[str]] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        params[key] = values[-1]
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise BadRequest("The query string is not valid.", errors=validation_items(exc)) from exc
