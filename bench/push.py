@@ -57,6 +57,36 @@ async def latency(
     return samples
 
 
+async def latency_minimal(
+    url: str, key: str, feed: FeedRef, items: int, runs: int, rate: float
+) -> tuple[list[float], list[float]]:
+    """`latency` through load.py's few lines of HTTP/1.1 instead of httpx: the client's own
+    Python (about 1-2 ms a request for httpx on this machine) out of the figure, the HTTP
+    exchange, the server and the database in it. Returns (client ms, Server-Timing ms)."""
+    from bench.load import Pool
+
+    today = toronto_today()
+    bodies = [push_body(feed.account_id, f"min{items}-{r}", items, today) for r in range(runs)]
+    headers = {**basic(key), **HEADERS}
+    pool = Pool(url)
+    client, server_ms = [], []
+    try:
+        warm = push_body(feed.account_id, f"minwarm{items}", items, today)
+        await pool.request("POST", feed.push_path, headers, warm)
+        for body in bodies:
+            started = time.perf_counter()
+            r = await pool.request("POST", feed.push_path, headers, body)
+            elapsed = time.perf_counter() - started
+            assert r.status == 200, r.body[:300]
+            client.append(elapsed * 1000)
+            server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
+            if 1 / rate > elapsed:
+                await asyncio.sleep(1 / rate - elapsed)
+    finally:
+        pool.close()
+    return client, server_ms
+
+
 async def ingest(url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str) -> float:
     """Accepted transactions per second with one client per feed pushing 1000-item pushes.
 
@@ -143,6 +173,13 @@ def run(args: Any) -> dict[str, Any]:
         small = asyncio.run(latency(srv.url, key, feeds[1], 1, args.runs * 10, 100.0, small_server))
         results["push 1 item @100/s, client-observed (ms)"] = summary(small)
         results["push 1 item @100/s, server time (ms)"] = summary(small_server)
+        for items, runs, rate in ((1, args.runs * 10, 100.0), (1000, args.runs, 10.0)):
+            got, server_side = asyncio.run(
+                latency_minimal(srv.url, key, feeds[0 if items > 1 else 1], items, runs, rate)
+            )
+            label = f"push {items} item{'s' if items > 1 else ''} @{rate:.0f}/s"
+            results[f"{label}, minimal HTTP client (ms)"] = summary(got)
+            results[f"{label}, minimal client's server time (ms)"] = summary(server_side)
         for clients in args.clients:
             rates = []
             for rep in range(args.repeats):
