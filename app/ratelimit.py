@@ -160,6 +160,9 @@ class RateLimits:
 
     async def give_back(self) -> None:
         """Remove every slot given back and not yet removed (also at shut-down)."""
+        if self._give_back is not None:
+            self._give_back.cancel()
+            self._give_back = None
         given_back, self._given_back = self._given_back, []
         if not given_back:
             return

@@ -3,6 +3,8 @@ PostgreSQL): a known id is refused the same way on both, and nothing of the push
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from app.transactions.repository import UNNEST_MAX_ITEMS
@@ -35,3 +37,39 @@ async def test_a_known_id_refuses_the_push_and_leaves_nothing(
     again = await feed.push(fresh)
     assert again.status_code == 200, again.text
     assert len(again.json()["data"]["transactions"]) == size - 1
+
+
+AWKWARD = ["tab\there", "line\nbreak", "back\\slash \\N", "cr\rhere", "«café» \\t", "plain"]
+
+
+@pytest.mark.parametrize("size", [len(AWKWARD), UNNEST_MAX_ITEMS + 5])
+async def test_every_value_is_stored_as_sent_on_both_paths(linkable: Linkable, size: int) -> None:
+    """Ids, descriptions, amounts, balances and types come back exactly as pushed, whichever
+    path wrote them (COPY's text format escapes tabs, newlines and backslashes; \\N is NULL)."""
+    feed = await connect(linkable)
+    types = ["Debit", "Credit", None]
+    items = []
+    for n in range(size):
+        text = AWKWARD[n % len(AWKWARD)]
+        item = tx(f"{text}#{n}", day(0), f"-{n + 1}.0{n % 10}", description=f"{text} {n}")
+        if n % 2:
+            item["balance"] = f"{n}.5"
+        if types[n % 3] is not None:
+            item["transactionType"] = types[n % 3]
+        items.append(item)
+    items[-1]["amount"] = 1e12  # a JSON number: Decimal("1E+12")
+    r = await feed.push(items)
+    assert r.status_code == 200, r.text
+    listed = await feed.api.call(
+        "GET", f"{linkable.accounts_path}/chk-1/bankTransactions", params={"pageSize": 1000}
+    )
+    stored = {t["id"]: t for t in listed.json()["results"]}
+    assert len(stored) == size
+    for item in items:
+        got = stored[item["id"]]
+        assert got["description"] == item["description"]
+        assert Decimal(str(got["amount"])) == Decimal(str(item["amount"]))
+        assert (None if got["balance"] is None else Decimal(str(got["balance"]))) == (
+            Decimal(item["balance"]) if "balance" in item else None
+        )
+        assert got["transactionType"] == item.get("transactionType")
