@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock
+from app import clock, vault
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
@@ -487,3 +489,40 @@ async def test_an_endpoint_failing_for_hours_is_paused_then_probed(
         assert {d["status"] for d in await deliveries(api, endpoint)} == {"succeeded"}
         page = await portal_webhooks_page(app, sessions, tenant)
         assert "Paused until" not in page and "Active" in page
+
+
+async def test_a_secret_sealed_under_a_lost_key_sends_nothing_unsigned(
+    api: Api,
+    tenant: TenantKeys,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """BANKFEEDS_SECRET_KEYS lost the key an endpoint's secret was sealed under: the attempt is
+    recorded as `unsigned` and nothing reaches the receiver; once the key is back, the retry
+    delivers the event, signed."""
+    key = Fernet.generate_key().decode()
+    vault.configure(settings.model_copy(update={"secret_keys": SecretStr(key)}))
+    endpoint = None
+    try:
+        with receiver() as rec:
+            endpoint, rec.secret = await subscribe(api, rec.url)
+            await emit(sessions, tenant)
+            other = Fernet.generate_key().decode()
+            vault.configure(settings.model_copy(update={"secret_keys": SecretStr(other)}))
+            counts, _ = await deliver(sessions, limits(settings))
+            assert rec.received == [], "nothing is sent unsigned"
+            [delivery] = await deliveries(api, endpoint)
+            [attempt] = delivery["attempts"]
+            assert delivery["status"] == "pending" and counts["retrying"] >= 1
+            assert attempt["error"] == "unsigned" and attempt["statusCode"] is None
+
+            vault.configure(settings.model_copy(update={"secret_keys": SecretStr(key)}))
+            clock.shift(timedelta(hours=1))  # past the retry's back-off
+            await deliver(sessions, limits(settings))
+            assert len(rec.received) == 1 and rec.verified == [True]
+            assert (await deliveries(api, endpoint))[0]["status"] == "succeeded"
+    finally:
+        vault.configure(settings)
+        if endpoint is not None:  # sealed under a key the rest of the suite does not hold
+            deleted = await api.call("DELETE", f"/webhooks/endpoints/{endpoint}")
+            assert deleted.status_code in (200, 204), deleted.text
