@@ -25,42 +25,38 @@ async def add(session: AsyncSession, company: Company) -> None:
     await session.flush()
 
 
-# Every company-scoped request runs this: built once (no statement or cache key per call).
-_GET = select(Company).where(
+# A company of the principal, for statements built once; bind them with _owned_params.
+_OWNED = (
     Company.id == uuid_param("company_id"),
     Company.tenant_id == uuid_param("tenant_id"),
     Company.environment == bindparam("environment"),
 )
 
 
-async def get(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> Company | None:
-    params = {
+def _owned_params(principal: Principal, company_id: uuid.UUID) -> dict[str, object]:
+    return {
         "company_id": company_id,
         "tenant_id": principal.tenant_id,
         "environment": principal.environment,
     }
-    return (await session.execute(_GET, params)).scalar_one_or_none()
+
+
+# Every company-scoped request runs this: built once (no statement or cache key per call).
+_GET = select(Company).where(*_OWNED)
+
+
+async def get(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> Company | None:
+    return (await session.execute(_GET, _owned_params(principal, company_id))).scalar_one_or_none()
 
 
 # The zone of a company of the principal (app/companies/zone.py): built once.
 _ZONE = (
-    select(ZONE_OF)
-    .select_from(Company)
-    .join(Tenant, Tenant.id == Company.tenant_id)
-    .where(
-        Company.id == uuid_param("company_id"),
-        Company.tenant_id == uuid_param("tenant_id"),
-        Company.environment == bindparam("environment"),
-    )
+    select(ZONE_OF).select_from(Company).join(Tenant, Tenant.id == Company.tenant_id).where(*_OWNED)
 )
 
 
 async def zone(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> str | None:
-    params = {
-        "company_id": company_id,
-        "tenant_id": principal.tenant_id,
-        "environment": principal.environment,
-    }
+    params = _owned_params(principal, company_id)
     return (await session.execute(_ZONE, params)).scalar_one_or_none()
 
 
