@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, Uuid, bindparam, event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
@@ -203,3 +207,74 @@ async def insert_ignoring_conflicts(
     stmt = stmt.on_conflict_do_nothing(index_elements=conflict_columns).returning(returning)
     result = await session.execute(stmt, rows)
     return list(result.scalars())
+
+
+# SQLSTATE classes of a database that is going away or not there yet: connection exception,
+# operator intervention (admin/crash shutdown, cannot connect now), insufficient resources.
+OUTAGE_CLASSES = {"08", "57", "53"}
+
+
+# What asyncpg raises when the server or the connection is gone (or left mid-operation by an
+# earlier failure): the connection must not go back to the pool.
+_LOST = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+
+
+@asynccontextmanager
+async def driver_errors(connection: AsyncConnection, sql: str) -> AsyncIterator[None]:
+    """asyncpg's errors raised as SQLAlchemy raises its own, for statements run on the driver:
+    a lost server invalidates the pooled connection (the next request gets a new one) and is an
+    OperationalError (503); a constraint is an IntegrityError; anything else a DBAPIError
+    carrying the driver's error. Parameters are never shown."""
+    try:
+        yield
+    except (asyncpg.PostgresError, *_LOST) as error:
+        state = str(getattr(error, "sqlstate", "") or "")
+        if isinstance(error, asyncpg.PostgresError) and state[:2] not in OUTAGE_CLASSES:
+            kind = IntegrityError if state.startswith("23") else DBAPIError
+            raise kind(sql, None, error, hide_parameters=True) from error
+        await connection.invalidate()
+        raise OperationalError(
+            sql, None, error, hide_parameters=True, connection_invalidated=True
+        ) from error
+
+
+_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], dict[str, Any]]
+
+
+class Direct:
+    """A Core statement on the path of every push, run on PostgreSQL straight through asyncpg:
+    compiled once per dialect, its bound values put in order by SQLAlchemy's own bind
+    processors, its row returned as the driver reads it. This skips the ORM and the execution
+    context (about 210 µs of CPU a statement through `session.execute`, 60 µs here, measured
+    on the bench machine). Elsewhere (SQLite) it is `session.execute`. Only for statements whose
+    result columns need no type processing (ids, text, dates, booleans)."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        if self._compiled is None:
+            compiled: Any = self.statement.compile(dialect=dialect)
+            processors = getattr(compiled, "_bind_processors", {})
+            names = compiled.positiontup or []
+            # The statement's own literals ('Pending', ...) are bound values too: their values
+            # are the defaults the caller's parameters go over.
+            self._compiled = (
+                str(compiled),
+                [(n, processors.get(n)) for n in names],
+                dict(compiled.params),
+            )
+        return self._compiled
+
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> Sequence[Any] | None:
+        connection = await session.connection()
+        if connection.dialect.driver != "asyncpg":
+            return (await session.execute(self.statement, params)).first()
+        sql, binds, defaults = self._compile(connection.dialect)
+        values = {**defaults, **params}
+        args = [values[n] if p is None else p(values[n]) for n, p in binds]
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        async with driver_errors(connection, sql):
+            row: Sequence[Any] | None = await driver.fetchrow(sql, *args)
+        return row

@@ -27,7 +27,7 @@ from app.companies import routes as companies
 from app.config import Settings, get_settings
 from app.connections import routes as connections
 from app.credentials import routes as credentials
-from app.db import make_engine, make_sessionmaker
+from app.db import OUTAGE_CLASSES, make_engine, make_sessionmaker
 from app.errors import (
     ApiError,
     MethodNotAllowed,
@@ -194,11 +194,6 @@ async def handle_unavailable(request: Request, exc: Exception) -> Response:
         "dependency unavailable: %s at %s", type(exc).__name__, where(exc)
     )
     return render(ServiceUnavailable())
-
-
-# SQLSTATE classes of a database that is going away or not there yet: connection exception,
-# operator intervention (admin/crash shutdown, cannot connect now), insufficient resources.
-OUTAGE_CLASSES = {"08", "57", "53"}
 
 
 async def handle_database_error(request: Request, exc: Exception) -> Response:

@@ -31,6 +31,11 @@ def _start_embedded_redis(settings: Settings) -> Any:
     return EmbeddedRedis(settings.data_dir / "redis").start()
 
 
+# Our logging (app/logs.py) is configured by the app, and our middleware writes the request
+# line: uvicorn's access log would only build a record per request for a disabled logger.
+UVICORN: dict[str, Any] = {"log_config": None, "access_log": False}
+
+
 async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -38,7 +43,7 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     from app.worker import make_worker
 
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **UVICORN))
     worker = make_worker(settings, handle_signals=False)
     worker_task = asyncio.create_task(worker.async_run())
     try:
@@ -115,13 +120,13 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     if not settings.redis_url:
         raise click.ClickException("REDIS_URL is not set (or use `bankfeeds dev`).")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+        uvicorn.run(create_app(settings), host=host, port=port, **UVICORN)
         return
     # Several processes each build their app from the environment (uvicorn starts them from an
     # import string): the data dir chosen here is the one thing they would not find there.
     os.environ["BANKFEEDS_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers, log_config=None
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, **UVICORN
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Direct
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 
 
@@ -71,14 +72,16 @@ async def revoke_partner_keys(
     )
 
 
-# Every client-API request runs this: built once.
-_PRINCIPAL = select(ApiKey.tenant_id, ApiKey.environment).where(
-    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+# Every client-API request runs this: built once, run straight on the driver (app/db.py).
+_PRINCIPAL = Direct(
+    select(ApiKey.tenant_id, ApiKey.environment).where(
+        ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+    )
 )
 
 
 async def principal_for_key(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, str] | None:
-    row = (await session.execute(_PRINCIPAL, {"key_hash": key_hash})).first()
+    row = await _PRINCIPAL.first(session, {"key_hash": key_hash})
     return (row[0], row[1]) if row else None
 
 

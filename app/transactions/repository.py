@@ -8,10 +8,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import (
     ARRAY,
     String,
@@ -33,7 +32,7 @@ from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
-from app.db import uuid_param
+from app.db import Direct, driver_errors, uuid_param
 from app.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
@@ -77,7 +76,8 @@ _UNNEST_INSERT = (
     "amount, balance, transaction_type, accepted_at, push_operation_key) "
     "SELECT $1::uuid, u.tid, u.cleared, u.descr, u.amount, u.balance, u.ttype, "
     "$8::timestamptz, $9::uuid "
-    "FROM unnest($2::text[], $3::date[], $4::text[], $5::numeric[], $6::numeric[], $7::text[]) "
+    "FROM unnest($2::text[], $3::date[], $4::text[], $5::text[]::numeric[], "
+    "$6::text[]::numeric[], $7::text[]) "
     "AS u(tid, cleared, descr, amount, balance, ttype) "
     "ON CONFLICT (account_pk, transaction_id) DO NOTHING"
 )
@@ -103,13 +103,15 @@ _PUSH_WHOLE = (
 
 
 def _arrays(items: Sequence[Accepted]) -> tuple[list[Any], ...]:
-    """The push's columns as the arrays _UNNEST_INSERT takes ($2 to $7)."""
+    """The push's columns as the arrays _UNNEST_INSERT takes ($2 to $7). Amounts go as text,
+    cast to numeric by the server: exact either way, and asyncpg's binary numeric encoder costs
+    about 0.8 µs a value against 0.2 µs for text (measured: 100-item push, 130 µs less CPU)."""
     return (
         [i.id for i in items],
         [i.cleared_on for i in items],
         [i.description for i in items],
-        [i.amount for i in items],
-        [i.balance for i in items],
+        [str(i.amount) for i in items],
+        [None if i.balance is None else str(i.balance) for i in items],
         [i.transaction_type for i in items],
     )
 
@@ -138,28 +140,29 @@ async def store_push(
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     with_balance = "balance" in account_values
-    stored = await driver.fetchval(
-        _PUSH_WHOLE,
-        operation.account_pk,
-        *_arrays(items),
-        operation.requested_at,
-        operation.key,
-        operation.company_id,
-        operation.connection_id,
-        operation.account_id,
-        operation.status,
-        operation.status_code,
-        operation.transaction_count,
-        operation.timeout_minutes,
-        operation.deadline_at,
-        json.dumps(operation.warnings),  # as SQLAlchemy's JSON type writes it
-        account_values["latest_cleared_on"],
-        with_balance,
-        account_values.get("balance"),
-    )
-    if stored != len(items):  # some ids were known: nothing but those rows was written
-        await driver.execute(_FORGET_PUSH, operation.account_pk, operation.key)
-        raise DuplicateTransaction
+    async with driver_errors(connection, _PUSH_WHOLE):
+        stored = await driver.fetchval(
+            _PUSH_WHOLE,
+            operation.account_pk,
+            *_arrays(items),
+            operation.requested_at,
+            operation.key,
+            operation.company_id,
+            operation.connection_id,
+            operation.account_id,
+            operation.status,
+            operation.status_code,
+            operation.transaction_count,
+            operation.timeout_minutes,
+            operation.deadline_at,
+            json.dumps(operation.warnings),  # as SQLAlchemy's JSON type writes it
+            account_values["latest_cleared_on"],
+            with_balance,
+            account_values.get("balance"),
+        )
+        if stored != len(items):  # some ids were known: nothing but those rows was written
+            await driver.execute(_FORGET_PUSH, operation.account_pk, operation.key)
+            raise DuplicateTransaction
 
 
 async def insert_many(
@@ -178,16 +181,13 @@ async def insert_many(
     if connection.dialect.name == "postgresql" and len(items) <= UNNEST_MAX_ITEMS:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        status = await driver.execute(
-            _UNNEST_INSERT,
-            account_pk,
-            *_arrays(items),
-            accepted_at,
-            operation_key,
-        )
-        if int(status.rsplit(" ", 1)[1]) != len(items):  # "INSERT 0 <rows>": some were known
-            await driver.execute(_FORGET_PUSH, account_pk, operation_key)
-            raise DuplicateTransaction
+        async with driver_errors(connection, _UNNEST_INSERT):
+            status = await driver.execute(
+                _UNNEST_INSERT, account_pk, *_arrays(items), accepted_at, operation_key
+            )
+            if int(status.rsplit(" ", 1)[1]) != len(items):  # "INSERT 0 <rows>": some known
+                await driver.execute(_FORGET_PUSH, account_pk, operation_key)
+                raise DuplicateTransaction
         return
     records = [
         (
@@ -212,10 +212,11 @@ async def insert_many(
                 return
             raw = await connection.get_raw_connection()
             driver = raw.driver_connection
-            await driver.copy_records_to_table(
-                BankTransaction.__tablename__, records=records, columns=_COPY_COLUMNS
-            )
-    except (IntegrityError, UniqueViolationError) as exc:
+            async with driver_errors(connection, "COPY bank_transactions"):
+                await driver.copy_records_to_table(
+                    BankTransaction.__tablename__, records=records, columns=_COPY_COLUMNS
+                )
+    except IntegrityError as exc:
         raise DuplicateTransaction from exc
 
 
@@ -262,9 +263,20 @@ async def withdraw_pending(session: AsyncSession, operations: Sequence[PushOpera
     )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class PushAccount:
+    """What a push needs of its account (read with the lock, not as an ORM object)."""
+
+    pk: uuid.UUID
+    account_id: str
+    status: str
+    feed_start_date: date | None
+    latest_cleared_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
 class PushTarget:
-    account: SourceAccount
+    account: PushAccount
     company_id: uuid.UUID
     connection_id: uuid.UUID
     time_zone: str
@@ -272,10 +284,15 @@ class PushTarget:
 
 
 # Built once: the push's lookups (tenant scope, company, connection, account, time zone, overdue
-# operations) in one round trip, locking the account row for the rest of the transaction.
-_PUSH_TARGET = (
+# operations) in one round trip, locking the account row for the rest of the transaction, run
+# straight on the driver (app/db.py `Direct`).
+_PUSH_TARGET = Direct(
     select(
-        SourceAccount,
+        SourceAccount.pk,
+        SourceAccount.account_id,
+        SourceAccount.status,
+        SourceAccount.feed_start_date,
+        SourceAccount.latest_cleared_on,
         Company.id,
         Connection.id,
         ZONE_OF,
@@ -301,17 +318,14 @@ async def push_target(
     account_id: str,
     now: datetime,
 ) -> PushTarget | None:
-    row = (
-        await session.execute(
-            _PUSH_TARGET,
-            {
-                **owned_params(principal, company_id, connection_id),
-                "account_id": account_id,
-                "now": now,
-            },
-        )
-    ).first()
-    return PushTarget(*row) if row else None
+    params = {**owned_params(principal, company_id, connection_id), "account_id": account_id}
+    row = await _PUSH_TARGET.first(session, {**params, "now": now})
+    if row is None:
+        return None
+    pk, account, status, start, latest, company, connection, zone, overdue = row
+    return PushTarget(
+        PushAccount(pk, account, status, start, latest), company, connection, zone, overdue
+    )
 
 
 async def record_push(

@@ -95,7 +95,10 @@ class PushRejected(BadRequest):
 
 
 async def _reject(
-    session: AsyncSession, target: Any, body: PushEnvelope, state: rules.AccountState
+    session: AsyncSession,
+    target: repository.PushTarget,
+    body: PushEnvelope,
+    state: rules.AccountState,
 ) -> NoReturn:
     account = target.account
     known = await repository.accepted_ids(session, account.pk, rules.raw_ids(body.transactions))
@@ -181,7 +184,12 @@ async def push(
             ],
         )
     if target.has_overdue and await settle_overdue(session, account_pks=[account.pk]):
-        await session.refresh(account)
+        # Withdrawn transactions may have moved the account's latest date back: read it again.
+        target = await repository.push_target(
+            session, principal, target.company_id, target.connection_id, account_id, now
+        )
+        assert target is not None  # locked by this transaction since the first read
+        account = target.account
     state = rules.AccountState(
         account.status,
         account.feed_start_date,
