@@ -11,19 +11,28 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
 
 BIN = Path(sys.executable).parent / "bankfeeds"
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+T = TypeVar("T")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def run_client(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on uvloop, as the server runs (uvicorn[standard] brings it): the bench's
+    clients share the machine with the server, so their own event loop is kept as lean."""
+    import uvloop
+
+    return uvloop.run(main)
 
 
 def basic(key: str) -> dict[str, str]:

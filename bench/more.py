@@ -24,6 +24,7 @@ from bench.harness import (
     cpu_seconds,
     fresh_schema,
     make_tenant,
+    run_client,
     server,
     summary,
 )
@@ -133,7 +134,7 @@ def ingest_vs_copy(args: Any) -> dict[str, Any]:
         api, copy = [], []
         for rep in range(args.repeats):
             api.append(
-                asyncio.run(ingest(srv.url, tenant["apiKey"], feeds[:4], args.seconds, f"r{rep}"))
+                run_client(ingest(srv.url, tenant["apiKey"], feeds[:4], args.seconds, f"r{rep}"))
             )
             pks = asyncio.run(account_pks(schema, 8))[4:8]
             copy.append(asyncio.run(copy_ceiling(schema, pks, args.seconds, f"copy{rep}-")))

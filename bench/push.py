@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from bench.harness import (
     connected_feeds,
     make_tenant,
     push_body,
+    run_client,
     server,
     summary,
     toronto_today,
@@ -87,71 +89,50 @@ async def latency_minimal(
     return client, server_ms
 
 
-async def ingest(url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str) -> float:
-    """Accepted transactions per second with one client per feed pushing 1000-item pushes.
+@dataclass
+class Drive:
+    """What `drive` measured: pushes answered 200 in `elapsed` seconds on its clock, each one's
+    client-measured milliseconds, and the clients' own CPU seconds over the same clock."""
 
-    Bodies are encoded before the clock starts, and the clients are load.py's few lines of
-    HTTP/1.1 (as `small_pushes`): httpx on the same two cores spent CPU the server then lacked
-    (sessions 2-5 measured with it). The client's own CPU is printed as a self-check, like the
-    COPY ceiling's."""
+    pushes: int
+    items: int
+    elapsed: float
+    latencies: list[float]
+    client_cpu: float
+
+    @property
+    def per_second(self) -> float:
+        return self.pushes / self.elapsed
+
+    def self_check(self, what: str) -> str:
+        return (
+            f"  {what} self-check: {self.elapsed:.1f} s on the clock; the clients used "
+            f"{self.client_cpu:.1f} s of CPU ({100 * self.client_cpu / self.elapsed:.0f} % of a "
+            f"core, {1000 * self.client_cpu / max(self.pushes, 1):.2f} ms a push)"
+        )
+
+
+async def drive(
+    url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str, items: int
+) -> Drive:
+    """One client per feed pushing `items`-item pushes back to back for `seconds`.
+
+    Bodies are encoded before the clock starts and the clients are load.py's few lines of
+    HTTP/1.1 on uvloop (`bench.harness.run`): on this 2-core machine a general-purpose client
+    spends CPU the server then lacks (sessions 2-5 measured with httpx). The clients' own CPU
+    over the clock is returned as a self-check, like the COPY ceiling's."""
     from bench.load import Pool
 
     today = toronto_today()
-    per_client = int(seconds * 60) + 5
-    bodies = {
-        n: [push_body(f.account_id, f"{tag}-{n}-{i}", 1000, today) for i in range(per_client)]
-        for n, f in enumerate(feeds)
-    }
-    headers = {**basic(key), **HEADERS}
-    accepted = 0
-
-    async def client(feed: FeedRef, n: int, stop: float) -> None:
-        nonlocal accepted
-        pool = Pool(url)
-        try:
-            for body in bodies[n]:
-                if time.perf_counter() >= stop:
-                    break
-                r = await pool.request("POST", feed.push_path, headers, body)
-                assert r.status == 200, r.body[:300]
-                accepted += 1000
-        finally:
-            pool.close()
-
-    cpu = time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(client(f, n, started + seconds) for n, f in enumerate(feeds)))
-    elapsed = time.perf_counter() - started
-    used = time.process_time() - cpu
-    print(
-        f"  ingest self-check: {elapsed:.1f} s on the clock; the {len(feeds)} clients used "
-        f"{used:.1f} s of CPU ({100 * used / elapsed:.0f} % of a core)",
-        flush=True,
-    )
-    return accepted / elapsed
-
-
-async def small_pushes(
-    url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str, items: int = 100
-) -> tuple[float, list[float]]:
-    """Pushes per second of `items`-item pushes, one client per feed, back to back: the common
-    shape of a push (an account's day). The client is load.py's few lines of HTTP/1.1 (a
-    general-purpose client would spend more CPU than the server on this 2-core machine); bodies
-    are encoded before the clock starts. Returns (pushes/s, client-measured ms of each)."""
-    from bench.load import Pool
-
-    today = toronto_today()
-    per_client = int(seconds * 400) + 5
+    per_client = int(seconds * 40_000 / items) + 5  # 40k items/s a client: above any server
     bodies = {
         n: [push_body(f.account_id, f"{tag}-{n}-{i}", items, today) for i in range(per_client)]
         for n, f in enumerate(feeds)
     }
     headers = {**basic(key), **HEADERS}
-    done = 0
     latencies: list[float] = []
 
     async def client(feed: FeedRef, n: int, stop: float) -> None:
-        nonlocal done
         pool = Pool(url)
         try:
             for body in bodies[n]:
@@ -161,13 +142,31 @@ async def small_pushes(
                 r = await pool.request("POST", feed.push_path, headers, body)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 assert r.status == 200, r.body[:300]
-                done += 1
         finally:
             pool.close()
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(client(f, n, started + seconds) for n, f in enumerate(feeds)))
-    return done / (time.perf_counter() - started), latencies
+    elapsed = time.perf_counter() - started
+    return Drive(len(latencies), items, elapsed, latencies, time.process_time() - cpu)
+
+
+async def ingest(url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str) -> float:
+    """Accepted transactions per second with one client per feed pushing 1000-item pushes."""
+    got = await drive(url, key, feeds, seconds, tag, 1000)
+    print(got.self_check("ingest"), flush=True)
+    return got.pushes * 1000 / got.elapsed
+
+
+async def small_pushes(
+    url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str, items: int = 100
+) -> tuple[float, list[float]]:
+    """Pushes per second of `items`-item pushes, one client per feed, back to back: the common
+    shape of a push (an account's day). Returns (pushes/s, client-measured ms of each)."""
+    got = await drive(url, key, feeds, seconds, tag, items)
+    print(got.self_check(f"{items}-item pushes"), flush=True)
+    return got.per_second, got.latencies
 
 
 def run(args: Any) -> dict[str, Any]:
@@ -180,15 +179,15 @@ def run(args: Any) -> dict[str, Any]:
         feeds = connected_feeds(srv, tenant, count=max(4, max(args.clients)) + 2)
         key = tenant["apiKey"]
         big_server: list[float] = []
-        big = asyncio.run(latency(srv.url, key, feeds[0], 1000, args.runs, 10.0, big_server))
+        big = run_client(latency(srv.url, key, feeds[0], 1000, args.runs, 10.0, big_server))
         results["push 1000 items @10/s, client-observed (ms)"] = summary(big)
         results["push 1000 items @10/s, server time (ms)"] = summary(big_server)
         small_server: list[float] = []
-        small = asyncio.run(latency(srv.url, key, feeds[1], 1, args.runs * 10, 100.0, small_server))
+        small = run_client(latency(srv.url, key, feeds[1], 1, args.runs * 10, 100.0, small_server))
         results["push 1 item @100/s, client-observed (ms)"] = summary(small)
         results["push 1 item @100/s, server time (ms)"] = summary(small_server)
         for items, runs, rate in ((1, args.runs * 10, 100.0), (1000, args.runs, 10.0)):
-            got, server_side = asyncio.run(
+            got, server_side = run_client(
                 latency_minimal(srv.url, key, feeds[0 if items > 1 else 1], items, runs, rate)
             )
             label = f"push {items} item{'s' if items > 1 else ''} @{rate:.0f}/s"
@@ -199,11 +198,11 @@ def run(args: Any) -> dict[str, Any]:
             for rep in range(args.repeats):
                 chosen = feeds[2 : 2 + clients]
                 tag = f"ing{clients}x{rep}"
-                rates.append(asyncio.run(ingest(srv.url, key, chosen, args.seconds, tag)))
+                rates.append(run_client(ingest(srv.url, key, chosen, args.seconds, tag)))
             results[f"ingest {clients} clients (tx/s)"] = summary(rates)
         small_rates, small_latencies = [], []
         for rep in range(args.repeats):
-            rate, got = asyncio.run(
+            rate, got = run_client(
                 small_pushes(srv.url, key, feeds[2:6], args.seconds, f"small{rep}")
             )
             small_rates.append(rate)

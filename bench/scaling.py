@@ -14,7 +14,14 @@ from typing import Any
 
 import asyncpg
 
-from bench.harness import BENCH_LIMITS, connected_feeds, make_tenant, server, summary
+from bench.harness import (
+    BENCH_LIMITS,
+    connected_feeds,
+    make_tenant,
+    run_client,
+    server,
+    summary,
+)
 from bench.more import DSN
 
 WAL = "SELECT pg_current_wal_lsn() AS lsn, wal_bytes, wal_records, wal_fpi FROM pg_stat_wal"
@@ -42,7 +49,7 @@ def wal_rates(args: Any) -> dict[str, Any]:
         for rep in range(args.repeats):
             before = asyncio.run(_wal())
             t0 = time.perf_counter()
-            rate = asyncio.run(ingest(srv.url, tenant["apiKey"], feeds, args.seconds, f"w{rep}"))
+            rate = run_client(ingest(srv.url, tenant["apiKey"], feeds, args.seconds, f"w{rep}"))
             elapsed = time.perf_counter() - t0
             after = asyncio.run(_wal())
             written = int(after["lsn"]) - int(before["lsn"])  # asyncpg reads pg_lsn as bytes
