@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -38,21 +39,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _has_nul(value: Any) -> bool:
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 NUL_REFUSED = "NUL characters (\\u0000) are not accepted in any string."
+SURROGATE_REFUSED = (
+    "Unpaired UTF-16 surrogates (\\ud800 to \\udfff on their own) are not text and are not "
+    "accepted in any string."
+)
+# A surrogate comes from a \uD800-\uDFFF escape, or from its UTF-8-style bytes (ED A0-BF ..),
+# which json.loads lets through: the strings are scanned only when the body holds either.
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def parse_json(raw: bytes) -> Any:
-    """JSON with exact decimals (never floats) and a message that says where it broke."""
+    """JSON with exact decimals (never floats) and a message that says where it broke. Strings
+    PostgreSQL cannot store (a NUL, an unpaired surrogate) are refused here, with a 400."""
     try:
         data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -61,8 +80,10 @@ def parse_json(raw: bytes) -> Any:
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from exc
-    if b"\\u0000" in raw and _has_nul(data):
+    if b"\\u0000" in raw and any("\x00" in t for t in _strings(data)):
         raise BadRequest(NUL_REFUSED)
+    if _SURROGATE.search(raw) and not all(_storable(t) for t in _strings(data)):
+        raise BadRequest(SURROGATE_REFUSED)
     return data
 
 

@@ -76,6 +76,12 @@ async def test_api_keys_are_stored_only_as_digests(
         (b'{"name": NaN}', "NaN is not a JSON number"),
         (b"[1, 2", "Malformed JSON"),
         (b"\xff\xfe", "Malformed JSON"),
+        (b'{"name": "a\\u0000b"}', "NUL characters"),
+        # Unpaired surrogates are not text PostgreSQL (or anyone) can store: as an escape, as
+        # their UTF-8-style bytes (which Python's JSON decoder lets through), in a key.
+        (b'{"name": "caf\\ud800"}', "Unpaired UTF-16 surrogates"),
+        (b'{"name": "caf\xed\xa0\x80"}', "Unpaired UTF-16 surrogates"),
+        (b'{"name": "x", "\\udc00": 1}', "Unpaired UTF-16 surrogates"),
     ],
 )
 async def test_malformed_json_is_400_with_where(api: Api, raw: bytes, fragment: str) -> None:
@@ -85,6 +91,16 @@ async def test_malformed_json_is_400_with_where(api: Api, raw: bytes, fragment: 
     body = assert_error(r, 400)
     assert fragment in body["error"]
     assert (await api.call("GET", "/companies")).json()["totalResults"] == 0
+
+
+async def test_a_surrogate_pair_is_text(api: Api) -> None:
+    r = await api.http.post(
+        "/companies",
+        content=b'{"name": "Bank", "description": "Bank \\ud83c\\udfe6"}',
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["description"] == "Bank \U0001f3e6"
 
 
 async def test_missing_body_and_wrong_media_type(api: Api) -> None:

@@ -39,7 +39,16 @@ async def test_a_known_id_refuses_the_push_and_leaves_nothing(
     assert len(again.json()["data"]["transactions"]) == size - 1
 
 
-AWKWARD = ["tab\there", "line\nbreak", "back\\slash \\N", "cr\rhere", "«café» \\t", "plain"]
+AWKWARD = [
+    "tab\there",
+    "line\nbreak",
+    "back\\slash \\N",
+    "cr\rhere",
+    "«café» \\t",
+    'say "hi", [1]',
+    "bank 🏦 \u2028 sep",
+    "plain",
+]
 
 
 @pytest.mark.parametrize("size", [len(AWKWARD), UNNEST_MAX_ITEMS + 5])
