@@ -59,7 +59,7 @@ EXPLICIT: dict[str, str] = {
     "app.webhooks.delivery": "services",
     "app.idx.quickbooks": "services",
     "app.idx.throttle": "services",
-    "app.idx.paging": "services",  # where a page of a pull starts (Redis cursors, batch counts)
+    "app.idx.paging": "services",  # where a page of a pull starts (batch counts, then a range scan)
 }
 
 SUFFIX_FLOORS = {

@@ -20,12 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, migrate
 from app.config import Settings
-from app.db import make_engine
 from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.services import Services
@@ -40,6 +38,7 @@ from tests.helpers import (
     Linkable,
     LiveServer,
     TenantKeys,
+    drop_schema,
     make_tenant,
     remember_credentials,
     serve,
@@ -154,16 +153,7 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
     migrate.upgrade(made)
     yield made
     if schema:
-        asyncio.run(_drop_schema(made, schema))
-
-
-async def _drop_schema(settings: Settings, schema: str) -> None:
-    engine = make_engine(settings.model_copy(update={"db_schema": None}))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        await engine.dispose()
+        asyncio.run(drop_schema(made, schema))
 
 
 @pytest.fixture(scope="session")

@@ -142,10 +142,11 @@ async def test_transactions_window_paging_and_shape(
                     amount=amount,
                     accepted_at=at,
                     sent_at=at,
+                    send_seq=1,
                 )
             )
-            # Sent rows written directly are counted as the send would count them.
-            session.add(SentBatch(account_pk=pk, sent_at=at, row_count=1, changes=1))
+            # Sent rows written directly are counted and numbered as the send would do it.
+            session.add(SentBatch(account_pk=pk, sent_at=at, row_count=1))
 
     path = f"/accounts/{checking['id']}/transactions"
     body = (await linkable.idx.get(path, startDate="2026-03-02", endDate="2026-03-04")).json()

@@ -111,21 +111,15 @@ async def last_pulls(session: AsyncSession, account_pk: uuid.UUID, limit: int) -
 async def reserve(
     session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
 ) -> int:
-    """Sent transactions cleared in [first, last] are published again: modifiedDate = at."""
+    """Sent transactions cleared in [first, last] are published again: modifiedDate = at. The
+    caller holds the account's lock (as a send does), so the two never number a batch at once."""
     moved = and_(
         BankTransaction.account_pk == account_pk,
         BankTransaction.sent_at.is_not(None),
         BankTransaction.cleared_on >= first,
         BankTransaction.cleared_on <= last,
     )
-    await send_repository.move_to_batch(session, account_pk, moved, at)
-    result = await session.execute(
-        update(BankTransaction)
-        .where(moved)
-        .values(sent_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await send_repository.move_to_batch(session, account_pk, moved, at)
 
 
 async def add_reserve(session: AsyncSession, row: Reserve) -> None:

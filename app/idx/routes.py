@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from app.idx import schemas, service
 from app.idx.auth import IdxCall, IdxOperations
-from app.idx.paging import PageCursors
 
 TAG = "Idx"
 # Mounted at PREFIX by main.py, authenticated by idx/auth.py's idx_principal.
@@ -53,8 +52,6 @@ async def list_transactions(
     """Sent transactions whose modifiedDate is in [startDate, endDate). The account's pending
     transactions are sent first (QuickBooks' Update). The first query fixes the account's
     feedStartDate (at most 7 days back) and connects it."""
-    services = call.services
-    cursors = PageCursors(services.redis, services.settings.redis_prefix)
     return await service.list_transactions(
-        call.session, services.settings, call.principal, call.path.account_id, call.query, cursors
+        call.session, call.services.settings, call.principal, call.path.account_id, call.query
     )

@@ -24,7 +24,6 @@ from app.config import Settings
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.idx import paging, repository, schemas
-from app.idx.paging import PageCursors
 from app.principal import IdxPrincipal
 from app.transactions import service as transactions
 from app.transactions.send_repository import PageRow
@@ -283,7 +282,6 @@ async def list_transactions(
     principal: IdxPrincipal,
     account_id: str,
     q: schemas.TransactionsQuery,
-    cursors: PageCursors,
 ) -> schemas.IntuitTransactions:
     pk = parse_uuid(account_id)
     account = await repository.account_for_update(session, principal, pk) if pk else None
@@ -309,8 +307,8 @@ async def list_transactions(
     # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
     await transactions.send(session, [account.pk])
 
-    # Keyset inside, OFFSET semantics outside: see app/idx/paging.py.
-    rows, total = await paging.page(session, cursors, account.pk, start, end, q.page, q.pageSize)
+    # OFFSET semantics outside, a range scan from the page's first key inside: app/idx/paging.py.
+    rows, total = await paging.page(session, account.pk, start, end, q.page, q.pageSize)
     await repository.record_pull(
         session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Date, and_, case, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
@@ -156,23 +157,21 @@ async def connections_of(session: AsyncSession, company_id: uuid.UUID) -> list[C
 async def accounts_with_counts(
     session: AsyncSession, connection_ids: Sequence[uuid.UUID], status: str | None
 ) -> list[tuple[SourceAccount, int, int]]:
-    """Source accounts of these connections with their pending and sent transaction counts."""
+    """Source accounts of these connections with their pending and sent transaction counts
+    (each counted on its own partial index: pending rows, sent rows)."""
     if not connection_ids:
         return []
-    counts = (
-        select(
-            BankTransaction.account_pk.label("pk"),
-            func.count(case((BankTransaction.sent_at.is_(None), 1))).label("pending"),
-            func.count(BankTransaction.sent_at).label("sent"),
-        )
-        .join(SourceAccount, SourceAccount.pk == BankTransaction.account_pk)
-        .where(SourceAccount.connection_id.in_(connection_ids))
-        .group_by(BankTransaction.account_pk)
-        .subquery()
-    )
+
+    def counted(state: ColumnElement[bool]) -> Any:
+        mine = BankTransaction.account_pk == SourceAccount.pk
+        return select(func.count()).where(mine, state).correlate(SourceAccount).scalar_subquery()
+
     stmt = (
-        select(SourceAccount, func.coalesce(counts.c.pending, 0), func.coalesce(counts.c.sent, 0))
-        .outerjoin(counts, counts.c.pk == SourceAccount.pk)
+        select(
+            SourceAccount,
+            counted(BankTransaction.sent_at.is_(None)),
+            counted(BankTransaction.sent_at.is_not(None)),
+        )
         .where(SourceAccount.connection_id.in_(connection_ids))
         .order_by(SourceAccount.created_at, SourceAccount.account_id)
     )

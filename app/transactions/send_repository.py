@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    BigInteger,
     Integer,
     Uuid,
+    and_,
+    case,
     delete,
     exists,
     func,
@@ -44,7 +45,9 @@ def _window(
     return conditions
 
 
-_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.id)
+# An account's sent rows in (sent_at, send_seq) order: the same as (sent_at, id) order, read
+# straight off the pulls' index.
+_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.send_seq)
 
 
 class PageRow(Protocol):
@@ -74,38 +77,21 @@ _PAGE = select(
 )
 
 
-async def sent_between(
+async def sent_from(
     session: AsyncSession,
     account_pk: uuid.UUID,
-    start: datetime | None,
-    end: datetime | None,
-    offset: int,
-    limit: int,
-) -> list[PageRow]:
-    """Sent transactions with start <= sent_at < end, in send order, skipping `offset`."""
-    stmt = (
-        _PAGE.where(*_window(account_pk, start, end))
-        .order_by(*_SEND_ORDER)
-        .offset(offset)
-        .limit(limit)
-    )
-    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
-
-
-async def sent_after(
-    session: AsyncSession,
-    account_pk: uuid.UUID,
-    after: tuple[datetime, int],
+    batch: datetime,
+    skip: int,
     end: datetime | None,
     limit: int,
 ) -> list[PageRow]:
-    """The next `limit` sent transactions after the key (sent_at, id), before `end`: a range
-    scan of the pulls' index that starts at the key, whatever page it is."""
+    """The `limit` sent transactions that follow the first `skip` rows of the batch `batch`,
+    before `end`, in send order: a range scan of the pulls' index that starts at the key
+    (batch, skip), whatever page it is."""
     stmt = (
         _PAGE.where(
             *_window(account_pk, None, end),
-            tuple_(*_SEND_ORDER)
-            > tuple_(literal(after[0], UTCDateTime()), literal(after[1], BigInteger())),
+            tuple_(*_SEND_ORDER) > tuple_(literal(batch, UTCDateTime()), literal(skip, Integer())),
         )
         .order_by(*_SEND_ORDER)
         .limit(limit)
@@ -115,9 +101,9 @@ async def sent_after(
 
 async def sent_batches(
     session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
-) -> list[tuple[datetime, int, int]]:
-    """(sent_at, rows, changes) of the account's sends in [start, end), in send order."""
-    stmt = select(SentBatch.sent_at, SentBatch.row_count, SentBatch.changes).where(
+) -> list[tuple[datetime, int]]:
+    """(sent_at, rows) of the account's sends in [start, end), in send order."""
+    stmt = select(SentBatch.sent_at, SentBatch.row_count).where(
         SentBatch.account_pk == account_pk, SentBatch.row_count > 0
     )
     if start is not None:
@@ -125,52 +111,119 @@ async def sent_batches(
     if end is not None:
         stmt = stmt.where(SentBatch.sent_at < end)
     rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
-    return [(at, int(n), int(changes)) for at, n, changes in rows]
+    return [(at, int(n)) for at, n in rows]
 
 
 def _add_to_batches(session: AsyncSession, rows: Any) -> Any:
-    """INSERT of sent_batches rows from a select of (account_pk, sent_at, row_count, changes)
-    that adds to a batch already there."""
+    """INSERT of sent_batches rows from a select of (account_pk, sent_at, row_count) that adds
+    to a batch already there."""
     dialect = session.get_bind().dialect.name
     make = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = make(SentBatch).from_select(["account_pk", "sent_at", "row_count", "changes"], rows)
+    stmt = make(SentBatch).from_select(["account_pk", "sent_at", "row_count"], rows)
     return stmt.on_conflict_do_update(
         index_elements=["account_pk", "sent_at"],
-        set_={
-            "row_count": SentBatch.row_count + stmt.excluded.row_count,
-            "changes": SentBatch.changes + 1,
-        },
+        set_={"row_count": SentBatch.row_count + stmt.excluded.row_count},
+    )
+
+
+async def _send_rows(
+    session: AsyncSession, rows: ColumnElement[bool], at: datetime, base: dict[uuid.UUID, int]
+) -> int:
+    """The rows matching `rows` join their account's batch `at`: sent_at = at and send_seq =
+    base (the batch's rows already there, none unless given) + their place in id order. One
+    write a row. The numbers are dense and in id order unless a row already in the batch has a
+    higher id than one joining it: then `renumber` the batch afterwards."""
+    place: ColumnElement[Any] = func.row_number().over(
+        partition_by=BankTransaction.account_pk, order_by=BankTransaction.id
+    )
+    if base:
+        place = place + case(
+            *((BankTransaction.account_pk == pk, n) for pk, n in base.items()), else_=0
+        )
+    numbered = select(BankTransaction.id.label("id"), place.label("seq")).where(rows).subquery()
+    result = await session.execute(
+        update(BankTransaction)
+        .where(BankTransaction.id == numbered.c.id)
+        .values(sent_at=at, send_seq=numbered.c.seq)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _batch_sizes(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime
+) -> dict[uuid.UUID, int]:
+    """The accounts' batches of `at` already there (normally none), with their rows."""
+    stmt = select(SentBatch.account_pk, SentBatch.row_count).where(
+        SentBatch.account_pk.in_(account_pks), SentBatch.sent_at == at
+    )
+    return {pk: int(n) for pk, n in (await session.execute(stmt)).all()}
+
+
+async def renumber(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID], sent_ats: Sequence[datetime]
+) -> None:
+    """Make these batches' send_seq dense 1..n in id order again (after rows left or joined
+    them out of order), writing only the rows whose number changes."""
+    if not account_pks or not sent_ats:
+        return
+    batch = (BankTransaction.account_pk, BankTransaction.sent_at)
+    numbered = (
+        select(
+            BankTransaction.id.label("id"),
+            func.row_number().over(partition_by=batch, order_by=BankTransaction.id).label("seq"),
+        )
+        .where(
+            BankTransaction.account_pk.in_(account_pks),
+            BankTransaction.sent_at.in_([literal(at, UTCDateTime()) for at in sent_ats]),
+        )
+        .subquery()
+    )
+    await session.execute(
+        update(BankTransaction)
+        .where(
+            BankTransaction.id == numbered.c.id,
+            BankTransaction.send_seq.is_distinct_from(numbered.c.seq),
+        )
+        .values(send_seq=numbered.c.seq)
+        .execution_options(synchronize_session=False)
     )
 
 
 async def move_to_batch(
-    session: AsyncSession, account_pk: uuid.UUID, moved: Any, at: datetime
-) -> None:
-    """Keep sent_batches true when rows already sent get sent_at = `at` (a re-serve): `moved`
-    is a select of the rows' sent_at, run before their update."""
+    session: AsyncSession, account_pk: uuid.UUID, moved: ColumnElement[bool], at: datetime
+) -> int:
+    """Rows already sent (`moved`, of the locked account) are published again at `at` (a
+    re-serve): sent_batches follows them, and the batches they left (holes) and the one they
+    joined (possibly after rows of higher ids) are numbered again. Returns how many moved."""
     counts = (
         select(BankTransaction.sent_at, func.count()).where(moved).group_by(BankTransaction.sent_at)
     )
-    total = 0
+    left: dict[datetime, int] = {}
     for sent_at, n in (await session.execute(counts)).all():
-        total += int(n)
+        assert sent_at is not None  # `moved` are sent rows
+        left[sent_at] = int(n)
+    total = sum(left.values())
+    if not total:
+        return 0
+    # The rows of `at` that stay there come first (moved rows may be among them: a re-serve
+    # at the same instant as the last one).
+    staying = (await _batch_sizes(session, [account_pk], at)).get(account_pk, 0) - left.get(at, 0)
+    for sent_at, n in left.items():
         await session.execute(
             update(SentBatch)
             .where(SentBatch.account_pk == account_pk, SentBatch.sent_at == sent_at)
-            .values(row_count=SentBatch.row_count - int(n), changes=SentBatch.changes + 1)
+            .values(row_count=SentBatch.row_count - n)
             .execution_options(synchronize_session=False)
         )
-    if total:
-        one = select(
-            literal(account_pk, Uuid()),
-            literal(at, UTCDateTime()),
-            literal(total, Integer()),
-            literal(1, Integer()),
-        )
-        await session.execute(_add_to_batches(session, one))
-        await session.execute(
-            delete(SentBatch).where(SentBatch.account_pk == account_pk, SentBatch.row_count <= 0)
-        )
+    one = select(literal(account_pk, Uuid()), literal(at, UTCDateTime()), literal(total, Integer()))
+    await session.execute(_add_to_batches(session, one))
+    await session.execute(
+        delete(SentBatch).where(SentBatch.account_pk == account_pk, SentBatch.row_count <= 0)
+    )
+    sent = await _send_rows(session, moved, at, {account_pk: staying} if staying else {})
+    await renumber(session, [account_pk], [*left, at])
+    return sent
 
 
 async def claim_sendable(
@@ -212,23 +265,18 @@ async def count_pending(session: AsyncSession) -> int:
 
 
 async def mark_sent(session: AsyncSession, account_pks: Sequence[uuid.UUID], at: datetime) -> int:
-    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`
-    (and is counted in the accounts' batch of `at`)."""
-    pending = (
-        select(
-            BankTransaction.account_pk,
-            literal(at, UTCDateTime()),
-            func.count(),
-            literal(1, Integer()),
-        )
-        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
+    """Every pending transaction of these (locked) accounts becomes visible to Intuit at `at`,
+    counted in and numbered after the accounts' batch of `at` (normally new: one write a row)."""
+    pending = and_(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
+    # A batch of `at` already there (a second send at the same instant): numbered after it.
+    there = await _batch_sizes(session, account_pks, at)
+    counts = (
+        select(BankTransaction.account_pk, literal(at, UTCDateTime()), func.count())
+        .where(pending)
         .group_by(BankTransaction.account_pk)
     )
-    await session.execute(_add_to_batches(session, pending))
-    result = await session.execute(
-        update(BankTransaction)
-        .where(BankTransaction.account_pk.in_(account_pks), BankTransaction.sent_at.is_(None))
-        .values(sent_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    await session.execute(_add_to_batches(session, counts))
+    sent = await _send_rows(session, pending, at, there)
+    # It may hold rows of higher ids (moved there by a re-serve): then number it again.
+    await renumber(session, list(there), [at])
+    return sent

@@ -41,14 +41,26 @@ class BankTransaction(Base):
     transaction_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Its place in its batch (account_pk, sent_at), 1..n in id order: (sent_at, send_seq) is
+    # (sent_at, id) order, and an IDX page starts at a known (sent_at, send_seq) whatever its
+    # number. Null while pending; set by every statement that sends or re-serves.
+    send_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The push operation that brought it. Deliberately no foreign key or index: every row would
     # pay for them, and operations go away only with their account, which takes its rows along.
     push_operation_key: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 
     __table_args__ = (
         UniqueConstraint("account_pk", "transaction_id"),
-        # Intuit's pulls: an account's sent transactions by modifiedDate (= sent_at).
-        Index("ix_bank_transactions_account_sent", "account_pk", "sent_at", "id"),
+        # Intuit's pulls: an account's sent transactions by modifiedDate (= sent_at), then their
+        # place in the batch. Sent rows only: a push (pending rows) does not pay for it.
+        Index(
+            "ix_bank_transactions_account_sent_seq",
+            "account_pk",
+            "sent_at",
+            "send_seq",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
         # The daily send: only the pending ones, which are few next to the sent ones.
         Index(
             "ix_bank_transactions_pending",
@@ -63,8 +75,8 @@ class BankTransaction(Base):
 class SentBatch(Base):
     """How many of an account's sent transactions carry one sent_at (one send, or one re-serve):
     kept by every statement that sends or re-serves, in its transaction. An IDX page's
-    totalResults is the sum over the window (a few rows, not a count of the window), and
-    `changes` tells a remembered page cursor whether the rows before it may have moved."""
+    totalResults is the sum over the window (a few rows, not a count of the window), and the
+    batch where a page starts is found by summing the batches before it."""
 
     __tablename__ = "sent_batches"
 
@@ -73,7 +85,6 @@ class SentBatch(Base):
     )
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     row_count: Mapped[int] = mapped_column(Integer)
-    changes: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class PushOperation(Base):

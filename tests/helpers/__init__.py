@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import transaction
+from app.config import Settings
+from app.db import make_engine, transaction
 from app.tenants import service as tenants
 
 # Every secret the tests create: API and partner keys, passwords, OTPs, webhook secrets.
@@ -334,3 +336,13 @@ def v2_account(account_id: str = "acc-2", **kw: Any) -> dict[str, Any]:
 
 # Tests marked `configured(ON_POSTGRES, ...)` run only on PostgreSQL (see conftest.py).
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
+
+
+async def drop_schema(settings: Settings, schema: str) -> None:
+    """Drop a PostgreSQL schema a test (or the session) made, with all in it."""
+    engine = make_engine(settings.model_copy(update={"db_schema": None}))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await engine.dispose()
