@@ -200,13 +200,6 @@ def run(args: Any) -> dict[str, Any]:
                 tag = f"ing{clients}x{rep}"
                 rates.append(run_client(ingest(srv.url, key, chosen, args.seconds, tag)))
             results[f"ingest {clients} clients (tx/s)"] = summary(rates)
-        small_rates, small_latencies = [], []
-        for rep in range(args.repeats):
-            rate, got = run_client(
-                small_pushes(srv.url, key, feeds[2:6], args.seconds, f"small{rep}")
-            )
-            small_rates.append(rate)
-            small_latencies += got
         procs = (
             f"{processes} processes behind one port"
             if processes > 1
@@ -214,6 +207,17 @@ def run(args: Any) -> dict[str, Any]:
             if workers == 1
             else f"{workers} workers"
         )
-        results[f"pushes of 100 items, 4 clients, {procs} (pushes/s)"] = summary(small_rates)
-        results["pushes of 100 items, 4 clients, client-measured (ms)"] = summary(small_latencies)
+        for clients in args.clients:
+            small_rates, small_latencies = [], []
+            for rep in range(args.repeats):
+                rate, got = run_client(
+                    small_pushes(
+                        srv.url, key, feeds[2 : 2 + clients], args.seconds, f"s{clients}x{rep}"
+                    )
+                )
+                small_rates.append(rate)
+                small_latencies += got
+            label = f"pushes of 100 items, {clients} client{'s' if clients > 1 else ''}"
+            results[f"{label}, {procs} (pushes/s)"] = summary(small_rates)
+            results[f"{label}, client-measured (ms)"] = summary(small_latencies)
     return results

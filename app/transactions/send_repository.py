@@ -143,7 +143,10 @@ async def _send_rows(
     numbered = select(BankTransaction.id.label("id"), place.label("seq")).where(rows).subquery()
     result = await session.execute(
         update(BankTransaction)
-        .where(BankTransaction.id == numbered.c.id)
+        # `rows` on both sides: the join is then between two scans of the same few rows (the
+        # pending index), not the numbered rows against the whole table (a full scan per
+        # chunk: 24 s instead of 10 s for the 1M-transaction send before this was said).
+        .where(rows, BankTransaction.id == numbered.c.id)
         .values(sent_at=at, send_seq=numbered.c.seq)
         .execution_options(synchronize_session=False)
     )
@@ -168,20 +171,22 @@ async def renumber(
     if not account_pks or not sent_ats:
         return
     batch = (BankTransaction.account_pk, BankTransaction.sent_at)
+    batches = and_(
+        BankTransaction.account_pk.in_(account_pks),
+        BankTransaction.sent_at.in_([literal(at, UTCDateTime()) for at in sent_ats]),
+    )
     numbered = (
         select(
             BankTransaction.id.label("id"),
             func.row_number().over(partition_by=batch, order_by=BankTransaction.id).label("seq"),
         )
-        .where(
-            BankTransaction.account_pk.in_(account_pks),
-            BankTransaction.sent_at.in_([literal(at, UTCDateTime()) for at in sent_ats]),
-        )
+        .where(batches)
         .subquery()
     )
     await session.execute(
         update(BankTransaction)
         .where(
+            batches,  # both sides read the batches' rows only (see _send_rows)
             BankTransaction.id == numbered.c.id,
             BankTransaction.send_seq.is_distinct_from(numbered.c.seq),
         )
