@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -224,7 +225,8 @@ async def driver_errors(connection: AsyncConnection, sql: str) -> AsyncIterator[
     """asyncpg's errors raised as SQLAlchemy raises its own, for statements run on the driver:
     a lost server invalidates the pooled connection (the next request gets a new one) and is an
     OperationalError (503); a constraint is an IntegrityError; anything else a DBAPIError
-    carrying the driver's error. Parameters are never shown."""
+    carrying the driver's error. Parameters are never shown. A statement cancelled half-way
+    (the client went away) leaves the connection mid-protocol: it is invalidated too."""
     try:
         yield
     except (asyncpg.PostgresError, *_LOST) as error:
@@ -236,45 +238,71 @@ async def driver_errors(connection: AsyncConnection, sql: str) -> AsyncIterator[
         raise OperationalError(
             sql, None, error, hide_parameters=True, connection_invalidated=True
         ) from error
+    except asyncio.CancelledError:
+        await connection.invalidate()
+        raise
 
 
-_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], dict[str, Any]]
+async def driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under `connection`, inside its transaction. SQLAlchemy's asyncpg
+    adapter sends BEGIN just before the first statement it runs itself, so a statement run on
+    the driver before any other would run, and commit, on its own: its transaction is begun
+    here first (a lock taken by it then lasts until the request's commit)."""
+    raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if adapted._transaction is None:
+        async with driver_errors(connection, "BEGIN"):
+            try:
+                await adapted._start_transaction()
+            except Exception as error:  # the adapter's wrapping of asyncpg's own error
+                raise (error.__cause__ or error) from None
+    return raw.driver_connection
+
+
+# (SQL, its bound names in order with their bind processors, the names the caller must give,
+# the statement's own literal values)
+_Compiled = tuple[
+    str, list[tuple[str, Callable[[Any], Any] | None]], frozenset[str], dict[str, Any]
+]
 
 
 class Direct:
-    """A Core statement on the path of every push, run on PostgreSQL straight through asyncpg:
-    compiled once per dialect, its bound values put in order by SQLAlchemy's own bind
-    processors, its row returned as the driver reads it. This skips the ORM and the execution
-    context (about 210 µs of CPU a statement through `session.execute`, 60 µs here, measured
-    on the bench machine). Elsewhere (SQLite) it is `session.execute`. Only for statements whose
-    result columns need no type processing (ids, text, dates, booleans)."""
+    """A Core statement on the path of every push, run on PostgreSQL straight through asyncpg,
+    inside the session's transaction (`driver`): compiled once per dialect, its bound values put
+    in order by SQLAlchemy's own bind processors, its row returned as the driver reads it. This
+    skips the ORM and the execution context (about 210 µs of CPU a statement through
+    `session.execute`, 60 µs here, measured on the bench machine). Elsewhere (SQLite) it is
+    `session.execute`. Only for statements whose result columns need no type processing (ids,
+    text, dates, booleans), with no schema translation."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
-        self._compiled: _Compiled | None = None
+        self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        if self._compiled is None:
+        done = self._compiled.get(dialect.name)
+        if done is None:
             compiled: Any = self.statement.compile(dialect=dialect)
             processors = getattr(compiled, "_bind_processors", {})
-            names = compiled.positiontup or []
-            # The statement's own literals ('Pending', ...) are bound values too: their values
-            # are the defaults the caller's parameters go over.
-            self._compiled = (
-                str(compiled),
-                [(n, processors.get(n)) for n in names],
-                dict(compiled.params),
-            )
-        return self._compiled
+            names = list(compiled.positiontup or [])
+            # The statement's own literals ('Pending', ...) are bound values with a value; the
+            # caller's parameters are those without one.
+            literals = {n: v for n, v in compiled.params.items() if v is not None}
+            required = frozenset(n for n in names if n not in literals)
+            done = str(compiled), [(n, processors.get(n)) for n in names], required, literals
+            self._compiled[dialect.name] = done
+        return done
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> Sequence[Any] | None:
         connection = await session.connection()
         if connection.dialect.driver != "asyncpg":
             return (await session.execute(self.statement, params)).first()
-        sql, binds, defaults = self._compile(connection.dialect)
-        values = {**defaults, **params}
+        sql, binds, required, literals = self._compile(connection.dialect)
+        if not required <= params.keys():  # never a silent NULL for a forgotten parameter
+            raise KeyError(f"missing parameters: {sorted(required - params.keys())}")
+        values = {**literals, **params}
         args = [values[n] if p is None else p(values[n]) for n, p in binds]
-        driver: Any = (await connection.get_raw_connection()).driver_connection
+        asyncpg_connection = await driver(connection)
         async with driver_errors(connection, sql):
-            row: Sequence[Any] | None = await driver.fetchrow(sql, *args)
+            row: Sequence[Any] | None = await asyncpg_connection.fetchrow(sql, *args)
         return row

@@ -64,25 +64,32 @@ SURROGATE_REFUSED = (
     "Unpaired UTF-16 surrogates (\\ud800 to \\udfff on their own) are not text and are not "
     "accepted in any string."
 )
-# A surrogate comes from a \uD800-\uDFFF escape, or from its UTF-8-style bytes (ED A0-BF ..),
-# which json.loads lets through: the strings are scanned only when the body holds either.
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+# With the body decoded as strict UTF-8, a surrogate can only come from a \uD800-\uDFFF escape:
+# the strings are scanned only when the body holds one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_json(raw: bytes) -> Any:
-    """JSON with exact decimals (never floats) and a message that says where it broke. Strings
-    PostgreSQL cannot store (a NUL, an unpaired surrogate) are refused here, with a 400."""
+    """JSON in UTF-8 (RFC 8259; a leading BOM is allowed), with exact decimals (never floats)
+    and a message that says where it broke. Strings PostgreSQL cannot store (a NUL, an unpaired
+    surrogate) are refused here, with a 400."""
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Python's JSON reader would also take UTF-16 and UTF-32, and let UTF-8-style
+        # surrogate bytes through: neither is JSON on the wire.
+        raise BadRequest(f"Malformed JSON: not UTF-8 (byte {exc.start})") from exc
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from exc
-    if b"\\u0000" in raw and any("\x00" in t for t in _strings(data)):
+    if "\\u0000" in text and any("\x00" in t for t in _strings(data)):
         raise BadRequest(NUL_REFUSED)
-    if _SURROGATE.search(raw) and not all(_storable(t) for t in _strings(data)):
+    if _SURROGATE_ESCAPE.search(text) and not all(_storable(t) for t in _strings(data)):
         raise BadRequest(SURROGATE_REFUSED)
     return data
 

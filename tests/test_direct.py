@@ -5,16 +5,23 @@ surfaces as SQLAlchemy's own OperationalError with the pooled connection thrown 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import Direct, make_engine, make_sessionmaker
+from app.principal import Principal
 from app.tenants.tables import ApiKey, Tenant
-from tests.helpers import TenantKeys
+from app.transactions import repository
+from app.transactions.rules import Accepted
+from app.transactions.tables import BankTransaction, PushOperation
+from tests.feeds import connect
+from tests.helpers import Linkable, TenantKeys
 
 # A literal ('production') next to a parameter, a join and an id: what the push's own carry.
 _KEYS = (
@@ -67,3 +74,73 @@ async def test_a_lost_connection_is_sqlalchemys_error_and_leaves_the_pool(
             assert await KEYS.first(session, params) is not None
     finally:
         await engine.dispose()
+
+
+async def test_a_push_target_read_first_holds_its_lock_until_the_commit(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    linkable: Linkable,
+    tenant: TenantKeys,
+) -> None:
+    """The push's first statements run on the driver: they must still be inside the request's
+    transaction (SQLAlchemy's adapter begins it only before a statement of its own), or the
+    account lock would end with the statement and two pushes could judge the same account at
+    once."""
+    if not settings.database_url:
+        pytest.skip("row locks are PostgreSQL's (SQLite takes the write lock at BEGIN IMMEDIATE)")
+    await connect(linkable)
+    principal = Principal(uuid.UUID(tenant.id), "production")
+    company, connection = uuid.UUID(linkable.company["id"]), uuid.UUID(linkable.connection["id"])
+    lock = text("SELECT pk FROM source_accounts WHERE pk = :pk FOR UPDATE NOWAIT")
+    async with sessions() as session, session.begin():
+        target = await repository.push_target(
+            session, principal, company, connection, "chk-1", datetime.now(UTC)
+        )
+        assert target is not None
+        raw = await (await session.connection()).get_raw_connection()
+        assert raw.driver_connection.is_in_transaction()
+        async with sessions() as other, other.begin():
+            with pytest.raises(DBAPIError, match="could not obtain lock"):
+                await other.execute(lock, {"pk": target.account.pk})
+    async with sessions() as other, other.begin():  # committed: the lock is gone
+        assert (await other.execute(lock, {"pk": target.account.pk})).scalar_one()
+
+
+async def test_the_push_write_is_undone_with_its_request(
+    sessions: async_sessionmaker[AsyncSession], linkable: Linkable, tenant: TenantKeys
+) -> None:
+    """A push's rows written on the driver roll back with the request's transaction."""
+    await connect(linkable)
+    principal = Principal(uuid.UUID(tenant.id), "production")
+    company, connection = uuid.UUID(linkable.company["id"]), uuid.UUID(linkable.connection["id"])
+    now = datetime.now(UTC)
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with sessions() as session, session.begin():
+            target = await repository.push_target(
+                session, principal, company, connection, "chk-1", now
+            )
+            assert target is not None
+            op = PushOperation(
+                key=uuid.uuid4(),
+                company_id=company,
+                connection_id=connection,
+                account_pk=target.account.pk,
+                account_id="chk-1",
+                status="Pending",
+                status_code=202,
+                transaction_count=1,
+                requested_at=now,
+                warnings=[],
+            )
+            item = Accepted("undone-1", now.date(), "Rolled back", Decimal("-1.00"), None, None, "")
+            await repository.store_push(session, op, [item], {"latest_cleared_on": now.date()})
+            raise Undo
+    async with sessions() as session:
+        stored = await session.execute(
+            select(BankTransaction.id).where(BankTransaction.transaction_id == "undone-1")
+        )
+        assert stored.first() is None

@@ -77,11 +77,13 @@ async def test_api_keys_are_stored_only_as_digests(
         (b"[1, 2", "Malformed JSON"),
         (b"\xff\xfe", "Malformed JSON"),
         (b'{"name": "a\\u0000b"}', "NUL characters"),
-        # Unpaired surrogates are not text PostgreSQL (or anyone) can store: as an escape, as
-        # their UTF-8-style bytes (which Python's JSON decoder lets through), in a key.
+        # Unpaired surrogates are not text PostgreSQL (or anyone) can store: as an escape, in
+        # a key; as UTF-8-style bytes (which Python's JSON reader would let through) the body
+        # is not UTF-8, nor is UTF-16 (which it would also read), NUL inside or not.
         (b'{"name": "caf\\ud800"}', "Unpaired UTF-16 surrogates"),
-        (b'{"name": "caf\xed\xa0\x80"}', "Unpaired UTF-16 surrogates"),
         (b'{"name": "x", "\\udc00": 1}', "Unpaired UTF-16 surrogates"),
+        (b'{"name": "caf\xed\xa0\x80"}', "not UTF-8"),
+        ('{"name": "a\x00b"}'.encode("utf-16"), "not UTF-8"),
     ],
 )
 async def test_malformed_json_is_400_with_where(api: Api, raw: bytes, fragment: str) -> None:

@@ -32,7 +32,7 @@ from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
-from app.db import Direct, driver_errors, uuid_param
+from app.db import Direct, driver, driver_errors, uuid_param
 from app.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
@@ -142,11 +142,10 @@ async def store_push(
         await insert_many(session, operation.account_pk, key, at, items)
         await record_push(session, operation, account_values)
         return
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+    asyncpg_connection = await driver(connection)
     with_balance = "balance" in account_values
     async with driver_errors(connection, _PUSH_WHOLE):
-        stored = await driver.fetchval(
+        stored = await asyncpg_connection.fetchval(
             _PUSH_WHOLE,
             operation.account_pk,
             _rows_json(items),
@@ -166,7 +165,7 @@ async def store_push(
             account_values.get("balance"),
         )
         if stored != len(items):  # some ids were known: nothing but those rows was written
-            await driver.execute(_FORGET_PUSH, operation.account_pk, operation.key)
+            await asyncpg_connection.execute(_FORGET_PUSH, operation.account_pk, operation.key)
             raise DuplicateTransaction
 
 
@@ -184,14 +183,13 @@ async def insert_many(
     DuplicateTransaction with nothing of the push left and the transaction usable."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql" and len(items) <= UNNEST_MAX_ITEMS:
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+        asyncpg_connection = await driver(connection)
         async with driver_errors(connection, _UNNEST_INSERT):
-            status = await driver.execute(
+            status = await asyncpg_connection.execute(
                 _UNNEST_INSERT, account_pk, _rows_json(items), accepted_at, operation_key
             )
             if int(status.rsplit(" ", 1)[1]) != len(items):  # "INSERT 0 <rows>": some known
-                await driver.execute(_FORGET_PUSH, account_pk, operation_key)
+                await asyncpg_connection.execute(_FORGET_PUSH, account_pk, operation_key)
                 raise DuplicateTransaction
         return
     records = [
@@ -215,10 +213,9 @@ async def insert_many(
                 rows = [dict(zip(_COPY_COLUMNS, r, strict=True)) for r in records]
                 await session.execute(insert(BankTransaction), rows)
                 return
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
+            asyncpg_connection = await driver(connection)
             async with driver_errors(connection, "COPY bank_transactions"):
-                await driver.copy_records_to_table(
+                await asyncpg_connection.copy_records_to_table(
                     BankTransaction.__tablename__, records=records, columns=_COPY_COLUMNS
                 )
     except IntegrityError as exc:
