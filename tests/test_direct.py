@@ -21,7 +21,7 @@ from app.transactions import repository
 from app.transactions.rules import Accepted
 from app.transactions.tables import BankTransaction, PushOperation
 from tests.feeds import connect
-from tests.helpers import Linkable, TenantKeys
+from tests.helpers import ON_POSTGRES, Linkable, TenantKeys
 
 # A literal ('production') next to a parameter, a join and an id: what the push's own carry.
 _KEYS = (
@@ -50,11 +50,10 @@ async def test_direct_answers_as_sqlalchemy_does(
     assert nothing is None
 
 
+@pytest.mark.configured(ON_POSTGRES, "needs PostgreSQL (DATABASE_URL)")
 async def test_a_lost_connection_is_sqlalchemys_error_and_leaves_the_pool(
     settings: Settings, tenant: TenantKeys
 ) -> None:
-    if not settings.database_url:
-        pytest.skip("the driver path is PostgreSQL's (SQLite runs through the session)")
     engine = make_engine(settings.model_copy(update={"db_pool_size": 1}))
     sessions = make_sessionmaker(engine)
     params = {"tenant_id": uuid.UUID(tenant.id)}
@@ -76,18 +75,14 @@ async def test_a_lost_connection_is_sqlalchemys_error_and_leaves_the_pool(
         await engine.dispose()
 
 
+@pytest.mark.configured(ON_POSTGRES, "needs PostgreSQL (DATABASE_URL)")
 async def test_a_push_target_read_first_holds_its_lock_until_the_commit(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    linkable: Linkable,
-    tenant: TenantKeys,
+    sessions: async_sessionmaker[AsyncSession], linkable: Linkable, tenant: TenantKeys
 ) -> None:
     """The push's first statements run on the driver: they must still be inside the request's
     transaction (SQLAlchemy's adapter begins it only before a statement of its own), or the
     account lock would end with the statement and two pushes could judge the same account at
     once."""
-    if not settings.database_url:
-        pytest.skip("row locks are PostgreSQL's (SQLite takes the write lock at BEGIN IMMEDIATE)")
     await connect(linkable)
     principal = Principal(uuid.UUID(tenant.id), "production")
     company, connection = uuid.UUID(linkable.company["id"]), uuid.UUID(linkable.connection["id"])
