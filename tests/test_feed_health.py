@@ -239,5 +239,5 @@ async def test_reserve_republishes_with_the_same_ids_and_is_audited(
 
     pulls = (await feed.api.call("GET", f"{feed.account_path}/pulls")).json()["results"]
     assert [(p["rows"], p["statusCode"]) for p in pulls[:2]] == [(2, 200), (2, 200)]
-    assert pulls[0]["startDate"] == "2026-03-12T00:00:00Z"
+    assert pulls[0]["startDate"] == "2026-03-12T12:00:00Z"  # the date read Anywhere on Earth
     assert pulls[0]["pulledOnUtc"] > pulls[1]["pulledOnUtc"]

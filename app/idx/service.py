@@ -211,12 +211,25 @@ async def list_accounts(
     )
 
 
-def _bound(value: date | datetime | None) -> datetime | None:
+# IDX dates are read Anywhere on Earth (SPEC §5, docs/IDX.md): the date D is the day D in UTC-12,
+# [D 12:00Z, D+1 12:00Z). A caller counting dates in any zone from UTC-12 to UTC+14 who asks up
+# to its tomorrow gets everything sent so far, and consecutive windows still meet edge to edge.
+AOE_DAY_STARTS = time(12)
+
+
+def date_starts_at(day: date) -> datetime:
+    """When the IDX date `day` starts (and the date before it ends): D 12:00Z."""
+    return datetime.combine(day, AOE_DAY_STARTS, UTC)
+
+
+def bound(value: date | datetime | None) -> datetime | None:
+    """An IDX startDate/endDate as an instant: a date by date_starts_at, a date-time as given
+    (UTC when it names no zone)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, time(), UTC)
+    return date_starts_at(value)
 
 
 async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date:
@@ -287,7 +300,7 @@ async def list_transactions(
     account = await repository.account_for_update(session, principal, pk) if pk else None
     if account is None:
         raise NotFound(f"No account was found with ID {account_id}")
-    start, end = _bound(q.startDate), _bound(q.endDate)
+    start, end = bound(q.startDate), bound(q.endDate)
     now = clock.now()
     if start is not None and end is not None and start > end:
         raise PullRefused(
