@@ -101,6 +101,7 @@ class IntuitTransaction(Wire):
     postedDate: date
     fundsAvailableDate: date
     transactionDescription: str
+    payeeName: str | None = Field(default=None, exclude_if=_none)
     referenceNumber: str | None = None
     amount: Amount
     transactionValueType: Literal["CREDIT", "DEBIT"]
