@@ -129,7 +129,8 @@ class Company(CodatShape):
     tags: dict[str, str] = Field(default_factory=dict)
     referenceSubsidiaryCompanies: list[dict[str, str]] = Field(default_factory=list)
     dataConnections: list[Connection] = Field(default_factory=list)
-    timeZone: str = Field(
+    timeZone: str | None = Field(
+        default=None,
         description="Extension, with `Bankfeeds-Include: timeZone` only: the zone used for "
         "'today' in push rules."
     )

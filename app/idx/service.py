@@ -206,7 +206,6 @@ def intuit_transactions(
             "postedDate": row.cleared_on,
             "fundsAvailableDate": row.cleared_on,
             "transactionDescription": row.description,
-            "referenceNumber": row.reference_number,
             "amount": amount,
             "transactionValueType": "CREDIT" if credit else "DEBIT",
             "modifiedDate": row.sent_at,
@@ -214,6 +213,8 @@ def intuit_transactions(
         }
         if row.payee_name is not None:  # a string in Intuit's contract, never null: left out
             values["payeeName"] = row.payee_name
+        if row.reference_number is not None:  # else the model's default, null
+            values["referenceNumber"] = row.reference_number
         out.append(_constructed(schemas.IntuitTransaction, values))
     return out
 
