@@ -68,7 +68,7 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
     account = f"/portal/companies/{company}/accounts/{feed.idx_account_id}"
     page = (await signed_in.get(account)).text
     assert 'class="badge delivered"' in page
-    assert "<th scope=\"col\">Payee</th>" in page and "Hydro Québec" in page and "INV-7" in page
+    assert '<th scope="col">Payee</th>' in page and "Hydro Québec" in page and "INV-7" in page
     assert "Last pulls by QuickBooks" in page and "2026-03-10 \u2013 2026-03-11" in page
     rows = list(
         csv.DictReader(

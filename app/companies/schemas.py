@@ -132,7 +132,7 @@ class Company(CodatShape):
     timeZone: str | None = Field(
         default=None,
         description="Extension, with `Bankfeeds-Include: timeZone` only: the zone used for "
-        "'today' in push rules."
+        "'today' in push rules.",
     )
 
 
