@@ -41,6 +41,7 @@ from app.inputs import (
 from app.logs import tenant_id
 from app.principal import Caller
 from app.ratelimit import limits_of
+from app.schemas import INCLUDE_HEADER, asked_to_include, included
 from app.services import Services
 
 log = logging.getLogger("app.api")
@@ -296,7 +297,11 @@ async def _run(
             query = parse_query(request, op.query) if op.query is not None else None
             body = await read_body(request, op) if op.body is not None else None
             call = Call(request, services, session, principal, path, query, body)
-            response = render(op, await op.handler(call))
+            asked = included.set(asked_to_include(request.headers.get(INCLUDE_HEADER)))
+            try:
+                response = render(op, await op.handler(call))
+            finally:
+                included.reset(asked)
             if finish is not None:
                 await finish(session, principal, response)
     except ApiError as exc:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 # White space spelled out: Python's `\s` also takes \x1c-\x1f and the Rust regex engine that
 # checks pydantic patterns does not, so a pattern with `\s` would mean two things.
@@ -35,6 +45,33 @@ class Wire(BaseModel):
     """Base of every response shape: field names are the wire's camelCase."""
 
     model_config = ConfigDict(populate_by_name=True, from_attributes=True)
+
+
+# Codat's shapes exactly, by default (SPEC §5): our additions to a shape Codat defines are
+# served inline only to a request that opts in with this header, which a Codat client never
+# sends, e.g. `Bankfeeds-Include: feedHealth, timeZone`. app/api.py sets `included` per request.
+INCLUDE_HEADER = "Bankfeeds-Include"
+included: ContextVar[frozenset[str]] = ContextVar("bankfeeds_included", default=frozenset())
+
+
+def asked_to_include(header: str | None) -> frozenset[str]:
+    return frozenset(p.strip() for p in (header or "").split(",") if p.strip())
+
+
+class CodatShape(Wire):
+    """A shape Codat's reference defines, with our additions: EXTENSIONS maps each added field
+    to the opt-in that shows it; without that opt-in the field is left out of the answer."""
+
+    EXTENSIONS: ClassVar[dict[str, str]] = {}
+
+    @model_serializer(mode="wrap")
+    def _codat_exactly(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        asked = included.get()
+        hidden = {f for f, opt_in in self.EXTENSIONS.items() if opt_in not in asked}
+        if not hidden or not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if k not in hidden}
 
 
 class ErrorValidationItem(Wire):

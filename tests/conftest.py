@@ -27,6 +27,7 @@ from app.config import Settings
 from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.services import Services
+from tests.contracts import codat
 from tests.helpers import (
     IN_PROCESS_APPS,
     LOG_LINES,
@@ -196,10 +197,27 @@ def sessions(services: Services) -> async_sessionmaker[AsyncSession]:
     return services.sessions
 
 
+async def _codat_shapes(response: httpx.Response) -> None:
+    """Every client-API answer the suite gets is checked against Codat's reference document,
+    additional properties refused (tests/contracts/codat.py): a non-conforming answer fails the
+    test that produced it."""
+    if "json" not in response.headers.get("content-type", ""):
+        return
+    await response.aread()
+    request = response.request
+    if codat.OPT_IN_HEADER in request.headers:  # asked for our additions: not Codat's shape
+        return
+    codat.check_answer(request.method, request.url.path, response.status_code, response.content)
+
+
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://api.test",
+        event_hooks={"response": [_codat_shapes]},
+    ) as c:
         yield c
 
 

@@ -42,9 +42,9 @@ async def test_create_v1_and_v2_and_list(api: Api) -> None:
         "modifiedDate": v1["modifiedDate"],
         "status": "pending",
         "feedStartDate": None,
-        "lastPulledOnUtc": None,
-        "feedHealth": None,
-    }
+    }, "Codat's shape exactly: no extension by default"
+    opted = await api.http.get(base, headers={**api.headers, "Bankfeeds-Include": "feedHealth"})
+    assert opted.json()[0]["feedHealth"] is None and opted.json()[0]["lastPulledOnUtc"] is None
     r = await api.call("POST", base, v2_account("sav-1"))
     assert r.status_code == 200, r.text
     v2 = r.json()

@@ -29,7 +29,12 @@ async def states(feed: Feed, status: str | None = None) -> dict[str, dict[str, A
 
 
 async def operation(feed: Feed, key: str) -> dict[str, Any]:
-    r = await feed.api.call("GET", f"/companies/{feed.link.company['id']}/push/{key}")
+    """The push operation with its delivery inline (the opt-in; Codat's shape has none)."""
+    path = f"/companies/{feed.link.company['id']}/push/{key}"
+    plain = await feed.api.call("GET", path)
+    assert "deliveredOnUtc" not in plain.json(), "Codat's shape by default"
+    opted = {**feed.api.headers, "Bankfeeds-Include": "deliveredOnUtc"}
+    r = await feed.api.http.get(path, headers=opted)
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -145,12 +150,20 @@ async def test_stale_after_48_hours_once_then_fresh_on_the_next_pull(
         assert account["feedHealth"] == "stale"
         assert account["staleSinceUtc"] == "2026-03-12T16:00:00Z"
         assert account["status"] == "connected"
-        listed = await feed.api.call(
-            "GET", f"{feed.link.connection_path}/connectionInfo/bankFeedAccounts"
-        )
+        accounts = f"{feed.link.connection_path}/connectionInfo/bankFeedAccounts"
+        listed = await feed.api.call("GET", accounts)
+        plain = next(a for a in listed.json() if a["id"] == "chk-1")
+        assert "feedHealth" not in plain and "lastPulledOnUtc" not in plain, "Codat's shape"
+        opted = {**feed.api.headers, "Bankfeeds-Include": "feedHealth"}
+        listed = await feed.api.http.get(accounts, headers=opted)
         answer = next(a for a in listed.json() if a["id"] == "chk-1")
-        assert answer["feedHealth"] == "stale", "the account answers carry it too"
+        assert answer["feedHealth"] == "stale", "the account answers carry it on opt-in"
         assert answer["lastPulledOnUtc"] == "2026-03-10T15:00:00Z"
+        patched = await feed.api.http.patch(
+            f"{accounts}/chk-1", json={"accountName": "Business Checking"}, headers=opted
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["feedHealth"] == "stale"
         scraped = (await client.get("/metrics")).text
         assert metric_value(scraped, "bankfeeds_stale_source_accounts", tenant=tenant.id) == 1
 
@@ -239,5 +252,5 @@ async def test_reserve_republishes_with_the_same_ids_and_is_audited(
 
     pulls = (await feed.api.call("GET", f"{feed.account_path}/pulls")).json()["results"]
     assert [(p["rows"], p["statusCode"]) for p in pulls[:2]] == [(2, 200), (2, 200)]
-    assert pulls[0]["startDate"] == "2026-03-12T00:00:00Z"
+    assert pulls[0]["startDate"] == "2026-03-12T12:00:00Z"  # the date read Anywhere on Earth
     assert pulls[0]["pulledOnUtc"] > pulls[1]["pulledOnUtc"]

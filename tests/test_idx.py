@@ -126,10 +126,11 @@ async def test_transactions_window_paging_and_shape(
         if a["accountType"] == "deposit" and a["primaryCurrency"] == "USD"
     )
     pk = (await account_row(sessions, linkable, "chk-1")).pk
+    # Dates are read Anywhere on Earth: the date 2026-03-02 is [03-02 12:00Z, 03-03 12:00Z).
     sent = [
-        ("t1", Decimal("-100.00"), datetime(2026, 3, 1, 23, 59, tzinfo=UTC)),
-        ("t2", Decimal("2500.50"), datetime(2026, 3, 2, 5, 0, tzinfo=UTC)),
-        ("t3", Decimal("-0.01"), datetime(2026, 3, 3, 5, 0, tzinfo=UTC)),
+        ("t1", Decimal("-100.00"), datetime(2026, 3, 2, 11, 59, 59, tzinfo=UTC)),
+        ("t2", Decimal("2500.50"), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)),
+        ("t3", Decimal("-0.01"), datetime(2026, 3, 4, 5, 0, tzinfo=UTC)),
     ]
     async with transaction(sessions) as session:
         for tid, amount, at in sent:
@@ -157,7 +158,7 @@ async def test_transactions_window_paging_and_shape(
     assert credit["transactionValueType"] == "CREDIT"
     assert credit["depositTransactionInfo"] == {"depositTransactionType": "credit"}
     assert credit["status"] == "POSTED"
-    assert credit["modifiedDate"] == "2026-03-02T05:00:00Z"
+    assert credit["modifiedDate"] == "2026-03-02T12:00:00Z"
     assert credit["transactionDescription"] == "Tx t2"
     assert credit["accountId"] == checking["id"]
     assert debit["amount"]["amount"] == "-0.01"

@@ -75,9 +75,10 @@ async def test_0014_numbers_each_sent_batch_in_id_order_and_downgrades(fresh: Se
                 )
             )
             await session.flush()
+            # Named columns only: later revisions add columns 0013 did not have.
             for n, pk in enumerate(accounts):
-                session.add(
-                    SourceAccount(
+                await session.execute(
+                    insert(SourceAccount.__table__).values(
                         pk=pk,
                         connection_id=connection,
                         account_id=f"a{n}",
@@ -87,7 +88,6 @@ async def test_0014_numbers_each_sent_batch_in_id_order_and_downgrades(fresh: Se
                         created_at=AT,
                     )
                 )
-            await session.flush()
             # Two batches per account, their rows' ids interleaved across accounts and
             # batches, and a pending row: written as 0013 had them (no send_seq).
             batches = [AT, AT + timedelta(days=1)]

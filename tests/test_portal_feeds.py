@@ -59,13 +59,16 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     feed = await connect(linkable)
-    await feed.push([tx("p1", day(0)), tx("p2", day(0))])
+    await feed.push(
+        [tx("p1", day(0), counterparty="Hydro Québec", reference="INV-7"), tx("p2", day(0))]
+    )
     clock.freeze(NOW + timedelta(minutes=5))
     await feed.pull(day(0), day(1))  # Update: sent and delivered
     company = linkable.company["id"]
     account = f"/portal/companies/{company}/accounts/{feed.idx_account_id}"
     page = (await signed_in.get(account)).text
     assert 'class="badge delivered"' in page
+    assert '<th scope="col">Payee</th>' in page and "Hydro Québec" in page and "INV-7" in page
     assert "Last pulls by QuickBooks" in page and "2026-03-10 \u2013 2026-03-11" in page
     rows = list(
         csv.DictReader(
@@ -75,6 +78,9 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
         )
     )
     assert {r["transactionId"] for r in rows} == {"p1", "p2"}
+    by_id = {r["transactionId"]: r for r in rows}
+    assert (by_id["p1"]["payee"], by_id["p1"]["reference"]) == ("Hydro Québec", "INV-7")
+    assert (by_id["p2"]["payee"], by_id["p2"]["reference"]) == ("", "")
     assert {r["status"] for r in rows} == {"delivered"}
     assert rows[0]["deliveredOnUtc"].startswith("2026-03-10T15:05")
 

@@ -105,7 +105,10 @@ async def test_push_then_daily_send_then_pull(
         assert op["changes"][0]["type"] == "Created"
 
         clock.freeze(send_at + timedelta(hours=2))
-        body = (await feed.pull("2026-03-11", "2026-03-12")).json()
+        # Sent at 05:00Z on 11 March: the IDX date 2026-03-10, read Anywhere on Earth (it
+        # runs to 11 March 12:00Z); the window up to tomorrow holds it.
+        assert (await feed.pull("2026-03-11", "2026-03-12")).json()["results"] == []
+        body = (await feed.pull("2026-03-10", "2026-03-12")).json()
         assert [t["transactionDescription"] for t in body["results"]] == [
             "Purchase d1",
             "Purchase d2",

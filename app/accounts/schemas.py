@@ -24,7 +24,15 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from app.accounts import tables
-from app.schemas import WS, Money, Wire, WireDate, WireDateOrDateTime, WireDateTime
+from app.schemas import (
+    WS,
+    CodatShape,
+    Money,
+    Wire,
+    WireDate,
+    WireDateOrDateTime,
+    WireDateTime,
+)
 
 V2_ACCOUNT_TYPES = ("checking", "savings", "loan", "creditCard", "prepaidCard")
 CURRENCIES = ("USD", "CAD")
@@ -165,10 +173,15 @@ AnyPrototype = Annotated[
 BatchBody = Annotated[list[AnyPrototype], Field(min_length=1, max_length=500)]
 
 
-class SourceAccount(Wire):
+# Feed health inline only on the opt-in (SPEC §5); …/feedHealth always has it.
+_FEED_HEALTH = {"lastPulledOnUtc": "feedHealth", "feedHealth": "feedHealth"}
+
+
+class SourceAccount(CodatShape):
     """Source account (v1), as listed and returned."""
 
     model_config = ConfigDict(title="Source account (v1)", extra="forbid")
+    EXTENSIONS = _FEED_HEALTH
 
     id: str
     accountName: str | None = None
@@ -182,17 +195,20 @@ class SourceAccount(Wire):
     feedStartDate: datetime | None = None
     lastPulledOnUtc: datetime | None = Field(
         default=None,
-        description="Extension: when QuickBooks last asked for this account's transactions.",
+        description="Extension, with `Bankfeeds-Include: feedHealth` only: when QuickBooks last "
+        "asked for this account's transactions.",
     )
     feedHealth: FeedHealth | None = Field(
         default=None,
-        description="Extension: healthy, stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS) or "
-        "disconnected; null until QuickBooks first pulls.",
+        description="Extension, with `Bankfeeds-Include: feedHealth` only: healthy, stale (not "
+        "pulled for BANKFEEDS_STALE_AFTER_HOURS) or disconnected; null until QuickBooks first "
+        "pulls.",
     )
 
 
-class SourceAccountV2(Wire):
+class SourceAccountV2(CodatShape):
     model_config = ConfigDict(title="Source account (v2)", extra="forbid")
+    EXTENSIONS = _FEED_HEALTH
 
     id: str
     accountName: str
@@ -208,12 +224,14 @@ class SourceAccountV2(Wire):
     feedStartDate: date | None = None
     lastPulledOnUtc: datetime | None = Field(
         default=None,
-        description="Extension: when QuickBooks last asked for this account's transactions.",
+        description="Extension, with `Bankfeeds-Include: feedHealth` only: when QuickBooks last "
+        "asked for this account's transactions.",
     )
     feedHealth: FeedHealth | None = Field(
         default=None,
-        description="Extension: healthy, stale (not pulled for BANKFEEDS_STALE_AFTER_HOURS) or "
-        "disconnected; null until QuickBooks first pulls.",
+        description="Extension, with `Bankfeeds-Include: feedHealth` only: healthy, stale (not "
+        "pulled for BANKFEEDS_STALE_AFTER_HOURS) or disconnected; null until QuickBooks first "
+        "pulls.",
     )
 
 

@@ -36,6 +36,8 @@ def _row(body: Prototype) -> dict[str, Any]:
         "currency": body.currency,
         "balance": body.balance,
         "modified_date": body.modifiedDate or now,
+        "own_balance": body.balance,
+        "own_balance_at": body.modifiedDate or now,
         "status": "pending",
         "created_at": now,
     }
@@ -215,10 +217,12 @@ async def update(
     if "accountName" in given:
         account.account_name = body.accountName
     if balance_changes:
-        account.balance = body.balance
+        account.balance = account.own_balance = body.balance
     disconnecting = new_status == "disconnected" and account.status != "disconnected"
     account.status = new_status
     account.modified_date = clock.now()
+    if balance_changes:
+        account.own_balance_at = account.modified_date
     await session.flush()
     if disconnecting:
         await lifecycle.account_disconnected(session, account)

@@ -31,6 +31,10 @@ class SourceAccount(Base):
     currency: Mapped[str] = mapped_column(String(3))
     balance: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     modified_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The balance as the client set it through the account API (create, update), and when; a
+    # push's balance does not move it. IDX serves it until a sent line carries a balance.
+    own_balance: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    own_balance_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     feed_start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     # The latest cleared date accepted so far: the chronological rule's floor, kept here so a

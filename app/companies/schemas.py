@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.connections.schemas import Connection
-from app.schemas import WS, PageMeta, Wire
+from app.schemas import WS, CodatShape, PageMeta
 
 # Codat's name characters (^[A-Za-z0-9\s\-',&@.,?!\s]+$), plus the letters of any alphabet with
 # their accents (SPEC §4: `Café Dupont`), so every name Codat accepts is still accepted: letters
@@ -111,7 +111,9 @@ class CompanyUpdateRequest(BaseModel):
     timeZone: TimeZone | None = None
 
 
-class Company(Wire):
+class Company(CodatShape):
+    EXTENSIONS = {"timeZone": "timeZone"}  # inline only with `Bankfeeds-Include: timeZone`
+
     id: str
     name: str
     description: str | None = None
@@ -127,7 +129,11 @@ class Company(Wire):
     tags: dict[str, str] = Field(default_factory=dict)
     referenceSubsidiaryCompanies: list[dict[str, str]] = Field(default_factory=list)
     dataConnections: list[Connection] = Field(default_factory=list)
-    timeZone: str = Field(description="Extension: the zone used for 'today' in push rules.")
+    timeZone: str | None = Field(
+        default=None,
+        description="Extension, with `Bankfeeds-Include: timeZone` only: the zone used for "
+        "'today' in push rules.",
+    )
 
 
 class Companies(PageMeta):

@@ -16,8 +16,12 @@ class Pull(Wire):
     model_config = ConfigDict(title="Feed pull")
 
     pulledOnUtc: datetime
-    startDate: datetime | None = Field(description="modifiedDate from (inclusive), as asked.")
-    endDate: datetime | None = Field(description="modifiedDate until (exclusive), as asked.")
+    startDate: datetime | None = Field(
+        description="modifiedDate from (inclusive): the date asked, read Anywhere on Earth."
+    )
+    endDate: datetime | None = Field(
+        description="modifiedDate until (exclusive): the date asked, read Anywhere on Earth."
+    )
     pageNumber: int
     pageSize: int
     rows: int = Field(description="Transactions this answer carried.")

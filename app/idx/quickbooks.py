@@ -4,6 +4,8 @@
   over the next five hours (hourly), then waits for the next night.
 - **Update** (the SMB's button) asks for the last 90 days.
 - `startDate` is inclusive and `endDate` exclusive, both on `modifiedDate`; pages of up to 5,000.
+  Its dates are Pacific dates (Intuit's servers count days in the Pacific zone); the service
+  reads them Anywhere on Earth (docs/IDX.md), so "up to tomorrow" holds everything sent so far.
 - One copy per `transactionId`: a transaction served again (an overlapping range, a re-serve)
   is not booked twice.
 
@@ -61,6 +63,11 @@ def nightly_after(moment: datetime) -> datetime:
     return at
 
 
+def pacific_today() -> date:
+    """Today as Intuit's servers count it."""
+    return clock.now().astimezone(PACIFIC).date()
+
+
 def retry_times(first: datetime) -> list[datetime]:
     return [first + RETRY_EVERY * (k + 1) for k in range(RETRIES)]
 
@@ -113,8 +120,8 @@ class QuickBooks:
 
     async def download(self, account: LinkedAccount, start: date) -> list[dict[str, Any]]:
         """Every page of [start, tomorrow) on modifiedDate; books what is new. Returns it."""
-        # The IDX API reads dates as UTC days: until the end of today, UTC.
-        end = clock.now().date() + timedelta(days=1)
+        # Up to tomorrow, a Pacific date (read Anywhere on Earth by the service).
+        end = pacific_today() + timedelta(days=1)
         fresh: list[dict[str, Any]] = []
         page, seen = 1, 0
         while True:
@@ -139,7 +146,7 @@ class QuickBooks:
             page += 1
         account.last_success = clock.now()
         # The next night asks from the day of this download (inclusive): overlaps are booked once.
-        account.since = clock.now().date() - timedelta(days=1)
+        account.since = pacific_today() - timedelta(days=1)
         return fresh
 
     async def nightly(self, account: LinkedAccount) -> list[dict[str, Any]]:
@@ -147,5 +154,4 @@ class QuickBooks:
 
     async def update(self, account: LinkedAccount) -> list[dict[str, Any]]:
         """The Update button: the last 90 days."""
-        today = clock.now().date()
-        return await self.download(account, today - timedelta(days=UPDATE_DAYS))
+        return await self.download(account, pacific_today() - timedelta(days=UPDATE_DAYS))

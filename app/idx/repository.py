@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
@@ -44,6 +45,29 @@ async def accounts_page(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars()), int(total)
+
+
+async def published_balances(
+    session: AsyncSession, pks: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Decimal, date]]:
+    """Per account, the balance of its latest sent line that carried one (in the order the lines
+    were accepted, so a re-serve of old lines does not bring an old balance back) and that line's
+    date. Lines still pending never count: QuickBooks cannot see them yet."""
+    if not pks:
+        return {}
+    t = BankTransaction
+    latest = (
+        select(func.max(t.id))
+        .where(t.account_pk == SourceAccount.pk, t.balance.is_not(None), t.sent_at.is_not(None))
+        .scalar_subquery()
+    )
+    ids = select(latest).where(SourceAccount.pk.in_(pks))
+    stmt = select(t.account_pk, t.balance, t.cleared_on).where(t.id.in_(ids))
+    return {
+        pk: (balance, on)
+        for pk, balance, on in (await session.execute(stmt)).all()
+        if balance is not None
+    }
 
 
 async def mark_listed(session: AsyncSession, pks: Sequence[uuid.UUID], at: datetime) -> None:

@@ -93,8 +93,10 @@ class Sandbox:
             click.echo("No linked accounts: run `bankfeeds sandbox qbo link` first.")
             return 0
         shown = 0
-        tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
-        back = (datetime.now(UTC).date() - timedelta(days=quickbooks.UPDATE_DAYS)).isoformat()
+        # Pacific dates, as Intuit's servers count them (read Anywhere on Earth by the service).
+        today = quickbooks.pacific_today()
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        back = (today - timedelta(days=quickbooks.UPDATE_DAYS)).isoformat()
         for account_id, info in linked.items():
             rows = self.transactions(account_id, back if update else info["since"], tomorrow)
             fresh = [t for t in rows if t["transactionId"] not in info["seen"]]
@@ -108,7 +110,9 @@ class Sandbox:
                 info["seen"].append(t["transactionId"])
             shown += len(fresh)
             if rows:
-                info["since"] = max(t["modifiedDate"] for t in rows)[:10]
+                # The day before the latest modifiedDate's: its date starts at noon UTC.
+                last = date.fromisoformat(max(t["modifiedDate"] for t in rows)[:10])
+                info["since"] = (last - timedelta(days=1)).isoformat()
         self.save()
         return shown
 

@@ -101,6 +101,7 @@ class IntuitTransaction(Wire):
     postedDate: date
     fundsAvailableDate: date
     transactionDescription: str
+    payeeName: str | None = Field(default=None, exclude_if=_none)
     referenceNumber: str | None = None
     amount: Amount
     transactionValueType: Literal["CREDIT", "DEBIT"]
@@ -139,10 +140,14 @@ class TransactionsQuery(IdxPageQuery):
     # QuickBooks reads transactions in pages of up to 5,000 (the IDX spec's pageSize parameter).
     pageSize: int = Field(default=100, ge=1, le=5000, description="Records per page, ≤ 5000.")
     startDate: date | datetime | None = Field(
-        default=None, description="modifiedDate from (inclusive), YYYY-MM-DD (UTC)."
+        default=None,
+        description="modifiedDate from (inclusive), YYYY-MM-DD read Anywhere on Earth "
+        "(the date D starts at D 12:00Z), or a date-time.",
     )
     endDate: date | datetime | None = Field(
-        default=None, description="modifiedDate up to (exclusive), YYYY-MM-DD (UTC)."
+        default=None,
+        description="modifiedDate up to (exclusive), YYYY-MM-DD read Anywhere on Earth "
+        "(the window ends at endDate 12:00Z), or a date-time.",
     )
 
     @field_validator("startDate", "endDate", mode="before")

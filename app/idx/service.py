@@ -66,11 +66,26 @@ def _money(value: Decimal, currency: str) -> schemas.Amount:
     return schemas.Amount.model_construct(currency=currency, amount=f"{value:.2f}")
 
 
-def to_intuit_account(account: SourceAccount) -> schemas.IntuitAccount:
+def _available(account: SourceAccount) -> schemas.Amount | None:
+    """The account's availableBalance (v2 accountInfo), when the client told us one."""
+    value = (account.account_info or {}).get("availableBalance")
+    return None if value is None else _money(Decimal(str(value)), account.currency)
+
+
+def to_intuit_account(
+    account: SourceAccount, published: tuple[Decimal, date] | None = None
+) -> schemas.IntuitAccount:
+    """Intuit's view of an account. Its balance is the published one (SPEC §5): `published`,
+    the balance and date of the latest sent line that carried one, else the account's own (as
+    set through the account API; a push's balance counts only once its line is sent)."""
     kind, sub_type = intuit_type(account)
-    balance = account.balance if account.balance is not None else Decimal(0)
-    as_of = (account.modified_date or account.created_at).date()
+    if published is not None:
+        balance, as_of = published
+    else:  # no sent line carried one: the balance the client set through the account API
+        balance = account.own_balance if account.own_balance is not None else Decimal(0)
+        as_of = (account.own_balance_at or account.created_at).date()
     current = _money(balance, account.currency)
+    available = _available(account)
     name = account.account_name or account.account_id
     info = account.account_info or {}
     routing = account.routing_info or {}
@@ -97,17 +112,23 @@ def to_intuit_account(account: SourceAccount) -> schemas.IntuitAccount:
     if kind == "deposit":
         out.depositAccountInfo = schemas.DepositAccountInfo(
             accountSubType=sub_type,
-            depositBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+            depositBalance=schemas.Balance(
+                balanceAsOf=as_of, availableBalance=available, currentBalance=current
+            ),
         )
     elif kind == "creditcard":
         out.creditCardAccountInfo = schemas.CreditCardAccountInfo(
             accountSubType=sub_type,
-            creditCardBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+            creditCardBalance=schemas.Balance(
+                balanceAsOf=as_of, availableBalance=available, currentBalance=current
+            ),
         )
     elif kind == "cashcard":
         out.cashCardAccountInfo = schemas.CashCardAccountInfo(
             accountSubType=sub_type,
-            cashCardBalance=schemas.Balance(balanceAsOf=as_of, currentBalance=current),
+            cashCardBalance=schemas.Balance(
+                balanceAsOf=as_of, availableBalance=available, currentBalance=current
+            ),
         )
     else:
         out.loanAccountInfo = schemas.LoanAccountInfo(accountSubType=sub_type, loanBalance=current)
@@ -177,24 +198,24 @@ def intuit_transactions(
         assert row.sent_at is not None
         credit = row.amount > 0
         amount = _constructed(schemas.Amount, {"currency": currency, "amount": f"{row.amount:.2f}"})
-        out.append(
-            _constructed(
-                schemas.IntuitTransaction,
-                {
-                    "transactionId": intuit_transaction_id(account.pk, row.transaction_id),
-                    "accountId": account_id,
-                    "accountType": kind,
-                    "transactionDate": row.cleared_on,
-                    "postedDate": row.cleared_on,
-                    "fundsAvailableDate": row.cleared_on,
-                    "transactionDescription": row.description,
-                    "amount": amount,
-                    "transactionValueType": "CREDIT" if credit else "DEBIT",
-                    "modifiedDate": row.sent_at,
-                    info_field: {info_key: "credit" if credit else "debit"},
-                },
-            )
-        )
+        values: dict[str, Any] = {
+            "transactionId": intuit_transaction_id(account.pk, row.transaction_id),
+            "accountId": account_id,
+            "accountType": kind,
+            "transactionDate": row.cleared_on,
+            "postedDate": row.cleared_on,
+            "fundsAvailableDate": row.cleared_on,
+            "transactionDescription": row.description,
+            "amount": amount,
+            "transactionValueType": "CREDIT" if credit else "DEBIT",
+            "modifiedDate": row.sent_at,
+            info_field: {info_key: "credit" if credit else "debit"},
+        }
+        if row.payee_name is not None:  # a string in Intuit's contract, never null: left out
+            values["payeeName"] = row.payee_name
+        if row.reference_number is not None:  # else the model's default, null
+            values["referenceNumber"] = row.reference_number
+        out.append(_constructed(schemas.IntuitTransaction, values))
     return out
 
 
@@ -203,20 +224,34 @@ async def list_accounts(
 ) -> schemas.IntuitAccounts:
     rows, total = await repository.accounts_page(session, principal, q.offset, q.pageSize)
     await repository.mark_listed(session, [a.pk for a in rows], clock.now())
+    published = await repository.published_balances(session, [a.pk for a in rows])
     return schemas.IntuitAccounts(
-        results=[to_intuit_account(a) for a in rows],
+        results=[to_intuit_account(a, published.get(a.pk)) for a in rows],
         pageNumber=q.page,
         pageSize=q.pageSize,
         totalResults=total,
     )
 
 
-def _bound(value: date | datetime | None) -> datetime | None:
+# IDX dates are read Anywhere on Earth (SPEC §5, docs/IDX.md): the date D is the day D in UTC-12,
+# [D 12:00Z, D+1 12:00Z). A caller counting dates in any zone from UTC-12 to UTC+14 who asks up
+# to its tomorrow gets everything sent so far, and consecutive windows still meet edge to edge.
+AOE_DAY_STARTS = time(12)
+
+
+def date_starts_at(day: date) -> datetime:
+    """When the IDX date `day` starts (and the date before it ends): D 12:00Z."""
+    return datetime.combine(day, AOE_DAY_STARTS, UTC)
+
+
+def bound(value: date | datetime | None) -> datetime | None:
+    """An IDX startDate/endDate as an instant: a date by date_starts_at, a date-time as given
+    (UTC when it names no zone)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, time(), UTC)
+    return date_starts_at(value)
 
 
 async def _company_today(session: AsyncSession, principal: IdxPrincipal) -> date:
@@ -287,7 +322,7 @@ async def list_transactions(
     account = await repository.account_for_update(session, principal, pk) if pk else None
     if account is None:
         raise NotFound(f"No account was found with ID {account_id}")
-    start, end = _bound(q.startDate), _bound(q.endDate)
+    start, end = bound(q.startDate), bound(q.endDate)
     now = clock.now()
     if start is not None and end is not None and start > end:
         raise PullRefused(

@@ -75,7 +75,10 @@ def build(account: SourceAccount, today: date) -> PushOption:
         ),
         PushFieldValidation(
             field="transactions.balance",
-            details=("Optional; the last item's balance becomes the account's balance."),
+            details=(
+                "Optional; the last item's balance becomes the account's balance, which "
+                "QuickBooks sees once that item is sent."
+            ),
         ),
     ]
     warnings = [
@@ -96,8 +99,18 @@ def build(account: SourceAccount, today: date) -> PushOption:
         "amount": _field("Number", "Amount", "Positive: money in; negative: money out.", True),
         "balance": _field("Number", "Balance", "The account's balance after this item.", False),
         "transactionType": _field("String", "Transaction type", "Credit, Debit or Unknown.", False),
-        "counterparty": _field("String", "Counterparty", "Accepted and ignored.", False),
-        "reference": _field("String", "Reference", "Accepted and ignored.", False),
+        "counterparty": _field(
+            "String",
+            "Counterparty",
+            f"Served to QuickBooks as the payee (payeeName), trimmed, ≤ {rules.PAYEE_MAX}.",
+            False,
+        ),
+        "reference": _field(
+            "String",
+            "Reference",
+            f"Served to QuickBooks as referenceNumber, trimmed, ≤ {rules.REFERENCE_MAX}.",
+            False,
+        ),
         "reconciled": _field("Boolean", "Reconciled", "Accepted and ignored.", False),
     }
     item["transactionType"].options = [

@@ -63,6 +63,23 @@ class Accepted:
     balance: Decimal | None
     transaction_type: str | None
     date_text: str
+    payee_name: str | None = None
+    reference_number: str | None = None
+
+
+# IDX payeeName and referenceNumber are plain strings in Intuit's contract (no length given);
+# what QuickBooks' bank rules match on is kept up to these lengths, as bank statements carry them.
+PAYEE_MAX = 255
+REFERENCE_MAX = 100
+
+
+def trimmed(value: str | None, limit: int) -> str | None:
+    """A counterparty or reference as served: control characters out, spaces collapsed and
+    trimmed, cut to `limit` characters; None when nothing is left."""
+    if value is None:
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return text[:limit].rstrip() or None
 
 
 @dataclass
@@ -267,6 +284,8 @@ def judge(
                 item.balance,
                 item.transactionType,
                 item.date or item.clearedOnDate or cleared.isoformat(),
+                trimmed(item.counterparty, PAYEE_MAX),
+                trimmed(item.reference, REFERENCE_MAX),
             )
         )
     if not verdict.errors:

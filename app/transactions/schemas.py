@@ -18,7 +18,8 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app import querying
-from app.schemas import ErrorValidationItem, Money, PageMeta, PageQuery, Wire
+from app.accounts.schemas import AccountFeedHealth
+from app.schemas import CodatShape, ErrorValidationItem, Money, PageMeta, PageQuery, Wire
 from app.transactions import tables
 
 MAX_ITEMS = 1000
@@ -91,8 +92,14 @@ class BankTransactionIn(BaseModel):
     amount: Annotated[Decimal, Field(allow_inf_nan=False, description="Non-zero, ≤ 2 places.")]
     balance: Annotated[Decimal, Field(allow_inf_nan=False)] | None = None
     transactionType: TransactionType | None = None
-    counterparty: str | None = Field(default=None, description="Accepted and ignored.")
-    reference: str | None = Field(default=None, description="Accepted and ignored.")
+    counterparty: str | None = Field(
+        default=None,
+        description="Served to QuickBooks as payeeName (trimmed, ≤ 255 characters).",
+    )
+    reference: str | None = Field(
+        default=None,
+        description="Served to QuickBooks as referenceNumber (trimmed, ≤ 100 characters).",
+    )
     reconciled: bool | None = Field(default=None, description="Accepted and ignored.")
     status: str | None = Field(default=None, description="If sent, must not be pending.")
     cleared: bool | None = Field(default=None, description="If sent, must be true.")
@@ -130,7 +137,9 @@ class PushValidation(Wire):
     warnings: list[ErrorValidationItem] | None = None
 
 
-class PushOperation(Wire):
+class PushOperation(CodatShape):
+    EXTENSIONS = {"deliveredOnUtc": "deliveredOnUtc"}  # `Bankfeeds-Include: deliveredOnUtc`
+
     changes: list[PushChange] | None = None
     dataType: Literal["bankTransactions"] = "bankTransactions"
     companyId: str
@@ -146,7 +155,8 @@ class PushOperation(Wire):
     deliveredOnUtc: datetime | None = Field(
         default=None,
         exclude_if=lambda v: v is None,
-        description="Extension: when QuickBooks had fetched every transaction of the push.",
+        description="Extension, with `Bankfeeds-Include: deliveredOnUtc` only: when QuickBooks "
+        "had fetched every transaction of the push.",
     )
 
 
@@ -266,6 +276,8 @@ class AccountTransaction(Wire):
     amount: Money
     balance: Money | None = None
     transactionType: str | None = None
+    counterparty: str | None = Field(default=None, description="As served: IDX payeeName.")
+    reference: str | None = Field(default=None, description="As served: IDX referenceNumber.")
     status: DeliveryState
     acceptedOnUtc: datetime
     sentOnUtc: datetime | None = None
@@ -280,6 +292,9 @@ class AccountTransactions(Wire):
     pageNumber: int
     pageSize: int
     totalResults: int
+    feedHealth: AccountFeedHealth = Field(
+        description="The account's feed health (as …/feedHealth lists it)."
+    )
 
 
 def to_wire(op: tables.PushOperation) -> PushOperation:

@@ -65,6 +65,10 @@ class PageRow(Protocol):
     def amount(self) -> Decimal: ...
     @property
     def sent_at(self) -> datetime | None: ...
+    @property
+    def payee_name(self) -> str | None: ...
+    @property
+    def reference_number(self) -> str | None: ...
 
 
 _PAGE = select(
@@ -74,6 +78,8 @@ _PAGE = select(
     BankTransaction.description,
     BankTransaction.amount,
     BankTransaction.sent_at,
+    BankTransaction.payee_name,
+    BankTransaction.reference_number,
 )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, metrics, querying
 from app.accounts import service as accounts
+from app.accounts.schemas import to_health_wire
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
@@ -313,6 +314,8 @@ async def account_transactions(
                 amount=r.amount,
                 balance=r.balance,
                 transactionType=r.transaction_type,
+                counterparty=r.payee_name,
+                reference=r.reference_number,
                 status=schemas.delivery_state(r.sent_at, delivered),
                 acceptedOnUtc=r.accepted_at,
                 sentOnUtc=r.sent_at,
@@ -324,4 +327,5 @@ async def account_transactions(
         pageNumber=q.page,
         pageSize=q.pageSize,
         totalResults=total,
+        feedHealth=to_health_wire(account),
     )

@@ -39,6 +39,10 @@ class BankTransaction(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
     balance: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     transaction_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # A pushed counterparty and reference, trimmed (rules.PAYEE_MAX, rules.REFERENCE_MAX): IDX
+    # payeeName and referenceNumber.
+    payee_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reference_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Its place in its batch (account_pk, sent_at), 1..n in id order: (sent_at, send_seq) is
@@ -60,6 +64,14 @@ class BankTransaction(Base):
             "send_seq",
             postgresql_where=text("sent_at IS NOT NULL"),
             sqlite_where=text("sent_at IS NOT NULL"),
+        ),
+        # The balance QuickBooks sees: an account's latest sent line that carried one.
+        Index(
+            "ix_bank_transactions_account_balance",
+            "account_pk",
+            "id",
+            postgresql_where=text("balance IS NOT NULL AND sent_at IS NOT NULL"),
+            sqlite_where=text("balance IS NOT NULL AND sent_at IS NOT NULL"),
         ),
         # The daily send: only the pending ones, which are few next to the sent ones.
         Index(

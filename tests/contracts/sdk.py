@@ -79,9 +79,6 @@ class Sdk:
 # Fields we add to Codat's shapes, each documented as an extension in docs/API.md.
 EXTENSION_FIELDS: dict[str, set[str]] = {
     "Company": {"timeZone"},
-    # Feed health (SPEC §4): the SDK's models ignore keys they do not know, so clients still parse.
-    "SourceAccount": {"lastPulledOnUtc", "feedHealth"},
-    "SourceAccountV2": {"lastPulledOnUtc", "feedHealth"},
 }
 
 
