@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, scaling, send, signin, soak
+from bench import cost, load, more, push, scaling, send, signin, soak
 from bench.harness import PG
 
 
@@ -39,6 +39,7 @@ def main() -> None:
         choices=[
             "all",
             "push",
+            "cost",
             "send",
             "copy",
             "idx",
@@ -66,6 +67,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
     )
     parser.add_argument(
+        "--cost-clients",
+        type=int,
+        default=4,
+        help="push, cost: clients (and independent client processes) of the cost figures",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -84,6 +91,7 @@ def main() -> None:
         return
     runners = {
         "push": push.run,
+        "cost": cost.run,
         "send": send.run,
         "copy": more.ingest_vs_copy,
         "idx": more.idx_pull,
@@ -102,8 +110,8 @@ def main() -> None:
             f"Python {platform.python_version()}"
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
-    # The scaling figures (wal, partition) are run on their own, not by `all`.
-    every = [name for name in runners if name not in ("wal", "partition")]
+    # The scaling figures (wal, partition) are run on their own, not by `all`; cost is in push.
+    every = [name for name in runners if name not in ("wal", "partition", "cost")]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.

@@ -15,13 +15,13 @@ import asyncpg
 import httpx
 
 from app.transactions.repository import _COPY_COLUMNS
+from bench.cpu import cpu_seconds
 from bench.harness import (
     BENCH_LIMITS,
     BIN,
     PG,
     basic,
     connected_feeds,
-    cpu_seconds,
     fresh_schema,
     make_tenant,
     run_client,
