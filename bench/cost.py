@@ -88,6 +88,7 @@ class Cost:
             f"| {self.per(self.api):.3f} | {self.per(self.postgres):.3f} "
             f"| {self.per(self.own_backends):.3f} | {self.per(self.redis):.3f} "
             f"| {self.per(self.client_cpu):.3f} | **{self.ratio:.2f}** "
+            f"| {self.api / self.own_backends if self.own_backends else float('nan'):.2f} "
             f"| {ours / self.elapsed:.2f} / {self.machine / self.elapsed:.2f} |"
         )
 
@@ -95,7 +96,8 @@ class Cost:
 HEAD = (
     "| shape | client | req/s | p50 ms | p99 ms | API CPU ms/req | PostgreSQL (every postgres "
     "process) | of which the API's backends | Redis | client | API ÷ PostgreSQL "
-    "| cores busy: ours / whole box |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| API ÷ its backends | cores busy: ours / whole box |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -204,11 +206,17 @@ def section(
         )
         costs.append(_cost(shape, f"independent (http.client, {n} processes)", n, window, meter))
     pks = asyncio.run(account_pks(schema, 4))
-    ceiling = asyncio.run(copy_ceiling(schema, pks, seconds, f"costcopy{time.monotonic_ns()}-"))
+    ceilings = {
+        text: asyncio.run(
+            copy_ceiling(schema, pks, seconds, f"costcopy{text}{time.monotonic_ns()}-", text=text)
+        )
+        for text in (False, True)
+    }
     workers = getattr(args, "workers", 1)
     print(
         f"\ncost per request, {n} clients each, {seconds:g} s a window, API: "
-        f"{'one process' if workers == 1 else f'{workers} uvicorn workers'}, "
+        f"{'one process' if workers == 1 else f'{workers} uvicorn workers'} "
+        f"({len(meter.groups()['api'])} processes measured), "
         f"load average {os.getloadavg()[0]:.2f}\n{HEAD}",
         flush=True,
     )
@@ -219,12 +227,19 @@ def section(
         results[f"{label}, client-measured (ms)"] = summary(c.latencies)
         results[f"{label}, requests/s"] = summary([c.requests / c.elapsed])
         results[f"{label}, API CPU ÷ PostgreSQL CPU"] = summary([c.ratio])
-    print(f"\nCOPY ceiling, 4 connections: {ceiling:,.0f} rows/s", flush=True)
-    for c in costs:
-        if c.shape == "1000-item push":
-            ratio = c.requests * 1000 / c.elapsed / ceiling
-            print(f"  API/COPY ratio, {c.client}: {ratio:.2f}", flush=True)
-            results[f"cost: API/COPY, {c.client.split(' ')[0]} client"] = summary([ratio])
+    for text, ceiling in ceilings.items():
+        how = (
+            "rows pre-rendered as COPY text" if text else "records encoded by asyncpg in the clock"
+        )
+        print(f"\nCOPY ceiling, 4 connections, {how}: {ceiling:,.0f} rows/s", flush=True)
+        for c in costs:
+            if c.shape == "1000-item push":
+                ratio = c.requests * 1000 / c.elapsed / ceiling
+                print(f"  API/COPY ratio, {c.client}: {ratio:.2f}", flush=True)
+                kind = "text" if text else "records"
+                results[f"cost: API/COPY ({kind}), {c.client.split(' ')[0]} client"] = summary(
+                    [ratio]
+                )
     return results
 
 
