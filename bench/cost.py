@@ -159,8 +159,8 @@ def idx_paths(feed: FeedRef) -> list[str]:
 def section(
     srv: Server, key: str, feeds: list[FeedRef], idx_feed: FeedRef, args: Any
 ) -> dict[str, Any]:
-    """Both clients on every shape (`feeds`: one per client), then a COPY ceiling; prints the
-    table and returns its figures for the summary (latencies; API ÷ PostgreSQL)."""
+    """Both clients on every shape (`feeds`: one per client), then the two COPY ceilings; prints
+    the table and returns its figures for the summary (latencies; API ÷ PostgreSQL; API/COPY)."""
     from bench.more import account_pks, copy_ceiling
 
     schema = srv.env["BANKFEEDS_DB_SCHEMA"]
@@ -215,8 +215,8 @@ def section(
     workers = getattr(args, "workers", 1)
     print(
         f"\ncost per request, {n} clients each, {seconds:g} s a window, API: "
-        f"{'one process' if workers == 1 else f'{workers} uvicorn workers'} "
-        f"({len(meter.groups()['api'])} processes measured), "
+        f"{len(srv.pids)} `bankfeeds serve`, {workers} uvicorn worker{'s' if workers > 1 else ''}"
+        f" ({len(meter.groups()['api'])} processes measured), "
         f"load average {os.getloadavg()[0]:.2f}\n{HEAD}",
         flush=True,
     )
