@@ -1,6 +1,7 @@
-"""python -m bench [all|push|send|copy|idx|detect|link|load|signin] — prints a table of median, p99
-and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
-table."""
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin] — prints a table of
+median, p99 and spread over several runs. `all` runs every scenario in turn (about 12 minutes)
+and prints one table. `cost` (also the last section of `push`) prints CPU per request of every
+part from /proc, with bench's client and an independent one (docs/BENCHMARKS.md, session 8)."""
 
 from __future__ import annotations
 
