@@ -1,6 +1,7 @@
-"""python -m bench [all|push|send|copy|idx|detect|link|load|signin] — prints a table of median, p99
-and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
-table."""
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin] — prints a table of
+median, p99 and spread over several runs. `all` runs every scenario in turn (about 12 minutes)
+and prints one table. `cost` (also the last section of `push`) prints CPU per request of every
+part from /proc, with bench's client and an independent one (docs/BENCHMARKS.md, session 8)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, scaling, send, signin, soak
+from bench import cost, load, more, push, scaling, send, signin, soak
 from bench.harness import PG
 
 
@@ -39,6 +40,7 @@ def main() -> None:
         choices=[
             "all",
             "push",
+            "cost",
             "send",
             "copy",
             "idx",
@@ -66,6 +68,12 @@ def main() -> None:
         "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
     )
     parser.add_argument(
+        "--cost-clients",
+        type=int,
+        default=4,
+        help="push, cost: clients (and independent client processes) of the cost figures",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -84,6 +92,7 @@ def main() -> None:
         return
     runners = {
         "push": push.run,
+        "cost": cost.run,
         "send": send.run,
         "copy": more.ingest_vs_copy,
         "idx": more.idx_pull,
@@ -102,8 +111,8 @@ def main() -> None:
             f"Python {platform.python_version()}"
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
-    # The scaling figures (wal, partition) are run on their own, not by `all`.
-    every = [name for name in runners if name not in ("wal", "partition")]
+    # The scaling figures (wal, partition) are run on their own, not by `all`; cost is in push.
+    every = [name for name in runners if name not in ("wal", "partition", "cost")]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.

@@ -280,10 +280,3 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
         "spread": (statistics.pstdev(ordered) if len(ordered) > 1 else 0.0),
         "n": float(len(ordered)),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

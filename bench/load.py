@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.cpu import cpu_seconds
 from bench.harness import (
     FeedRef,
     basic,
     connected_feeds,
-    cpu_seconds,
     make_tenant,
     push_body,
     server,

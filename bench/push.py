@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bench.harness import (
-    BENCH_LIMITS,
     FeedRef,
     basic,
     connected_feeds,
@@ -91,14 +91,16 @@ async def latency_minimal(
 
 @dataclass
 class Drive:
-    """What `drive` measured: pushes answered 200 in `elapsed` seconds on its clock, each one's
-    client-measured milliseconds, and the clients' own CPU seconds over the same clock."""
+    """What `drive` measured: requests answered 200 in `elapsed` seconds on its clock, each one's
+    client-measured milliseconds, the clients' own CPU seconds over the same clock, and what
+    `probe` returned right before and right after that clock (`bench.cpu` samples)."""
 
     pushes: int
     items: int
     elapsed: float
     latencies: list[float]
     client_cpu: float
+    marks: tuple[Any, Any] | None = None
 
     @property
     def per_second(self) -> float:
@@ -112,44 +114,74 @@ class Drive:
         )
 
 
-async def drive(
-    url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str, items: int
-) -> Drive:
-    """One client per feed pushing `items`-item pushes back to back for `seconds`.
+Plan = list[tuple[str, str, bytes]]  # one client's requests: (method, path, body)
 
-    Bodies are encoded before the clock starts and the clients are load.py's few lines of
-    HTTP/1.1 on uvloop (`bench.harness.run`): on this 2-core machine a general-purpose client
-    spends CPU the server then lacks (sessions 2-5 measured with httpx). The clients' own CPU
-    over the clock is returned as a self-check, like the COPY ceiling's."""
+
+async def drive_requests(
+    url: str,
+    headers: dict[str, str],
+    plans: list[Plan],
+    seconds: float,
+    items: int = 0,
+    probe: Callable[[], Any] | None = None,
+) -> Drive:
+    """One client per plan sending its requests back to back for `seconds`: a plan of pushes is
+    sent once at most (every body new), one of GETs round robin. Each must answer 200.
+
+    The clients are load.py's few lines of HTTP/1.1 on uvloop (`bench.harness.run`): on this
+    2-core machine a general-purpose client spends CPU the server then lacks (sessions 2-5
+    measured with httpx). Their own CPU over the clock is returned as a self-check; `probe`
+    (if given) runs right before the clock starts and right after it stops."""
     from bench.load import Pool
 
-    today = toronto_today()
-    per_client = int(seconds * 40_000 / items) + 5  # 40k items/s a client: above any server
-    bodies = {
-        n: [push_body(f.account_id, f"{tag}-{n}-{i}", items, today) for i in range(per_client)]
-        for n, f in enumerate(feeds)
-    }
-    headers = {**basic(key), **HEADERS}
     latencies: list[float] = []
 
-    async def client(feed: FeedRef, n: int, stop: float) -> None:
+    async def client(plan: Plan, stop: float) -> None:
         pool = Pool(url)
+        cycle = all(method == "GET" for method, _, _ in plan)
         try:
-            for body in bodies[n]:
-                if time.perf_counter() >= stop:
-                    break
+            n = 0
+            while time.perf_counter() < stop and (cycle or n < len(plan)):
+                method, path, body = plan[n % len(plan)]
                 t0 = time.perf_counter()
-                r = await pool.request("POST", feed.push_path, headers, body)
+                r = await pool.request(method, path, headers, body)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 assert r.status == 200, r.body[:300]
+                n += 1
         finally:
             pool.close()
 
+    before = probe() if probe else None
     cpu = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(client(f, n, started + seconds) for n, f in enumerate(feeds)))
+    await asyncio.gather(*(client(plan, started + seconds) for plan in plans))
     elapsed = time.perf_counter() - started
-    return Drive(len(latencies), items, elapsed, latencies, time.process_time() - cpu)
+    client_cpu = time.process_time() - cpu
+    marks = (before, probe()) if probe else None
+    return Drive(len(latencies), items, elapsed, latencies, client_cpu, marks)
+
+
+async def drive(
+    url: str,
+    key: str,
+    feeds: list[FeedRef],
+    seconds: float,
+    tag: str,
+    items: int,
+    probe: Callable[[], Any] | None = None,
+) -> Drive:
+    """One client per feed pushing `items`-item pushes back to back for `seconds`; bodies are
+    encoded before the clock starts (`drive_requests`)."""
+    today = toronto_today()
+    per_client = int(seconds * 40_000 / items) + 5  # 40k items/s a client: above any server
+    plans = [
+        [
+            ("POST", f.push_path, push_body(f.account_id, f"{tag}-{n}-{i}", items, today))
+            for i in range(per_client)
+        ]
+        for n, f in enumerate(feeds)
+    ]
+    return await drive_requests(url, {**basic(key), **HEADERS}, plans, seconds, items, probe)
 
 
 async def ingest(url: str, key: str, feeds: list[FeedRef], seconds: float, tag: str) -> float:
@@ -170,13 +202,16 @@ async def small_pushes(
 
 
 def run(args: Any) -> dict[str, Any]:
+    from bench import cost
+
     results: dict[str, Any] = {}
     # One tenant drives up to 16 clients at once: above the default concurrency cap (10), so the
     # cap is raised here; every request still pays the limiter's Redis round trip.
     workers, processes = getattr(args, "workers", 1), getattr(args, "processes", 1)
-    with server(workers=workers, extra_env=BENCH_LIMITS, processes=processes) as srv:
+    with server(workers=workers, extra_env=cost.COST_LIMITS, processes=processes) as srv:
         tenant = make_tenant(srv)
-        feeds = connected_feeds(srv, tenant, count=max(4, max(args.clients)) + 2)
+        cost_clients = getattr(args, "cost_clients", 4)
+        feeds = connected_feeds(srv, tenant, count=max(4, max(args.clients), cost_clients) + 3)
         key = tenant["apiKey"]
         big_server: list[float] = []
         big = run_client(latency(srv.url, key, feeds[0], 1000, args.runs, 10.0, big_server))
@@ -220,4 +255,6 @@ def run(args: Any) -> dict[str, Any]:
             label = f"pushes of 100 items, {clients} client{'s' if clients > 1 else ''}"
             results[f"{label}, {procs} (pushes/s)"] = summary(small_rates)
             results[f"{label}, client-measured (ms)"] = summary(small_latencies)
+        # Last, as `bench cost` measures it alone: CPU per request of every part, two clients.
+        results.update(cost.section(srv, key, feeds[2 : 2 + cost_clients], feeds[-1], args))
     return results
