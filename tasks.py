@@ -110,4 +110,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # one line, not a traceback; an unfinished install resumes next time
+        print("\ninterrupted (an unfinished install of .venv resumes on the next run)")
+        sys.exit(130)

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instance
-from app.cli.common import in_transaction, pass_settings
+from app.cli.common import for_people, in_transaction, pass_settings
 from app.config import Settings
 from app.tenants import service as tenants
 
@@ -27,7 +27,8 @@ def demo(settings: Settings, url: str | None) -> None:
     from app import demo as story
     from app.worker import JOBS, build_ctx, shutdown
 
-    dev = instance.running()
+    settings = for_people(settings)
+    dev = instance.serving(settings.data_dir) or instance.running()
     url = url or (dev.url if dev is not None and dev.url else "http://127.0.0.1:8000")
 
     def make_tenant(name: str) -> dict[str, Any]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from app import migrate
-from app.cli.common import pass_settings, say_database
+from app.cli.common import for_people, pass_settings, require_schema, say_database
 from app.config import Settings
 from app.db import transaction
 from app.jobruns import registry
@@ -53,8 +52,8 @@ def jobs_run(settings: Settings, name: str, at: str | None) -> None:
     from app.worker import JOBS, build_ctx, shutdown
 
     say_database(settings)
-    if settings.is_sqlite:
-        migrate.upgrade(settings)
+    require_schema(settings)
+    settings = for_people(settings)
     if at:
         try:
             moment = datetime.fromisoformat(at.replace("Z", "+00:00"))

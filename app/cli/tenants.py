@@ -71,7 +71,8 @@ def tenants_list(as_json: bool) -> None:
         ]
 
     rows = in_transaction(work)
-    show(rows, as_json, [f"{r['tenantId']}  {r['name']}  {r['timeZone']}" for r in rows])
+    lines = [f"{r['tenantId']}  {r['name']}  {r['timeZone']}" for r in rows]
+    show(rows, as_json, lines or ["no tenants (`bankfeeds tenants create NAME` makes one)"])
 
 
 @tenants_group.group("keys")
