@@ -23,7 +23,9 @@ from app.tenants import service as tenants
 )
 @pass_settings
 def demo(settings: Settings, url: str | None) -> None:
-    """Run the whole story against the running service, printing each step."""
+    """Run the whole story against the running service, printing each step: tenant, company,
+    connection, accounts, credentials, the sandbox QuickBooks links, a push dated relative to
+    today, the daily send, QuickBooks shows the transactions, revoke, 401."""
     from app import demo as story
     from app.worker import JOBS, build_ctx, shutdown
 

@@ -14,7 +14,8 @@ from app.config import Settings
 @click.command()
 @pass_settings
 def doctor(settings: Settings) -> None:
-    """Check configuration, database, migrations, Redis, the worker and clocks."""
+    """Check configuration, database, migrations, Redis, the worker and clocks; exit 1 on a
+    problem."""
     from app import doctor as checks
 
     say_database(settings)

@@ -41,11 +41,16 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
     type=click.Choice(list(registry.COMMANDS)),
 )
 @click.option(
-    "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
+    "--now",
+    "at",
+    default=None,
+    metavar="ISO-8601",
+    help="Run as if it were this ISO-8601 time (UTC if no offset).",
 )
 @pass_settings
 def jobs_run(settings: Settings, name: str, at: str | None) -> None:
-    """Run job NAME once (no Redis needed) and print a summary line."""
+    """Run job NAME once (no Redis needed), optionally at a simulated time, and print a
+    summary line."""
     from datetime import UTC, datetime
 
     from app import clock

