@@ -217,3 +217,39 @@ async def test_the_root_address_says_what_runs_here(client: httpx.AsyncClient) -
     french = await client.get("/", headers={"Accept-Language": "fr-CA"})
     assert '<html lang="fr-CA">' in french.text and "Portail du personnel" in french.text
     assert "Connecteur de flux bancaires" in (await client.get("/?lang=fr")).text
+
+
+def test_dev_logs_readable_text_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal (a pty here), dev's log lines are text for people, not JSON."""
+    import pty
+    import select
+
+    env, port = _newcomer_env(tmp_path), free_port()
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [str(BIN), "dev", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"Uvicorn running" not in seen and time.monotonic() < deadline:
+            if not select.select([leader], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the process ended: its output is all there is
+                break
+            seen += chunk
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        os.close(leader)
+    text = seen.decode(errors="replace")
+    assert f"INFO    uvicorn.error: Uvicorn running on http://127.0.0.1:{port}" in text, text
+    assert '{"ts"' not in text
