@@ -25,6 +25,9 @@ def _newcomer_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
     env["XDG_STATE_HOME"] = str(tmp_path / "state")  # this test's records of running devs
+    venv_bin = BIN.parent.resolve()  # a newcomer who did not activate the venv
+    paths = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(p for p in paths if p and Path(p).resolve() != venv_bin)
     return env
 
 
@@ -86,6 +89,8 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
 
 
 def test_a_second_dev_is_refused_and_the_first_keeps_working(dev: Dev, tmp_path: Path) -> None:
+    banner = dev.log.read_text()
+    assert f"{BIN.resolve()} demo" in banner, "the demo hint works without activating the venv"
     marker = dev.folder / instance.MARKER
     recorded = marker.read_text()
     sock = dev.folder / ".bankfeeds" / "redis" / "redis.sock"
