@@ -134,6 +134,7 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
 
         demo = bankfeeds("demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert '{"ts"' not in demo.stdout + demo.stderr, "no JSON log line in the story"
         for step in (
             "A company",
             "QuickBooks links",
