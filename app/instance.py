@@ -139,9 +139,14 @@ def port_taken(host: str, port: int) -> bool:
     return False
 
 
+def sqlite_file(settings: Settings) -> Path:
+    """The SQLite file the settings use: the data dir's, or the one DATABASE_URL names."""
+    return Path(make_url(settings.effective_database_url).database or "").resolve()
+
+
 def describe_database(settings: Settings) -> str:
     """Where the data lives, for people: the SQLite file, or the URL without its password."""
     if settings.is_sqlite:
-        return f"SQLite at {(settings.data_dir / 'bankfeeds.db').resolve()}"
+        return f"SQLite at {sqlite_file(settings)}"
     url = make_url(settings.effective_database_url).render_as_string(hide_password=True)
     return url + (f" (schema {settings.db_schema})" if settings.db_schema else "")

@@ -127,7 +127,7 @@ def require_schema(settings: Settings, *, upgrade: bool = True) -> None:
     database that is only behind is brought up to date (unless `upgrade` is false)."""
     where = instance.describe_database(settings)
     if settings.is_sqlite:
-        exists = (settings.data_dir / "bankfeeds.db").is_file()
+        exists = instance.sqlite_file(settings).is_file()
         revision = asyncio.run(_revision(settings)) if exists else None
     else:
         exists = True
@@ -146,7 +146,7 @@ def require_schema(settings: Settings, *, upgrade: bool = True) -> None:
         f"No bankfeeds database here: looked at {where}"
         + (
             f" (data dir {settings.data_dir.resolve()}, {_chosen_by(settings)})"
-            if settings.is_sqlite
+            if settings.is_sqlite and not settings.database_url
             else ""
         )
         + (", which has no tables." if exists else ", which does not exist."),
