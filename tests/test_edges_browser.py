@@ -176,6 +176,8 @@ async def test_reserve_errors_dates_chart_and_zones_in_the_portal(
         await reflow(page, f"edges-account-{language}")
         for path in ("/portal/feed-health", f"/portal/companies/{company['id']}"):
             await page.goto(f"{base}{path}")
+            badges = [b.strip() for b in await page.locator(".badge").all_inner_texts()]
+            assert badges and all(b[:1] == b[:1].upper() for b in badges), badges
             for width in (640, 360, 320):
                 await page.set_viewport_size({"width": width, "height": 800})
                 assert await page.evaluate(SPLIT_DATES) == [], (path, width)
