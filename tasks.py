@@ -5,7 +5,7 @@
     python3 tasks.py bankfeeds ARGS...  # the `bankfeeds` command: tenants create 'My App', ...
     python3 tasks.py test               # the suite (PostgreSQL/Redis if DATABASE_URL/REDIS_URL)
     python3 tasks.py lint               # ruff and mypy
-    python3 tasks.py docs               # regenerate docs/CONFIGURATION.md from app/config.py
+    python3 tasks.py docs               # regenerate docs/CONFIGURATION.md, CLI.md and WORKER.md
 
 Each makes .venv on first use: `run` and `bankfeeds` install the service alone, `test` and
 `lint` add the development tools (pytest, Playwright, mypy, the Codat SDK, ...). It reinstalls
@@ -92,7 +92,9 @@ def main(argv: list[str]) -> int:
         return run(str(BIN / "bankfeeds"), "dev", *rest)
     if task == "docs":
         reference = str(ROOT / "docs" / "CONFIGURATION.md")
-        return run(str(BIN / "python"), "-m", "app.config_reference", reference)
+        return run(str(BIN / "python"), "-m", "app.config_reference", reference) or run(
+            str(BIN / "python"), "-m", "app.doc_reference"
+        )
     if task == "bankfeeds":
         return subprocess.call([str(BIN / "bankfeeds"), *rest])  # noqa: S603  (caller's cwd)
     if task == "test":
@@ -110,4 +112,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # one line, not a traceback; an unfinished install resumes next time
+        print("\ninterrupted (an unfinished install of .venv resumes on the next run)")
+        sys.exit(130)

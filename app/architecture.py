@@ -32,6 +32,10 @@ EXPLICIT: dict[str, str] = {
     "app.migrate": "edge",
     "app.openapi": "edge",
     "app.config_reference": "edge",
+    "app.doc_reference": "edge",
+    "app.instance": "edge",  # where a running `bankfeeds dev` is recorded
+    "app.embedded_redis": "edge",
+    "app.resilience": "edge",  # the worker's, around arq
     "app.architecture": "edge",
     "app.idx.sandbox": "edge",
     "app.idx.simulate": "edge",
@@ -39,6 +43,7 @@ EXPLICIT: dict[str, str] = {
     "app.tenants.auth": "routes",
     "app.portal.guard": "routes",
     "app.ops": "routes",
+    "app.services": "routes",  # what the lifespan builds once, handed to routes
     "app.portal.pages": "routes",
     "app.lifecycle": "lifecycle",
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.

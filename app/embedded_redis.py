@@ -19,11 +19,12 @@ def binary() -> str:
 
 
 class EmbeddedRedis:
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: Path, *, create: bool = True) -> None:
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory.resolve()
         socket = self.directory / "redis.sock"
-        if len(str(socket)) > 100:  # unix socket paths are short
+        if create and len(str(socket)) > 100:  # unix socket paths are short
             socket = Path(tempfile.mkdtemp(prefix="bankfeeds-redis-")) / "redis.sock"
         self.socket = socket
         self.process: subprocess.Popen[bytes] | None = None
@@ -32,8 +33,19 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    def alive(self) -> bool:
+        """Whether a server answers on this socket (another instance's: never remove it)."""
+        if not self.socket.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2).ping())
+        except (redis.RedisError, OSError):
+            return False
+
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        self.socket.unlink(missing_ok=True)
+        if self.alive():
+            raise RuntimeError(f"a Redis server already answers on {self.socket}")
+        self.socket.unlink(missing_ok=True)  # left by a server that died
         self.process = subprocess.Popen(  # noqa: S603
             [
                 binary(),
@@ -69,7 +81,9 @@ class EmbeddedRedis:
         raise RuntimeError("redis-server did not start in time")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return  # never started: the socket, if any, is not ours
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)

@@ -91,13 +91,59 @@ def money(amount: Decimal | None, currency: str, language: str) -> str:
     return format_currency(value, currency, locale="en_US" if currency == "CAD" else "en_CA")
 
 
+def date_range(first: date, last: date, language: str) -> str:
+    """Two dates in words, as a sentence says them: "from December 1 to 6, 2026", « du 1er au
+    6 décembre 2026 » (the month and year written once when they are shared)."""
+    if language != "fr":
+        if first == last:
+            return "on " + format_date(first, "MMMM d, y", locale="en_US")
+        if (first.year, first.month) == (last.year, last.month):
+            return f"from {format_date(first, 'MMMM d', locale='en_US')} to {last.day}, {last.year}"
+        head = "MMMM d" if first.year == last.year else "MMMM d, y"
+        return (
+            f"from {format_date(first, head, locale='en_US')} to "
+            f"{format_date(last, 'MMMM d, y', locale='en_US')}"
+        )
+
+    def day(value: date) -> str:
+        return "1er" if value.day == 1 else str(value.day)
+
+    def month(value: date) -> str:
+        return str(format_date(value, "MMMM", locale="fr_CA"))
+
+    tail = f"{day(last)}\u00a0{month(last)} {last.year}"
+    if first == last:
+        return f"le {tail}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"du {day(first)} au {tail}"
+    if first.year == last.year:
+        return f"du {day(first)}\u00a0{month(first)} au {tail}"
+    return f"du {day(first)}\u00a0{month(first)} {first.year} au {tail}"
+
+
 def long_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=format_locale(language, "USD"))
 
 
+# North American zones' abbreviations in Canadian French (heure normale / avancée de l'Est...),
+# as the Government of Canada and the OQLF write them; others keep their own.
+FRENCH_ZONES = {
+    "EST": "HNE", "EDT": "HAE", "CST": "HNC", "CDT": "HAC", "MST": "HNR", "MDT": "HAR",
+    "PST": "HNP", "PDT": "HAP", "AST": "HNA", "ADT": "HAA", "NST": "HNT", "NDT": "HAT",
+    "AKST": "HNAK", "AKDT": "HAAK", "HST": "HNH",
+}  # fmt: skip
+
+
+def zone_label(local: datetime, language: str) -> str:
+    """The zone's abbreviation at that moment, in the page's language (EST, « HNE »)."""
+    label = local.tzname() or ""
+    return FRENCH_ZONES.get(label, label) if language == "fr" else label
+
+
 def when(value: datetime | None, language: str, zone: str | None = None) -> str:
     """A moment to the minute (no seconds), in the language's medium date and short time, in
-    `zone` (named by its abbreviation, e.g. EST) or else in UTC; a dash when there is none."""
+    `zone` (named by its abbreviation: EST, in French HNE) or else in UTC; a dash when there is
+    none."""
     if value is None:
         return "—"
     locale = format_locale(language, "USD")
@@ -105,7 +151,7 @@ def when(value: datetime | None, language: str, zone: str | None = None) -> str:
     local = value.astimezone(tz)
     day = format_date(local, format="medium", locale=locale)
     hour = format_time(local, format="short", tzinfo=tz, locale=locale)
-    label = "UTC" if tz is UTC else (local.tzname() or zone or "")
+    label = "UTC" if tz is UTC else (zone_label(local, language) or zone or "")
     return str(get_datetime_format("medium", locale=locale)).format(
         _nbsp(hour) + "\u00a0" + label, _nbsp(day)
     )
@@ -149,6 +195,7 @@ def environment(language: str) -> Environment:
     env.globals.update(language=language, colon="\u00a0:" if language == "fr" else ":")
     env.filters["money"] = lambda amount, currency: money(amount, currency, language)
     env.filters["long_date"] = lambda value: long_date(value, language)
+    env.filters["date_range"] = lambda pair: date_range(pair[0], pair[1], language)
     # Times in the tenant's zone when the page knows it (`zone` in the context), else UTC.
     env.filters["when"] = pass_context(lambda ctx, value: when(value, language, ctx.get("zone")))
     env.filters["moment"] = pass_context(

@@ -23,6 +23,14 @@ class TooManyPixels(ValueError):
     """Wider or taller than allowed."""
 
 
+class BadShape(ValueError):
+    """So wide or so tall that, fitted to the page's header, it would be a sliver."""
+
+
+# A logo is shown in a header a few dozen pixels tall: past these it becomes unrecognisable.
+MAX_WIDE, MAX_TALL = 5, 2
+
+
 def reencode(content: bytes, max_side: int) -> tuple[bytes, str]:
     """(the re-encoded bytes, their media type); the size is read before any pixel is."""
     try:
@@ -35,6 +43,12 @@ def reencode(content: bytes, max_side: int) -> tuple[bytes, str]:
                     raise TooManyPixels(
                         f"The logo is {width} x {height} pixels; at most {max_side} x {max_side}."
                     )
+                if width > MAX_WIDE * height or height > MAX_TALL * width:
+                    raise BadShape(
+                        f"The logo is {width} x {height} pixels: at most {MAX_WIDE} times wider "
+                        f"than tall and {MAX_TALL} times taller than wide, so that it stays "
+                        "recognisable in the page's header."
+                    )
                 image.load()
                 out = BytesIO()
                 if kind == "PNG":
@@ -42,7 +56,7 @@ def reencode(content: bytes, max_side: int) -> tuple[bytes, str]:
                 else:
                     pixels = image if image.mode in ("RGB", "L", "CMYK") else image.convert("RGB")
                     pixels.save(out, "JPEG", quality=90)
-    except TooManyPixels:
+    except (TooManyPixels, BadShape):
         raise
     except (
         UnidentifiedImageError,

@@ -75,6 +75,38 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """For a person at a terminal (`bankfeeds dev`): time, level, logger, message, then the
+    correlation id and any fields; the same traceback rule as the JSON lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (
+            f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: "
+            f"{without_queries(record.getMessage())}"
+        )
+        cid = getattr(record, "correlation_id", "-")
+        if cid != "-":
+            line += f"  [{cid}]"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += "\n" + without_queries(frames_only(record.exc_info[1])).rstrip()
+        return line
+
+
+# Jobs the worker runs every few seconds: arq's start and finish lines for them are DEBUG, so an
+# idle service's log stays quiet (their own summary is DEBUG too when there was nothing to do).
+TICKS = ("cron:deliver_webhooks",)
+
+
+class IdleTicks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "arq.worker" and record.levelno == logging.INFO:
+            args = record.args if isinstance(record.args, tuple) else ()
+            if any(arg in TICKS for arg in args):  # the job's ref is one of the arguments
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+        return True
+
+
 def _log_uncaught(
     kind: type[BaseException], value: BaseException, trace: TracebackType | None
 ) -> None:
@@ -87,14 +119,21 @@ def _log_uncaught(
     )
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", *, text: bool | None = None) -> None:
+    """JSON lines on stderr; readable text lines instead when `text` (a terminal, in `dev`).
+    Called again, it changes the level (and the format if `text` is given), never adds a second
+    handler."""
     root = logging.getLogger()
-    if any(getattr(h, "_bankfeeds", False) for h in root.handlers):
-        root.setLevel(level.upper())
-        return
+    for handler in root.handlers:
+        if getattr(handler, "_bankfeeds", False):
+            root.setLevel(level.upper())
+            if text is not None:
+                handler.setFormatter(TextFormatter() if text else JsonFormatter())
+            return
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(IdleTicks())
     handler._bankfeeds = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -241,6 +241,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse(document)
 
     routes = [
+        Route("/", ops.home, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -14,8 +14,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from app import i18n
 from app import metrics as m
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
@@ -26,6 +27,16 @@ from app.services import Services
 from app.transactions import send_repository
 from app.transactions.tables import PushOperation
 from app.webhooks.tables import WebhookDelivery
+
+
+async def home(request: Request) -> Response:
+    """What runs here, for someone who opens the server's address in a browser."""
+    asked = request.query_params.get("lang")
+    language = (
+        asked if asked in i18n.LOCALES else i18n.negotiate(request.headers.get("accept-language"))
+    )
+    page = i18n.environment(language).get_template("home.html").render()
+    return HTMLResponse(page, headers={"Content-Language": language})
 
 
 async def healthz(request: Request) -> Response:

@@ -210,12 +210,15 @@ def _isolated_cli(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> Any:
     monkeypatch.chdir(cwd)
     runner = CliRunner()
 
-    def run(*args: str) -> Any:
+    monkeypatch.setenv("XDG_STATE_HOME", str(cwd / "state"))  # no other test's dev records
+
+    def run(*args: str, ok: bool = True) -> Any:
         # Each command is a process of its own: nothing carries over from the one before.
         monkeypatch.delenv("BANKFEEDS_DATA_DIR", raising=False)
         get_settings.cache_clear()
         result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
+        if ok:
+            assert result.exit_code == 0, result.output
         return result
 
     return run
@@ -225,6 +228,8 @@ def test_data_dir_before_or_after_the_sub_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     run = _isolated_cli(monkeypatch, tmp_path)
+    run("--data-dir", "one", "migrate")
+    run("migrate")
     before = run("--data-dir", "one", "tenants", "create", "Before", "--json")
     after = run("tenants", "create", "After", "--json", "--data-dir", "one")
     for made in (before, after):
@@ -245,6 +250,9 @@ def test_the_cli_hands_settings_down_without_writing_the_environment(
         if name.startswith("BANKFEEDS_") or name in ("DATABASE_URL", "REDIS_URL"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    for where in (["--data-dir", "one"], []):
+        assert CliRunner().invoke(main, [*where, "migrate"]).exit_code == 0
     before = dict(os.environ)
     made = CliRunner().invoke(main, ["--data-dir", "one", "tenants", "create", "Kept", "--json"])
     assert made.exit_code == 0, made.output
@@ -260,6 +268,7 @@ def test_commands_find_the_data_dir_dev_recorded(
 ) -> None:
     run = _isolated_cli(monkeypatch, tmp_path)
     instance.write(instance.Instance(tmp_path / "devdata", "http://127.0.0.1:8123", None, None))
+    run("migrate")  # into the recorded data dir
     made = created_tenant(run("tenants", "create", "Found", "--json").stdout)
     assert (tmp_path / "devdata" / "bankfeeds.db").exists()
     listed = run("tenants", "list").output
@@ -267,8 +276,11 @@ def test_commands_find_the_data_dir_dev_recorded(
     assert f"Database: SQLite at {tmp_path / 'devdata' / 'bankfeeds.db'}" in listed
     sent = run("jobs", "run", "daily-send")
     assert "devdata" in sent.stderr
-    # An explicit choice still wins over the marker.
-    assert "Found" not in run("tenants", "list", "--data-dir", "elsewhere").stdout
+    # An explicit choice still wins over the marker (and is refused: it has no database).
+    elsewhere = run("tenants", "list", "--data-dir", "elsewhere", ok=False)
+    assert elsewhere.exit_code == 1 and "Found" not in elsewhere.output
+    assert f"looked at SQLite at {tmp_path / 'elsewhere' / 'bankfeeds.db'}" in elsewhere.output
+    assert not (tmp_path / "elsewhere").exists(), "nothing is created by a refused command"
 
 
 def test_a_postgres_url_is_shown_without_its_password(

@@ -5,10 +5,10 @@ without look-alikes, error summaries, and the paths that used to lose the user."
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -44,12 +44,31 @@ NOT_OUR_TERMS = [
     "livres",  # calque of "books"
     "écrite comme",
     "Désautoris",
+    "Statut",  # a state is an « état » (issue 33)
+    "périmé",  # a feed QuickBooks stopped pulling is « en retard »
+    "déconnecté",  # an account QuickBooks stopped pulling is « délié »
+    "de forme #",  # « au format #RRVVBB »
+    "\u2019",  # one apostrophe style: the straight one (docs/FRENCH.md)
+    "(s)",  # counts go through ngettext, never "opération(s)"
 ]
 
 
-def _french() -> list[Any]:
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    string: str  # a plural entry's forms, one a line
+
+
+def _french() -> list[Entry]:
+    """Every French entry; a plural one (ngettext) with its msgid and all its forms."""
     with (ROOT / "locales" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        return [m for m in read_po(f, locale="fr") if m.id]
+        return [
+            Entry(m.id[0], "\n".join(m.string))
+            if isinstance(m.id, tuple)
+            else Entry(m.id, m.string)
+            for m in read_po(f, locale="fr")
+            if m.id
+        ]
 
 
 def test_french_typography_follows_the_oqlf() -> None:
@@ -83,6 +102,16 @@ def test_no_french_string_is_left_in_english() -> None:
 def test_one_term_per_concept(term: str) -> None:
     found = [m.string for m in _french() if term.lower() in m.string.lower()]
     assert found == [], f"{term!r} is not the glossary's term (docs/FRENCH.md)"
+
+
+def test_counts_have_their_french_plural_forms() -> None:
+    """ngettext's entries carry both French forms (1 and 0 take the singular, in French)."""
+    plural = {e.id: e.string.split("\n") for e in _french() if "\n" in e.string}
+    assert plural["%(num)s of %(limit)s characters"] == [
+        "%(num)s caractère sur %(limit)s",
+        "%(num)s caractères sur %(limit)s",
+    ]
+    assert all(len(forms) == 2 and all(forms) for forms in plural.values()), plural
 
 
 def test_the_glossary_is_linked_from_the_readme() -> None:
@@ -146,7 +175,7 @@ def test_dates_and_amounts_are_written_in_french() -> None:
         },
         "fr",
     )
-    assert f"(1{NB}234,5)" in warning.text and warning.text.startswith("Débit")
+    assert f"(1{NB}234,50)" in warning.text and warning.text.startswith("Débit")  # two decimals
 
 
 def test_an_unknown_message_is_shown_as_english_and_marked_so() -> None:

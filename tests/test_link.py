@@ -9,12 +9,14 @@ import subprocess
 import sys
 import uuid
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from babel.messages.pofile import read_po
+from PIL import Image
 
 from app import clock
 from tests.helpers import (
@@ -222,6 +224,11 @@ async def test_logo_checked_by_content(client: httpx.AsyncClient, api: Api) -> N
     assert (await put(b"MZ\x90\x00fake.exe", "image/png")).status_code == 415, "renamed executable"
     assert (await put(PNG + b"\x00" * 300_000, "image/png")).status_code == 413
     assert (await put(b"", "image/png")).status_code == 400
+    for size in ((600, 20), (10, 40)):  # a sliver once fitted to the header: refused, said why
+        sliver = BytesIO()
+        Image.new("RGB", size, "#0b6e4f").save(sliver, "PNG")
+        refused = await put(sliver.getvalue(), "image/png")
+        assert refused.status_code == 400 and "times wider than tall" in refused.json()["error"]
     url, _, _ = await link_url(api)
     await open_link(client, url)
     logo = await client.get("/link/logo")

@@ -144,6 +144,7 @@ TEXT = {
         "get": "Get credentials",
         "copy": "Copy the username",
         "revoke": "Revoke credentials",
+        "confirm_revoke": "Yes, revoke credentials",
         "revoked": "Credentials revoked",
         "balance": "US$1,234.56",
         "callout": "Questions?",
@@ -161,6 +162,7 @@ TEXT = {
         "get": "Obtenir les identifiants",
         "copy": "Copier le nom d'utilisateur",
         "revoke": "Révoquer les identifiants",
+        "confirm_revoke": "Oui, révoquer les identifiants",
         "revoked": "Identifiants révoqués",
         "balance": "1\u00a0234,56\u00a0$\u00a0US",
         "callout": "Des questions?",
@@ -230,7 +232,8 @@ async def test_the_whole_flow(
         )
         await page.set_viewport_size({"width": 1024, "height": 900})
 
-        await page.get_by_role("button", name=t["revoke"]).click()
+        await page.get_by_text(t["revoke"] + "…").click()  # the confirmation, on the page
+        await page.get_by_role("button", name=t["confirm_revoke"]).click()
         assert await page.locator("h1").inner_text() == t["revoked"]
         await audit(page, f"{language}-5-revoked")
         assert idx_status(live_server, tenant, username, password) == 401

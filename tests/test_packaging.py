@@ -47,6 +47,41 @@ def test_the_configuration_reference_is_generated_from_settings() -> None:
     assert "docs/CONFIGURATION.md" in (ROOT / "README.md").read_text()
 
 
+def test_the_command_and_job_tables_are_generated_from_the_code() -> None:
+    """docs/CLI.md's command table is click's command tree, docs/WORKER.md's job table the job
+    registry: a command, option or job added, renamed or removed fails here until
+    `python3 tasks.py docs` is run. The worker runs exactly the registry's jobs."""
+    from app.cli import main
+    from app.config import Settings
+    from app.doc_reference import SECTIONS, render
+    from app.jobruns import registry
+    from app.worker import JOBS, cron_jobs
+
+    for path in SECTIONS:
+        written = path.read_text(encoding="utf-8")
+        assert written == render(path), f"{path.name} is stale: run `python3 tasks.py docs`"
+    cli = (ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
+
+    def leaves(group: Any, path: str) -> list[str]:
+        found = []
+        for name, sub in group.commands.items():
+            found += (
+                leaves(sub, f"{path} {name}") if hasattr(sub, "commands") else [f"{path} {name}"]
+            )
+        return found
+
+    for command in leaves(main, "bankfeeds"):
+        assert f"| `{command}" in cli, f"{command} is missing from docs/CLI.md"
+    worker_doc = (ROOT / "docs" / "WORKER.md").read_text(encoding="utf-8")
+    for job in registry.JOBS:
+        assert f"| `{job.name}` | `{job.command}` |" in worker_doc
+    assert {(command, f.__name__) for command, f in JOBS.items()} == {
+        (job.command, job.name) for job in registry.JOBS
+    }
+    crons = {cron.name for cron in cron_jobs(Settings())}
+    assert crons == {f"cron:{job.name}" for job in registry.JOBS}, "each job has its schedule"
+
+
 def _tasks(tmp_path: Path, monkeypatch: Any) -> tuple[Any, list[list[str]]]:
     """tasks.py with its .venv in tmp_path and every command recorded instead of run."""
     spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")

@@ -175,7 +175,7 @@ async def test_sign_in_drill_down_and_branding(
         await page.get_by_role("link", name="Toft Stores").click()
         await page.wait_for_url(f"**/portal/companies/{company['id']}")
         row = page.get_by_role("row", name=re.compile("^Business Checking chk-1"))
-        assert t["connected"] in await row.inner_text()
+        assert t["connected"] in (await row.inner_text()).lower()
         cells = await row.locator("td.num").all_inner_texts()
         assert cells == ["2", "3"], "2 pending, 3 sent"
         await check("3-company")

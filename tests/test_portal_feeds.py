@@ -50,7 +50,7 @@ async def test_feed_health_lists_stale_first_and_draws_the_lag(
 
     await signed_in.post("/portal/preferences", {"lang": "fr", "back": "/portal/feed-health"})
     french = (await signed_in.get("/portal/feed-health")).text
-    assert "Santé des flux" in french and "périmé" in french
+    assert "Santé des flux" in french and "en retard" in french
 
 
 async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
@@ -69,7 +69,9 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
     page = (await signed_in.get(account)).text
     assert 'class="badge delivered"' in page
     assert '<th scope="col">Payee</th>' in page and "Hydro Québec" in page and "INV-7" in page
-    assert "Last pulls by QuickBooks" in page and "2026-03-10 \u2013 2026-03-11" in page
+    assert "Last pulls by QuickBooks" in page and (
+        '2026-03-10</span> \u2013 <span class="nowrap">2026-03-11' in page  # never split
+    )
     rows = list(
         csv.DictReader(
             io.StringIO(
@@ -87,7 +89,10 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
     clock.freeze(NOW + timedelta(days=1))
     review = await signed_in.post(f"{account}/reserve", {"from": day(0), "to": day(0)})
     assert review.status_code == 200
-    assert "2 sent transaction(s)" in review.text and 'name="confirm" value="yes"' in review.text
+    assert (
+        "2 sent transactions cleared on" in review.text
+        and 'name="confirm" value="yes"' in review.text
+    )
     async with sessions() as session:
         stmt = select(Reserve).where(Reserve.account_pk == uuid.UUID(feed.idx_account_id))
         assert (await session.execute(stmt)).first() is None, "nothing done before confirming"
@@ -100,7 +105,7 @@ async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
     done = await signed_in.post(
         f"{account}/reserve", {"from": day(0), "to": day(0), "confirm": "yes"}
     )
-    assert "2 transaction(s) published again" in done.text
+    assert "2 transactions published again" in done.text
     async with sessions() as session:
         audit = (await session.execute(stmt)).scalar_one()
     assert (audit.actor, audit.rows) == (signed_in.email, 2)

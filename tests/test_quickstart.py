@@ -71,6 +71,7 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")  # dev's record of itself stays here
     data = tmp_path / "dev-data"
     proc = subprocess.Popen(
         [str(BIN), "dev", "--port", str(port), "--data-dir", str(data)],
@@ -133,6 +134,7 @@ def test_dev_runs_api_and_worker_on_embedded_defaults(tmp_path: Path) -> None:
 
         demo = bankfeeds("demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert '{"ts"' not in demo.stdout + demo.stderr, "no JSON log line in the story"
         for step in (
             "A company",
             "QuickBooks links",

@@ -1,7 +1,7 @@
 """The README's walkthrough, run from the README's own text: its shell blocks, in order, against a
 fresh `bankfeeds dev` on the embedded defaults (what `python3 tasks.py run` starts), in the
-directory dev runs in. Only two lines change: the port (a free one instead of 8000) and the
-`.venv/bin/activate` line (the test puts this .venv's bin first on PATH instead)."""
+directory dev runs in. Only one line changes: the `.venv/bin/activate` line (the test puts this
+.venv's bin first on PATH instead). The port is a free one, and BASE reads it from dev's record."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ def test_the_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env = {k: v for k, v in env.items() if not k.startswith("BANKFEEDS_")}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")  # dev's record of itself stays here
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     script = "set -euo pipefail\n" + "\n".join(walkthrough())
     activate = ". .venv/bin/activate"
-    assert activate in script and "BASE=http://127.0.0.1:8000" in script
+    assert activate in script and "BASE=$(field '[\"url\"]' < .bankfeeds-dev.json)" in script
     script = "\n".join(line for line in script.splitlines() if not line.startswith(activate))
-    script = script.replace("BASE=http://127.0.0.1:8000", f"BASE=http://127.0.0.1:{port}")
 
     log_path = tmp_path / "dev.log"
     with log_path.open("wb") as log:

@@ -23,11 +23,13 @@ WORDS = {
     "en": {"start": "Start", "next": "Next", "continue": "Continue",
            "here": "In the United States or Canada",
            "else": "Somewhere else", "get": "Get credentials", "revoke": "Revoke credentials",
+           "confirm_revoke": "Yes, revoke credentials",
            "sign_in": "Sign in", "save": "Save", "upload": "Upload logo"},
     "fr": {"start": "Commencer", "next": "Suivant", "continue": "Continuer",
            "here": "Aux États-Unis ou au Canada",
            "else": "Ailleurs", "get": "Obtenir les identifiants",
            "revoke": "Révoquer les identifiants", "sign_in": "Ouvrir une session",
+           "confirm_revoke": "Oui, révoquer les identifiants",
            "save": "Enregistrer", "upload": "Téléverser le logo"},
 }  # fmt: skip
 
@@ -72,7 +74,8 @@ async def test_link_pages_reflow(browser: Any, live_server: LiveServer, language
         await reflow(page, f"{name}-location-confirmed")
         await page.get_by_role("button", name=w["get"]).click()
         await reflow(page, f"{name}-credentials")
-        await page.get_by_role("button", name=w["revoke"]).click()
+        await page.get_by_text(w["revoke"] + "…").click()  # the confirmation, on the page
+        await page.get_by_role("button", name=w["confirm_revoke"]).click()
         await reflow(page, f"{name}-revoked")
 
         for accent in ACCENTS:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
+from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +29,8 @@ data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for the embedded SQLite file and Redis (default: the one `bankfeeds dev` "
-    "last used in this directory, else .bankfeeds).",
+    help="Directory for the embedded SQLite file and Redis (env BANKFEEDS_DATA_DIR; default: "
+    "the one `bankfeeds dev` last used in this directory, else .bankfeeds).",
 )
 
 
@@ -82,17 +83,100 @@ def data_dir_after(ctx: click.Context, param: click.Parameter, value: Path | Non
     (node or ctx).obj = load_settings(value)
 
 
+def for_people(settings: Settings) -> Settings:
+    """Commands whose output a person reads (jobs run, demo): log lines as text on stderr, and
+    warnings only unless BANKFEEDS_LOG_LEVEL asks for more; the summary is theirs to print."""
+    from app.logs import setup_logging
+
+    level = settings.log_level if "BANKFEEDS_LOG_LEVEL" in os.environ else "WARNING"
+    setup_logging(level, text=True)
+    return settings.model_copy(update={"log_level": level})
+
+
 def say_database(settings: Settings) -> None:
     """Every command that touches data says which database (on stderr: --json stays clean)."""
     click.echo(f"Database: {instance.describe_database(settings)}", err=True)
 
 
+def _chosen_by(settings: Settings) -> str:
+    """Why this data dir: what a newcomer in the wrong folder needs to hear."""
+    recorded = instance.read()
+    if recorded is not None and recorded.data_dir.resolve() == settings.data_dir.resolve():
+        return f"recorded in {instance.MARKER.resolve()}"
+    if "BANKFEEDS_DATA_DIR" in os.environ:
+        return "BANKFEEDS_DATA_DIR"
+    if settings.data_dir == Settings.model_fields["data_dir"].default:
+        return "the default: no .bankfeeds-dev.json in this folder and no --data-dir"
+    return "--data-dir"
+
+
+async def _revision(settings: Settings) -> str | None:
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+def require_schema(settings: Settings, *, upgrade: bool = True) -> None:
+    """Refuse a database that has no schema (nothing is created: not the data dir, not the
+    SQLite file), naming where we looked and where a running `bankfeeds dev` is. An embedded
+    database that is only behind is brought up to date (unless `upgrade` is false)."""
+    where = instance.describe_database(settings)
+    if settings.is_sqlite:
+        exists = instance.sqlite_file(settings).is_file()
+        revision = asyncio.run(_revision(settings)) if exists else None
+    else:
+        exists = True
+        try:
+            revision = asyncio.run(_revision(settings))
+        except Exception as exc:  # unreachable: say which database, not a traceback
+            raise click.ClickException(
+                f"cannot reach the database {where} ({type(exc).__name__}): check DATABASE_URL "
+                "and that the server is up (`bankfeeds doctor` says more)"
+            ) from exc
+    if revision is not None:
+        if upgrade and settings.is_sqlite:
+            migrate.upgrade(settings)
+        return
+    lines = [
+        f"No bankfeeds database here: looked at {where}"
+        + (
+            f" (data dir {settings.data_dir.resolve()}, {_chosen_by(settings)})"
+            if settings.is_sqlite and not settings.database_url
+            else ""
+        )
+        + (", which has no tables." if exists else ", which does not exist."),
+    ]
+    others = instance.all_running()
+    mine = instance.running()
+    if mine is not None and mine not in others:
+        others.insert(0, mine)
+    for other in others:
+        lines.append(f"A `bankfeeds dev` is running: {other.where()}.")
+    if others:
+        first = others[0]
+        lines.append(
+            f"Run this command in {first.folder or 'its folder'}, or add "
+            f"--data-dir {first.data_dir}."
+        )
+    else:
+        lines.append("No running `bankfeeds dev` is recorded.")
+    lines.append(
+        "To make a new, empty database here instead: `bankfeeds migrate` (or `bankfeeds dev`)."
+    )
+    raise click.ClickException("\n".join(lines))
+
+
 def in_transaction(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run one unit of work against the command's database (migrating an embedded one first)."""
+    """Run one unit of work against the command's database (refused if it has no schema; an
+    embedded one that is behind is migrated first)."""
     settings = current_settings()
     say_database(settings)
-    if settings.is_sqlite:
-        migrate.upgrade(settings)
+    require_schema(settings)
 
     async def run() -> T:
         engine = make_engine(settings)

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instance
-from app.cli.common import in_transaction, pass_settings
+from app.cli.common import for_people, in_transaction, pass_settings
 from app.config import Settings
 from app.tenants import service as tenants
 
@@ -23,11 +23,14 @@ from app.tenants import service as tenants
 )
 @pass_settings
 def demo(settings: Settings, url: str | None) -> None:
-    """Run the whole story against the running service, printing each step."""
+    """Run the whole story against the running service, printing each step: tenant, company,
+    connection, accounts, credentials, the sandbox QuickBooks links, a push dated relative to
+    today, the daily send, QuickBooks shows the transactions, revoke, 401."""
     from app import demo as story
     from app.worker import JOBS, build_ctx, shutdown
 
-    dev = instance.running()
+    settings = for_people(settings)
+    dev = instance.serving(settings.data_dir) or instance.running()
     url = url or (dev.url if dev is not None and dev.url else "http://127.0.0.1:8000")
 
     def make_tenant(name: str) -> dict[str, Any]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from app import migrate
-from app.cli.common import pass_settings, say_database
+from app.cli.common import for_people, pass_settings, require_schema, say_database
 from app.config import Settings
 from app.db import transaction
 from app.jobruns import registry
@@ -42,19 +41,24 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
     type=click.Choice(list(registry.COMMANDS)),
 )
 @click.option(
-    "--now", "at", default=None, help="Run as if it were this ISO-8601 time (UTC if no offset)."
+    "--now",
+    "at",
+    default=None,
+    metavar="ISO-8601",
+    help="Run as if it were this ISO-8601 time (UTC if no offset).",
 )
 @pass_settings
 def jobs_run(settings: Settings, name: str, at: str | None) -> None:
-    """Run job NAME once (no Redis needed) and print a summary line."""
+    """Run job NAME once (no Redis needed), optionally at a simulated time, and print a
+    summary line."""
     from datetime import UTC, datetime
 
     from app import clock
     from app.worker import JOBS, build_ctx, shutdown
 
     say_database(settings)
-    if settings.is_sqlite:
-        migrate.upgrade(settings)
+    require_schema(settings)
+    settings = for_people(settings)
     if at:
         try:
             moment = datetime.fromisoformat(at.replace("Z", "+00:00"))

@@ -23,10 +23,16 @@ def tenants_group() -> None:
 
 @tenants_group.command("create")
 @click.argument("name")
-@click.option("--time-zone", default=None, help="IANA zone for 'today' (default America/Toronto).")
+@click.option(
+    "--time-zone",
+    default=None,
+    metavar="ZONE",
+    help="IANA zone for 'today' (default America/Toronto).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
 def tenants_create(name: str, time_zone: str | None, as_json: bool) -> None:
-    """Create a tenant; prints its API keys and partner keys ONCE."""
+    """Create a tenant; prints its production and sandbox API keys and Intuit partner keys
+    ONCE (--json: one object for scripts)."""
 
     async def work(session: AsyncSession, settings: Settings) -> tenants.NewTenant:
         zone = time_zone or settings.default_time_zone
@@ -62,7 +68,7 @@ def tenants_create(name: str, time_zone: str | None, as_json: bool) -> None:
 @tenants_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def tenants_list(as_json: bool) -> None:
-    """List tenants."""
+    """List tenants (or say there are none)."""
 
     async def work(session: AsyncSession, _: Settings) -> list[dict[str, str]]:
         return [
@@ -71,7 +77,8 @@ def tenants_list(as_json: bool) -> None:
         ]
 
     rows = in_transaction(work)
-    show(rows, as_json, [f"{r['tenantId']}  {r['name']}  {r['timeZone']}" for r in rows])
+    lines = [f"{r['tenantId']}  {r['name']}  {r['timeZone']}" for r in rows]
+    show(rows, as_json, lines or ["no tenants (`bankfeeds tenants create NAME` makes one)"])
 
 
 @tenants_group.group("keys")

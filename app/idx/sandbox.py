@@ -126,53 +126,89 @@ def sandbox_group() -> None:
     """Stand-ins for parties we cannot run here."""
 
 
-@sandbox_group.group("qbo")
-@click.option(
-    "--url",
-    envvar="BANKFEEDS_SANDBOX_URL",
-    default=None,
-    help="The running service (default: the `bankfeeds dev` started from this directory, "
-    f"else {DEFAULT_URL}).",
-)
-@click.option(
-    "--username",
-    envvar="BANKFEEDS_SANDBOX_USERNAME",
-    required=True,
-    help="One-time credentials' username (or BANKFEEDS_SANDBOX_USERNAME).",
-)
-@click.option(
-    "--password",
-    envvar="BANKFEEDS_SANDBOX_PASSWORD",
-    required=True,
-    help="Their password (or BANKFEEDS_SANDBOX_PASSWORD; keeps it out of shell history).",
-)
-@click.option(
-    "--partner-key",
-    envvar="BANKFEEDS_SANDBOX_PARTNER_KEY",
-    required=True,
-    help="The tenant's partner key for the environment.",
-)
-@click.option(
-    "--state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where what was linked is remembered (default .bankfeeds/sandbox-qbo-USER.json).",
-)
-@click.pass_context
-def qbo(
-    ctx: click.Context,
-    url: str | None,
-    username: str,
-    password: str,
-    partner_key: str,
-    state: Path | None,
-) -> None:
-    """Play QuickBooks Online: link accounts, pull, Update, stop pulling."""
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Each sign-in option is accepted on `qbo` and after its sub-command (`qbo link
+    --username U`): the value typed wins over the environment's, wherever it was typed."""
+    if value is None or param.name is None:
+        return
+    typed = ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+    chosen = ctx.find_root().meta.setdefault("sandbox", {})
+    if typed or param.name not in chosen:
+        chosen[param.name] = value
+
+
+def _sign_in_options(command: Any) -> Any:
+    """The options that say which service and which credentials (none needed for --help)."""
+    for decorate in reversed(
+        (
+            click.option(
+                "--url",
+                envvar="BANKFEEDS_SANDBOX_URL",
+                help="The running service (env BANKFEEDS_SANDBOX_URL; default: the `bankfeeds "
+                f"dev` started from this directory, else {DEFAULT_URL}).",
+            ),
+            click.option(
+                "--username",
+                envvar="BANKFEEDS_SANDBOX_USERNAME",
+                help="One-time credentials' username (env BANKFEEDS_SANDBOX_USERNAME).",
+            ),
+            click.option(
+                "--password",
+                envvar="BANKFEEDS_SANDBOX_PASSWORD",
+                help="Their password (env BANKFEEDS_SANDBOX_PASSWORD; keeps it out of shell "
+                "history).",
+            ),
+            click.option(
+                "--partner-key",
+                envvar="BANKFEEDS_SANDBOX_PARTNER_KEY",
+                help="The tenant's partner key for the environment (env "
+                "BANKFEEDS_SANDBOX_PARTNER_KEY).",
+            ),
+            click.option(
+                "--state",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Where what was linked is remembered (default "
+                ".bankfeeds/sandbox-qbo-USER.json).",
+            ),
+        )
+    ):
+        command = decorate(command)
+    for param in getattr(command, "__click_params__", []):
+        if param.name in ("url", "username", "password", "partner_key", "state"):
+            param.expose_value = False
+            param.callback = _remember
+    return command
+
+
+def _sandbox() -> Sandbox:
+    """The QuickBooks stand-in the options describe, built when a sub-command runs."""
+    ctx = click.get_current_context()
+    chosen = ctx.find_root().meta.get("sandbox", {})
+    for name, env in (
+        ("username", "BANKFEEDS_SANDBOX_USERNAME"),
+        ("password", "BANKFEEDS_SANDBOX_PASSWORD"),
+        ("partner_key", "BANKFEEDS_SANDBOX_PARTNER_KEY"),
+    ):
+        if not chosen.get(name):
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"Missing option '{flag}' (or {env}).", ctx)
+    url = chosen.get("url")
     if url is None:
-        dev = instance.running()
+        settings = ctx.find_object(Settings)
+        dev = instance.serving(settings.data_dir) if settings is not None else None
+        dev = dev or instance.running()
         url = dev.url if dev is not None and dev.url else DEFAULT_URL
     click.echo(f"QuickBooks (sandbox) calling {url}", err=True)
-    ctx.obj = Sandbox(url, username, password, partner_key, state or _state_default(username))
+    username = chosen["username"]
+    state = chosen.get("state") or _state_default(username)
+    return Sandbox(url, username, chosen["password"], chosen["partner_key"], state)
+
+
+@sandbox_group.group("qbo")
+@_sign_in_options
+def qbo() -> None:
+    """Play QuickBooks Online: link accounts, pull, Update, stop pulling. The sign-in options
+    are accepted here or after the sub-command."""
 
 
 @qbo.command()
@@ -189,11 +225,10 @@ def qbo(
     help="Feed start date chosen in QuickBooks.",
 )
 @click.option("--days-back", type=int, default=None, help="Start date as days before today.")
-@click.pass_obj
-def link(
-    sandbox: Sandbox, picked: tuple[str, ...], start_date: datetime | None, days_back: int | None
-) -> None:
+@_sign_in_options
+def link(picked: tuple[str, ...], start_date: datetime | None, days_back: int | None) -> None:
     """Sign in, list the accounts, pick some, choose a start date and pull once."""
+    sandbox = _sandbox()
     listed = sandbox.accounts()
     click.echo("QuickBooks lists these accounts:")
     for a in listed:
@@ -232,24 +267,27 @@ def _find(listed: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
 
 
 @qbo.command()
-@click.pass_obj
-def pull(sandbox: Sandbox) -> None:
+@_sign_in_options
+def pull() -> None:
     """The nightly download of every linked account."""
+    sandbox = _sandbox()
     sandbox.pull("Nightly download")
 
 
 @qbo.command()
-@click.pass_obj
-def update(sandbox: Sandbox) -> None:
+@_sign_in_options
+def update() -> None:
     """The SMB clicks Update: download the last 90 days now (what is booked stays once)."""
+    sandbox = _sandbox()
     sandbox.pull("Update", update=True)
 
 
 @qbo.command()
 @click.option("--account", "accounts", multiple=True, help="IDX account id; default: all.")
-@click.pass_obj
-def stop(sandbox: Sandbox, accounts: tuple[str, ...]) -> None:
+@_sign_in_options
+def stop(accounts: tuple[str, ...]) -> None:
     """The SMB disconnects feeds in QuickBooks: no more pulls (the service notices in 10 days)."""
+    sandbox = _sandbox()
     linked = sandbox.state["accounts"]
     for key in accounts or tuple(linked):
         info = linked.pop(key, None)
@@ -267,8 +305,8 @@ def stop(sandbox: Sandbox, accounts: tuple[str, ...]) -> None:
     default=None,
     help="First simulated day (UTC; default today).",
 )
-@click.pass_obj
-def run_days(sandbox: Sandbox, days: int, start_at: datetime | None) -> None:
+@_sign_in_options
+def run_days(days: int, start_at: datetime | None) -> None:
     """Drive QuickBooks over simulated days, in-process on the configured database: each day
     the daily send, the nightly download at 22:00 Pacific (five hourly retries on failure), and
     the detection runs, all through the settable clock. Needs no running server."""
@@ -276,6 +314,7 @@ def run_days(sandbox: Sandbox, days: int, start_at: datetime | None) -> None:
 
     from app.idx.simulate import simulate
 
+    sandbox = _sandbox()
     # The settings `bankfeeds` read (its --data-dir applied), from click's context.
     settings = click.get_current_context().find_object(Settings)
     first = (start_at or datetime.now(UTC)).date()

@@ -10,6 +10,8 @@ from datetime import timedelta
 class JobSpec:
     name: str  # the function's name: arq's job name, job_runs.job, the metrics' label
     max_age: timedelta  # how old its last run may be before doctor fails (schedule + slack)
+    when: str  # its schedule, for docs/WORKER.md (generated: app/doc_reference.py)
+    what: str  # what it does, for the same table
 
     @property
     def command(self) -> str:
@@ -19,10 +21,43 @@ class JobSpec:
 
 # The daily jobs run once a day, webhooks every 10 s, the purge and stale detection hourly.
 JOBS = (
-    JobSpec("daily_send", timedelta(hours=25)),
-    JobSpec("detect_disconnects", timedelta(hours=25)),
-    JobSpec("deliver_webhooks", timedelta(minutes=5)),
-    JobSpec("purge_expired", timedelta(hours=2)),
-    JobSpec("detect_stale", timedelta(hours=2)),
+    JobSpec(
+        "daily_send",
+        timedelta(hours=25),
+        "`BANKFEEDS_DAILY_SEND_TIME` (05:00 UTC)",
+        "every pending transaction of every **connected** account is sent: it becomes visible to "
+        "Intuit with `modifiedDate` = the send time, and its push operation becomes `Success` "
+        "(`completedOnUtc`, `changes`); `bankTransactions.write.successful` is announced",
+    ),
+    JobSpec(
+        "detect_disconnects",
+        timedelta(hours=25),
+        "`BANKFEEDS_DETECTION_TIME` (06:00 UTC)",
+        "connected accounts Intuit has not queried for `BANKFEEDS_DISCONNECT_AFTER_DAYS` (10) "
+        "days become `disconnected` (`bankFeeds.sourceAccount.disconnected`); their pending "
+        "pushes become `Failed` (`bankTransactions.write.unsuccessful`); then `Linked` "
+        "connections whose accounts (at least one) are all disconnected become `Unlinked` "
+        "(`connection.disconnected`)",
+    ),
+    JobSpec(
+        "deliver_webhooks",
+        timedelta(minutes=5),
+        "every 10 seconds",
+        "sends due webhook deliveries (an idle run logs at DEBUG only)",
+    ),
+    JobSpec(
+        "purge_expired",
+        timedelta(hours=2),
+        "hourly",
+        "forgets Link OTPs and sessions, unusable credentials and idempotency keys that expired",
+    ),
+    JobSpec(
+        "detect_stale",
+        timedelta(hours=2),
+        "hourly (minute 23)",
+        "connected accounts QuickBooks has not pulled for `BANKFEEDS_STALE_AFTER_HOURS` (48) "
+        "become stale, each announced once (`bankFeeds.sourceAccount.stale`); the next pull "
+        "announces `bankFeeds.sourceAccount.fresh` ([docs/FEED_HEALTH.md](FEED_HEALTH.md))",
+    ),
 )
 COMMANDS = tuple(job.command for job in JOBS)

@@ -21,7 +21,7 @@ from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
 from app.db import parse_uuid
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from app.images import NotAnImage, TooManyPixels, reencode
+from app.images import BadShape, NotAnImage, TooManyPixels, reencode
 from app.link import repository, schemas
 from app.link.tables import LinkSession, LinkSettings
 from app.principal import Principal
@@ -254,6 +254,8 @@ def logo_type(content: bytes, max_side: int) -> tuple[bytes, str]:
         return reencode(content, max_side)
     except TooManyPixels as exc:
         raise PayloadTooLarge(str(exc)) from exc
+    except BadShape as exc:
+        raise BadRequest(str(exc)) from exc
     except NotAnImage as exc:
         raise UnsupportedMediaType(str(exc)) from exc
 

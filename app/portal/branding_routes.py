@@ -73,6 +73,10 @@ LOGO_PROBLEMS = {
     "size": _("Logo: the file is larger than %(kib)s KiB."),
     "type": _("Logo: it must be a PNG or JPEG image; SVG and other types are refused."),
     "missing": _("Logo: choose an image file to upload."),
+    "shape": _(
+        "Logo: at most 5 times wider than tall and 2 times taller than wide, so that it stays "
+        "recognisable beside your name."
+    ),
 }
 
 
@@ -208,7 +212,8 @@ async def _logo_upload(
             row,
             _branding_form(row),
             exc.status,
-            logo_error={413: "size", 415: "type"}.get(exc.status, "missing"),
+            logo_error={413: "size", 415: "type"}.get(exc.status)
+            or ("shape" if content else "missing"),
             logo_max_kib=services.settings.logo_max_bytes // 1024,
         )
     return redirect("/portal/branding?saved=logo")

@@ -11,7 +11,10 @@ from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, PAD = 600, 160, 24
+# The drawing's own units: it scales with the page, so its words (the dates under it and the
+# legend) are HTML at the page's size, and the two y-axis numbers grow on narrow screens (CSS).
+WIDTH, HEIGHT = 600, 160
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 16, 8
 ACCEPTED, SENT = "#12355b", "url(#sent-stripes)"
 STRIPES = (
     '<defs><pattern id="sent-stripes" patternUnits="userSpaceOnUse" width="6" height="6" '
@@ -42,7 +45,8 @@ def daily_bars(
     """Two bars a day (accepted, sent) for the `days` days ending on `last_day`."""
     span = [last_day - timedelta(days=days - 1 - i) for i in range(days)]
     top = _scale(max([1, *(accepted.get(d, 0) for d in span), *(sent.get(d, 0) for d in span)]))
-    plot_w, plot_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    base = HEIGHT - BOTTOM
     slot = plot_w / days
     bar = max(slot / 2 - 1, 1)
     parts = [
@@ -51,42 +55,39 @@ def daily_bars(
         f'aria-hidden="true" focusable="false" class="chart">',
         f"<title>{escape(title)}</title>",
         STRIPES,
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
+        f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" '
         f'stroke="#767676" stroke-width="1"/>',
-        f'<text x="{PAD - 4}" y="{PAD + 4}" text-anchor="end" font-size="10" '
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end" font-size="10" class="y-label" '
         f'fill="#333">{top}</text>',
-        f'<text x="{PAD - 4}" y="{HEIGHT - PAD}" text-anchor="end" font-size="10" '
+        f'<text x="{LEFT - 4}" y="{base}" text-anchor="end" font-size="10" class="y-label" '
         f'fill="#333">0</text>',
     ]
     for i, day in enumerate(span):
-        x = PAD + i * slot
+        x = LEFT + i * slot
         for offset, count, colour, label in (
             (0.0, accepted.get(day, 0), ACCEPTED, labels[0]),
             (bar + 1, sent.get(day, 0), SENT, labels[1]),
         ):
             height = plot_h * count / top
             parts.append(
-                f'<rect x="{x + offset:.1f}" y="{HEIGHT - PAD - height:.1f}" width="{bar:.1f}" '
+                f'<rect x="{x + offset:.1f}" y="{base - height:.1f}" width="{bar:.1f}" '
                 f'height="{height:.1f}" fill="{colour}" stroke="#12355b" stroke-width="0.5">'
                 f"<title>{day.isoformat()}: "
                 f"{escape(label)} {count}</title></rect>"
             )
-    for i, day in ((0, span[0]), (days - 1, span[-1])):
-        anchor = "start" if i == 0 else "end"
-        x = PAD if i == 0 else WIDTH - PAD
-        parts.append(
-            f'<text x="{x}" y="{HEIGHT - 6}" text-anchor="{anchor}" font-size="10" '
-            f'fill="#333">{day.isoformat()}</text>'
-        )
-    for i, (colour, label) in enumerate(((ACCEPTED, labels[0]), (SENT, labels[1]))):
-        x = WIDTH / 2 - 90 + i * 110
-        parts.append(
-            f'<rect x="{x}" y="{HEIGHT - 16}" width="10" height="10" fill="{colour}" '
-            f'stroke="#12355b" stroke-width="0.5"/>'
-        )
-        parts.append(
-            f'<text x="{x + 14}" y="{HEIGHT - 7}" font-size="10" fill="#333">{escape(label)}</text>'
-        )
     parts.append("</svg>")
+    # The first and last day under the bars, and the legend: text at the page's own size.
+    parts.append(
+        f'<div class="chart-axis" aria-hidden="true"><span class="nowrap">{span[0].isoformat()}'
+        f'</span><span class="nowrap">{span[-1].isoformat()}</span></div>'
+    )
+    parts.append('<ul class="chart-legend" aria-hidden="true">')
+    for colour, label in ((ACCEPTED, labels[0]), (SENT, labels[1])):
+        parts.append(
+            f'<li><svg viewBox="0 0 10 10" width="12" height="12" focusable="false">'
+            f'<rect width="10" height="10" fill="{colour}" stroke="#12355b" stroke-width="0.5"/>'
+            f"</svg> {escape(label)}</li>"
+        )
+    parts.append("</ul>")
     # Every text that came from outside went through escape() above.
     return Markup("".join(parts))  # noqa: S704

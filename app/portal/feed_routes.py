@@ -62,8 +62,10 @@ async def _reserve(
     form = await request.form()
     first, last = _date(form.get("from")), _date(form.get("to"))
     error = result = None
+    bad: tuple[str, ...] = ()
     if first is None or last is None:
         error = "dates"
+        bad = tuple(f for f, v in (("reserve-from", first), ("reserve-to", last)) if v is None)
     else:
         try:
             result = await feed_health.reserve(
@@ -76,12 +78,23 @@ async def _reserve(
                 confirmed=form.get("confirm") == "yes",
             )
         except BadRequest:
-            error = "range"
+            error, bad = "range", ("reserve-from", "reserve-to")
     return page(
         "portal/reserve.html",
         who.record.language,
         400 if error else 200,
-        **common(who, request, section="status", view=view, result=result, error=error),
+        **common(
+            who,
+            request,
+            section="status",
+            view=view,
+            result=result,
+            error=error,
+            bad=bad,
+            # What was typed comes back in the form (only ISO dates are echoed).
+            first=first.isoformat() if first else "",
+            last=last.isoformat() if last else "",
+        ),
     )
 
 

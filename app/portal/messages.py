@@ -224,7 +224,10 @@ def _value(name: str, raw: str, language: str, gettext: Callable[[str], str]) ->
             return raw
     if name == "amount":
         try:
-            return format_decimal(Decimal(raw), locale=i18n.format_locale(language, "USD"))
+            # At least two decimals, as money is written (more when the note is about them).
+            return format_decimal(
+                Decimal(raw), format="#,##0.00#####", locale=i18n.format_locale(language, "USD")
+            )
         except (InvalidOperation, ValueError):
             return raw
     if name == "field":

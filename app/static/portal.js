@@ -41,11 +41,14 @@ document.addEventListener("DOMContentLoaded", () => {
     box.querySelector("[data-light]").hidden = onWhite >= 3;
   };
 
+  const plural = new Intl.PluralRules(document.documentElement.lang || "en");
   const render = () => {
     form.querySelectorAll("[data-limit]").forEach((input) => {
       const count = document.getElementById(input.id + "-count");
       if (count) {
-        count.textContent = count.textContent.replace(/\d+/, String(input.value.length));
+        const n = input.value.length;
+        const form = plural.select(n) === "one" ? count.dataset.one : count.dataset.other;
+        count.textContent = form.replace("{n}", String(n));
       }
     });
     document.querySelectorAll(".pv-callout").forEach((box) => {
