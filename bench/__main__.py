@@ -1,6 +1,6 @@
-"""python -m bench [all|push|send|copy|idx|detect|link|load|signin] — prints a table of median, p99
-and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
-table."""
+"""python -m bench [all|push|send|copy|idx|detect|link|load|signin|slowclients] — prints a table
+of median, p99 and spread over several runs. `all` runs every scenario in turn (about 12
+minutes) and prints one table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, scaling, send, signin, soak
+from bench import load, more, push, scaling, send, signin, slowclients, soak
 from bench.harness import PG
 
 
@@ -46,6 +46,7 @@ def main() -> None:
             "link",
             "load",
             "signin",
+            "slowclients",
             "soak",
             "wal",
             "partition",
@@ -91,6 +92,7 @@ def main() -> None:
         "link": more.link_page,
         "load": load.run,
         "signin": signin.run,
+        "slowclients": slowclients.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
     }
