@@ -287,7 +287,10 @@ async def _run(
     services: Services,
     finish: Finish | None = None,
 ) -> Response:
-    """Authenticate, parse, handle and render in one transaction (commit at the edge)."""
+    """Authenticate, parse, handle and render in one transaction (commit at the edge).
+    The body is in memory before the transaction begins (the edge read it, `app.bodies`)."""
+    if op.body is not None:
+        await request.body()
     try:
         async with transaction(services.sessions) as session:
             principal = await authenticate(request, session, services)
@@ -322,10 +325,10 @@ async def _run_idempotent(
     key: str,
 ) -> Response:
     idempotency.check_key(key)
+    raw = await request.body()  # before any connection is taken (`app.bodies`)
     async with transaction(services.sessions) as session:
         principal = await authenticate(request, session, services)
     tenant_id.set(str(principal.tenant_id))  # on every line, the 409 for a key in flight too
-    raw = await request.body()
     print_ = idempotency.fingerprint(request.method, request.url.path, request.url.query, raw)
     stored = await idempotency.begin(
         services.sessions, principal, key, print_, services.settings.idempotency_ttl_hours

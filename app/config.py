@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024, ge=1024, description="Request bodies above this (bytes) get 413."
     )
+    body_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a request's whole body, read before any "
+        "database connection or lock is taken; slower bodies get 408 (raise it for large "
+        "uploads over slow links).",
+    )
     otp_ttl_minutes: int = Field(default=60, ge=1, description="Lifetime of a linkUrl OTP.")
     default_time_zone: str = Field(
         default="America/Toronto",
@@ -219,6 +227,13 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         description="PostgreSQL pool size per process (plus as many overflow connections).",
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Seconds a request waits for a free database connection before it gets "
+        "503 with Retry-After.",
     )
     db_processes: int = Field(
         default=4,

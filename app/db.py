@@ -124,7 +124,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_timeout=settings.db_pool_timeout_seconds
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -154,6 +156,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         connect_args=connect_args,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
         # No pre-ping round trip per request: a connection that died with a restarted server
         # fails its request with 503 (canBeRetried) and is dropped from the pool.
         pool_recycle=1800,

@@ -70,6 +70,12 @@ class Conflict(ApiError):
     default_message = "Conflict"
 
 
+class RequestTimeout(ApiError):
+    status = 408
+    can_be_retried = "True"
+    default_message = "The request body did not arrive in time."
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     can_be_retried = "False"

@@ -13,14 +13,15 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics, openapi, ops, ratelimit, vault
+from app import bodies, metrics, openapi, ops, ratelimit, vault
 from app.accounts import routes as accounts
 from app.api import Api
 from app.companies import routes as companies
@@ -32,7 +33,6 @@ from app.errors import (
     ApiError,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
     handle_api_error,
     handle_unexpected,
@@ -74,11 +74,13 @@ idx_api: Api[IdxPrincipal] = Api(idx_principal, [idx.OPERATIONS], security="idx"
 
 
 class RequestContext:
-    """Pure ASGI middleware: correlation id, body-size cap, one log line per request."""
+    """Pure ASGI middleware: correlation id, the whole body read and bounded before the app runs
+    (`app.bodies`: nothing shared is held while a client drips), one log line per request."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, body_seconds: float) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,12 +110,17 @@ class RequestContext:
             await send(message)
 
         try:
-            declared = _content_length(scope)
-            if declared is not None and declared > self.max_body:
-                response = render(PayloadTooLarge(_too_large(self.max_body)))
+            try:
+                body = await self._body(scope, receive)
+            except ApiError as refused:  # 408 or 413: refused before the app ran
+                log.info("request body refused: %s %s", refused.status, refused.message)
+                response = bodies.answer(Request(scope), refused)
                 await response(scope, receive, send_with_id)
                 return
-            await self.app(scope, self._capped(receive), send_with_id)
+            await self.app(scope, bodies.replay(body, receive), send_with_id)
+        except (bodies.ClientGone, ClientDisconnect):
+            status = 499  # nginx's "client closed request": on the log line, never sent
+            log.info("client went away before the answer")
         except Exception as exc:
             # Answered here, not by Starlette's ServerErrorMiddleware, which would re-raise and
             # have the server print a traceback: tracebacks can carry SQL and secrets.
@@ -142,23 +149,11 @@ class RequestContext:
                 },
             )
 
-    def _capped(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def capped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise PayloadTooLarge(_too_large(self.max_body))
-            return message
-
-        return capped
-
-
-def _too_large(limit: int) -> str:
-    return f"Request body too large: the limit is {limit} bytes."
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            raise bodies.too_large(self.max_body)
+        return await bodies.read_whole(receive, self.max_body, self.body_seconds)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -256,8 +251,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ApiError: handle_api_error,
         HTTPException: handle_http_exception,
         DBAPIError: handle_database_error,
+        PoolTimeout: bodies.handle_pool_timeout,
         **{exc: handle_unavailable for exc in unavailable},
     }
     application = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
-    application.add_middleware(RequestContext, max_body=settings.max_body_bytes)
+    application.add_middleware(
+        RequestContext,
+        max_body=settings.max_body_bytes,
+        body_seconds=settings.body_timeout_seconds,
+    )
     return application

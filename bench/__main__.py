@@ -1,7 +1,8 @@
-"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin] — prints a table of
-median, p99 and spread over several runs. `all` runs every scenario in turn (about 12 minutes)
-and prints one table. `cost` (also the last section of `push`) prints CPU per request of every
-part from /proc, with bench's client and an independent one (docs/BENCHMARKS.md, session 8)."""
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients] — prints
+a table of median, p99 and spread over several runs. `all` runs every scenario in turn (about
+12 minutes) and prints one table. `cost` (also the last section of `push`) prints CPU per
+request of every part from /proc, with bench's client and an independent one
+(docs/BENCHMARKS.md, session 8)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 import platform
 from typing import Any
 
-from bench import cost, load, more, push, scaling, send, signin, soak
+from bench import cost, load, more, push, scaling, send, signin, slowclients, soak
 from bench.harness import PG
 
 
@@ -48,6 +49,7 @@ def main() -> None:
             "link",
             "load",
             "signin",
+            "slowclients",
             "soak",
             "wal",
             "partition",
@@ -100,6 +102,7 @@ def main() -> None:
         "link": more.link_page,
         "load": load.run,
         "signin": signin.run,
+        "slowclients": slowclients.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
     }

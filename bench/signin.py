@@ -37,7 +37,7 @@ FLOODS: dict[str, tuple[dict[str, str], bool | None]] = {
 }
 
 
-def add_user(srv: Server, tenant: dict[str, Any]) -> str:
+def add_user(srv: Server, tenant: dict[str, Any], password: str | None = None) -> str:
     email = f"staff-{secrets.token_hex(3)}@example.test"
     subprocess.run(
         [
@@ -50,7 +50,7 @@ def add_user(srv: Server, tenant: dict[str, Any]) -> str:
             "--password-stdin",
         ],
         env=srv.env,
-        input=secrets.token_urlsafe(16),
+        input=password or secrets.token_urlsafe(16),
         check=True,
         capture_output=True,
         text=True,

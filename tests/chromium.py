@@ -97,7 +97,10 @@ LAYOUT = r"""() => {
 
 
 async def reflow(page: Any, name: str, *, axe: bool = True) -> None:
-    """At every width: no horizontal scroll, no word broken outside an id, axe finds nothing."""
+    """At every width: no horizontal scroll, no word broken outside an id, axe finds nothing.
+    A click that navigates returns once the new page is committed, perhaps before its body is
+    parsed (seen on a loaded machine): the page is measured once it has loaded."""
+    await page.wait_for_load_state("load")
     for label, width in WIDTHS.items():
         await page.set_viewport_size({"width": width, "height": 800})
         found = await page.evaluate(LAYOUT)

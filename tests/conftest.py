@@ -43,6 +43,7 @@ from tests.helpers import (
     make_tenant,
     remember_credentials,
     serve,
+    server_env,
     v1_account,
     v2_account,
 )
@@ -160,21 +161,7 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     """`bankfeeds serve` in a subprocess on the test database and Redis: real HTTP."""
-    env = {
-        **os.environ,
-        "BANKFEEDS_DATA_DIR": str(settings.data_dir),
-        "REDIS_URL": settings.redis_url or "",
-        "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
-        "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
-        "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
-        "BANKFEEDS_PORTAL_SIGN_INS_PER_MINUTE": str(settings.portal_sign_ins_per_minute),
-        "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
-        "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
-    }
-    if settings.database_url:
-        env["DATABASE_URL"] = settings.database_url
-    if settings.db_schema:
-        env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
+    env = server_env(settings)
     with serve(env, settings.data_dir) as (url, log_path):
         yield LiveServer(url, env, log_path)
 

@@ -82,9 +82,24 @@ def push_day() -> str:
     return (datetime.now(ZoneInfo("America/Toronto")).date() - timedelta(days=1)).isoformat()
 
 
+@dataclass
+class Feed:
+    """A feed connected over HTTP: where the client pushes, and how QuickBooks pulls it."""
+
+    push_path: str
+    idx_headers: dict[str, str]
+    pull_path: str
+    pull_params: dict[str, str]
+
+
 async def connected_feed(http: httpx.AsyncClient, api_key: str, partner_key: str) -> str:
     """A company, a connection and an account that QuickBooks (IDX) listed and queried, over
     HTTP; returns the account's push path."""
+    return (await linked_feed(http, api_key, partner_key)).push_path
+
+
+async def linked_feed(http: httpx.AsyncClient, api_key: str, partner_key: str) -> Feed:
+    """`connected_feed`, with what an IDX pull of its account needs."""
     remember_secret(api_key, partner_key)
     headers = basic(api_key)
     company = (await http.post("/companies", json={"name": "Fault Co"}, headers=headers)).json()
@@ -109,13 +124,10 @@ async def connected_feed(http: httpx.AsyncClient, api_key: str, partner_key: str
     assert listing.status_code == 200, listing.text
     account = listing.json()["results"][0]["id"]
     start = (datetime.now(ZoneInfo("America/Toronto")).date() - timedelta(days=7)).isoformat()
-    r = await http.get(
-        f"/partners/intuit/idx/accounts/{account}/transactions",
-        params={"startDate": start},
-        headers=idx,
-    )
+    pull, params = f"/partners/intuit/idx/accounts/{account}/transactions", {"startDate": start}
+    r = await http.get(pull, params=params, headers=idx)
     assert r.status_code == 200, r.text
-    return f"{base}/push/bankAccounts/chk-1/bankTransactions"
+    return Feed(f"{base}/push/bankAccounts/chk-1/bankTransactions", idx, pull, params)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,12 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.accounts.tables import SourceAccount
 from app.config import Settings
+from app.db import transaction
 from app.main import create_app
 from app.services import Services
-from tests.helpers import Api, Idx, TenantKeys, assert_error, make_tenant
+from tests.helpers import ON_POSTGRES, Api, Idx, Linkable, TenantKeys, assert_error, make_tenant
 
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
 
@@ -81,47 +86,53 @@ async def test_daily_quota_resets_at_utc_midnight(settings: Settings, sessions: 
         assert again.headers["x-rate-limit-remaining"] == "2"
 
 
-async def test_concurrency_cap(settings: Settings, tenant: TenantKeys, services: Services) -> None:
-    """Two pushes whose bodies are still arriving hold both slots; a third request gets 429.
+@pytest.mark.configured(ON_POSTGRES, "needs PostgreSQL: row locks let requests wait in flight")
+async def test_concurrency_cap(
+    settings: Settings,
+    tenant: TenantKeys,
+    services: Services,
+    linkable: Linkable,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two pushes waiting in flight (the test holds their account's row lock) hold both slots; a
+    third request gets 429.
 
-    (Idempotent pushes read their body outside any transaction, so this holds on SQLite too.)
+    A body still arriving holds no slot: the edge reads it before the request is authenticated
+    (issue 28, tests/test_slow_clients.py), so the two are held inside the handler instead. On
+    SQLite every request runs under the one write lock, so two are never in flight together.
     """
-    release = asyncio.Event()
-
-    async def slow_body() -> AsyncIterator[bytes]:
-        yield b'{"accountId": "a", '
-        await release.wait()
-        yield b'"transactions": []}'
-
-    nowhere = "/companies/00000000-0000-4000-8000-000000000001/connections/"
-    push = f"{nowhere}00000000-0000-4000-8000-000000000002/push/bankAccounts/a/bankTransactions"
+    push = f"{linkable.connection_path}/push/bankAccounts/chk-1/bankTransactions"
+    connection = uuid.UUID(linkable.connection["id"])
     async with app_with(settings, rate_limit_concurrency=2) as http:
-        held = [
-            asyncio.create_task(
-                http.post(
-                    push,
-                    content=slow_body(),
-                    headers={
-                        **tenant.headers,
-                        "Content-Type": "application/json",
-                        "Idempotency-Key": secrets.token_hex(8),
-                    },
-                )
+        async with transaction(sessions) as session:
+            await session.execute(
+                select(SourceAccount.pk)
+                .where(SourceAccount.connection_id == connection)
+                .where(SourceAccount.account_id == "chk-1")
+                .with_for_update()
             )
-            for _ in range(2)
-        ]
-        busy = f"{http.headers['X-Test-Prefix']}rl:busy:{tenant.id}"
-        for _ in range(500):  # until both have authenticated and are reading their bodies
-            if await services.redis.zcard(busy) == 2:
-                break
-            await asyncio.sleep(0.01)
-        third = await http.get("/companies", headers=tenant.headers)
-        body = assert_error(third, 429)
-        assert "at once" in body["error"]
-        assert third.headers["retry-after"] == "1"
-        assert all(h in third.headers for h in RATE_HEADERS)
-        release.set()
-        assert [(await t).status_code for t in held] == [404, 404]
+            held = [
+                asyncio.create_task(
+                    http.post(
+                        push,
+                        json={"accountId": "chk-1", "transactions": []},
+                        headers=tenant.headers,
+                    )
+                )
+                for _ in range(2)
+            ]
+            busy = f"{http.headers['X-Test-Prefix']}rl:busy:{tenant.id}"
+            for _ in range(500):  # until both have authenticated and wait on the lock
+                if await services.redis.zcard(busy) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            third = await http.get("/companies", headers=tenant.headers)
+            body = assert_error(third, 429)
+            assert "at once" in body["error"]
+            assert third.headers["retry-after"] == "1"
+            assert all(h in third.headers for h in RATE_HEADERS)
+        statuses = [(await t).status_code for t in held]
+        assert all(s < 500 and s != 429 for s in statuses), statuses
         assert (await http.get("/companies", headers=tenant.headers)).status_code == 200
 
 

@@ -93,6 +93,8 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
+        # The form (an upload too) is parsed before the transaction: nothing is held meanwhile.
+        form = await request.form() if request.method == "POST" else None
         async with transaction(services.sessions) as session:
             who = await service.staff(session, request.cookies.get(COOKIE))
             if who is None:
@@ -102,8 +104,7 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
                     back = request.url.path + query
                 return redirect(f"/portal/sign-in?next={quote(back, safe='')}")
             tenant_id.set(str(who.tenant.id))  # on this request's log line
-            if request.method == "POST":
-                form = await request.form()
+            if form is not None:
                 token = str(form.get("csrf", ""))
                 if not same_token(token, who.record.csrf_token):
                     return page(

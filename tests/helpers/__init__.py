@@ -133,6 +133,27 @@ class LiveServer:
     log_path: Path
 
 
+def server_env(settings: Settings) -> dict[str, str]:
+    """The environment of a `bankfeeds serve` on the test database and Redis, with the suite's
+    relaxed per-address limits (as `settings`)."""
+    env = {
+        **os.environ,
+        "BANKFEEDS_DATA_DIR": str(settings.data_dir),
+        "REDIS_URL": settings.redis_url or "",
+        "BANKFEEDS_REDIS_PREFIX": settings.redis_prefix,
+        "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": str(settings.idx_requests_per_minute),
+        "BANKFEEDS_LINK_REQUESTS_PER_MINUTE": str(settings.link_requests_per_minute),
+        "BANKFEEDS_PORTAL_SIGN_INS_PER_MINUTE": str(settings.portal_sign_ins_per_minute),
+        "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
+        "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
+    }
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    if settings.db_schema:
+        env["BANKFEEDS_DB_SCHEMA"] = settings.db_schema
+    return env
+
+
 @contextmanager
 def serve(env: dict[str, str], log_dir: Path, ready: str = "/readyz") -> Iterator[tuple[str, Path]]:
     """One `bankfeeds serve` process (uvicorn) on a free port, until `ready` answers 200.
