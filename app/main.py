@@ -46,6 +46,7 @@ from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.portal.routes import portal_routes
 from app.principal import IdxPrincipal, Principal
+from app.retention import routes as retention
 from app.services import Services
 from app.tenants.auth import client_principal
 from app.transactions import routes as transactions
@@ -66,6 +67,7 @@ client_api: Api[Principal] = Api(
         feeds.OPERATIONS,
         transactions.OPERATIONS,
         webhooks.OPERATIONS,
+        retention.OPERATIONS,
         link.OPERATIONS,
     ],
     security="auth_header",

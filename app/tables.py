@@ -9,16 +9,19 @@ from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
+from app.retention.tables import AccessEntry, DestructionEntry, RetentionPolicy
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "AccessEntry",
     "ApiKey",
     "BankTransaction",
     "Company",
     "Connection",
     "Credential",
+    "DestructionEntry",
     "IdempotencyKey",
     "IdxPull",
     "JobRun",
@@ -31,6 +34,7 @@ __all__ = [
     "PushOperation",
     "PushRejection",
     "Reserve",
+    "RetentionPolicy",
     "SourceAccount",
     "Tenant",
     "WebhookAttempt",

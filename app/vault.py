@@ -63,6 +63,25 @@ def unseal(stored: str, fernet: MultiFernet | None = None) -> str:
         raise SecretUnreadable("a stored secret is encrypted under none of the keys") from exc
 
 
+def reveal(stored: str | None) -> str | None:
+    """`unseal` for a nullable column (account numbers): only where an answer needs it."""
+    return None if stored is None else unseal(stored)
+
+
+def reseal(stored: str, fernet: MultiFernet | None = None) -> str:
+    """The value sealed under the newest key (a clear one sealed): what a key rotation writes.
+    Raises SecretUnreadable when it is sealed under none of the keys held."""
+    fernet = fernet or _current()
+    if fernet is None:
+        return stored
+    if not stored.startswith(PREFIX):
+        return seal(stored, fernet)
+    try:
+        return PREFIX + fernet.rotate(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken as exc:
+        raise SecretUnreadable("a stored secret is encrypted under none of the keys") from exc
+
+
 class Sealed(TypeDecorator[str]):
     """A text column whose values are sealed on the way in and read back as stored: `unseal`
     them where they are used (signing), so a row whose key is gone can still be loaded, listed
