@@ -39,6 +39,7 @@ from app.errors import (
     render,
     where,
 )
+from app.exports import routes as exports
 from app.feeds import routes as feeds
 from app.idx import routes as idx
 from app.idx.auth import idx_principal
@@ -68,6 +69,7 @@ client_api: Api[Principal] = Api(
         transactions.OPERATIONS,
         webhooks.OPERATIONS,
         retention.OPERATIONS,
+        exports.OPERATIONS,
         link.OPERATIONS,
     ],
     security="auth_header",

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import delete, exists, func, insert, not_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.tables import AccessEntry
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.idx.tables import IdxPull, Reserve
-from app.retention.tables import AccessEntry, DestructionEntry, RetentionPolicy
+from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import Tenant
 from app.transactions.history_repository import delivered_at
 from app.transactions.tables import BankTransaction, PushOperation, SentBatch
@@ -298,21 +299,4 @@ async def destruction_log(
         .order_by(DestructionEntry.at.desc(), DestructionEntry.id.desc())
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def record_access(session: AsyncSession, row: dict[str, Any]) -> None:
-    await session.execute(insert(AccessEntry), [row])
-
-
-async def access_log(
-    session: AsyncSession, tenant_id: uuid.UUID, environment: str, limit: int | None = 200
-) -> list[AccessEntry]:
-    stmt = (
-        select(AccessEntry)
-        .where(AccessEntry.tenant_id == tenant_id, AccessEntry.environment == environment)
-        .order_by(AccessEntry.at.desc(), AccessEntry.id.desc())
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
     return list((await session.execute(stmt)).scalars())
