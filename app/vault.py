@@ -68,16 +68,24 @@ def reveal(stored: str | None) -> str | None:
     return None if stored is None else unseal(stored)
 
 
-def reseal(stored: str, fernet: MultiFernet | None = None) -> str:
-    """The value sealed under the newest key (a clear one sealed): what a key rotation writes.
-    Raises SecretUnreadable when it is sealed under none of the keys held."""
-    fernet = fernet or _current()
-    if fernet is None:
+def reseal(stored: str, settings: Settings) -> str:
+    """The value sealed under `settings`' newest key (a clear one sealed; one already under the
+    newest key as it is): what a key rotation writes. Raises SecretUnreadable when it is sealed
+    under none of the keys held."""
+    keys = settings.secret_key_list
+    if not keys:
         return stored
+    fernet = MultiFernet([Fernet(k) for k in keys])
     if not stored.startswith(PREFIX):
         return seal(stored, fernet)
+    token = stored[len(PREFIX) :].encode()
     try:
-        return PREFIX + fernet.rotate(stored[len(PREFIX) :].encode()).decode()
+        Fernet(keys[0]).decrypt(token)
+        return stored
+    except InvalidToken:
+        pass
+    try:
+        return PREFIX + fernet.rotate(token).decode()
     except InvalidToken as exc:
         raise SecretUnreadable("a stored secret is encrypted under none of the keys") from exc
 

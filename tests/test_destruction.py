@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.retention.tables import DestructionEntry
 from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Api, Idx, Linkable, TenantKeys, remember_credentials, v1_account
+from tests.helpers import (
+    Api,
+    Idx,
+    Linkable,
+    TenantKeys,
+    remember_credentials,
+    remember_personal,
+    v1_account,
+)
 from tests.helpers.dump import dump, tables_with
 from tests.receiver import receiver
 from tests.test_worker import subscribe
@@ -28,6 +36,7 @@ async def _keyed(api: Api, method: str, path: str, body: object, key: str) -> ht
 async def _marked_company(api: Api, tenant: TenantKeys, marker: str) -> Feed:
     """A company whose every free-text field carries `marker`, with a pushed, pulled, re-served
     feed, kept idempotent answers, webhook events, a rejected push and Link OTPs."""
+    remember_personal(marker)
     body = {"name": f"Shop {marker}", "description": f"About {marker}"}
     company = (await _keyed(api, "POST", "/companies", body, f"c-{marker}")).json()
     connection = await api.connection(company["id"])
