@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,3 +37,10 @@ async def record_access(
             "company_id": company_id,
         },
     )
+
+
+async def entries(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str, limit: int | None = 200
+) -> list[Any]:
+    """The tenant's access log in one environment, newest first."""
+    return await repository.access_log(session, tenant_id, environment, limit)
