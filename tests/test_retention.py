@@ -17,6 +17,7 @@ from app import clock
 from app.config import Settings
 from app.idx.tables import IdxPull
 from app.retention.jobs import purge_tenant
+from app.retention.service import effective_days
 from app.retention.tables import DestructionEntry
 from app.transactions.tables import BankTransaction, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -176,10 +177,10 @@ async def test_a_tenant_override_applies_to_that_tenant_only(
     assert await _count(sessions, select(func.count()).where(IdxPull.account_pk == pk)) == 1
 
     clock.freeze(NOW + 4 * DAY)
-    await purge_tenant(sessions, uuid.UUID(tenant.id))
+    await purge_tenant(sessions, uuid.UUID(tenant.id), settings)
     assert await _count(sessions, select(func.count()).where(IdxPull.account_pk == pk)) == 1
     clock.freeze(NOW + 6 * DAY)
-    await purge_tenant(sessions, uuid.UUID(tenant.id))
+    await purge_tenant(sessions, uuid.UUID(tenant.id), settings)
     assert await _count(sessions, select(func.count()).where(IdxPull.account_pk == pk)) == 0
     r = await feed.api.call("GET", "/retention/destructions")
     assert [(e["policy"], e["table"], e["rows"]) for e in r.json()["results"][:1]] == [
@@ -187,6 +188,11 @@ async def test_a_tenant_override_applies_to_that_tenant_only(
     ]
     back = await feed.api.call("PATCH", "/retention", {"pullLogDays": None})
     assert back.json()["pullLogDays"] == 90 and back.json()["overridden"] == ["auditDays"]
+    # The deployment's defaults are settings; the tenant's override still wins over them.
+    moved = settings.model_copy(update={"retention_pull_log_days": 7, "retention_audit_days": 9})
+    async with sessions() as session:
+        days = await effective_days(session, uuid.UUID(tenant.id), moved)
+    assert (days["pull_log"], days["audit"], days["webhooks"]) == (7, 3000, 30)
 
 
 async def test_purges_on_several_workers_beside_a_push_and_a_pull_all_succeed(
@@ -211,7 +217,10 @@ async def test_purges_on_several_workers_beside_a_push_and_a_pull_all_succeed(
     push = feed.push([tx("late", (later.date()).isoformat())])
     pull = feed.pull()
     results = await asyncio.gather(
-        purge_tenant(sessions, tenant_id), purge_tenant(sessions, tenant_id), push, pull
+        purge_tenant(sessions, tenant_id, settings),
+        purge_tenant(sessions, tenant_id, settings),
+        push,
+        pull,
     )
     assert results[2].status_code == 200, results[2].text
     assert results[3].status_code == 200, results[3].text

@@ -47,7 +47,7 @@ async def record_view(
 async def _privacy(
     request: Request, services: Services, session: AsyncSession, who: Staff, **extra: Any
 ) -> Response:
-    policy = await retention.to_wire(session, who.tenant.id)
+    policy = await retention.to_wire(session, who.tenant.id, services.settings)
     return page(
         "portal/privacy.html",
         who.record.language,
@@ -57,7 +57,10 @@ async def _privacy(
             request,
             section="privacy",
             policy=policy.model_dump(),
-            policies=[(n, retention_schemas.WIRE[n], p.default_days) for n, p in POLICIES.items()],
+            policies=[
+                (n, retention_schemas.WIRE[n], d)
+                for n, d in retention.defaults(services.settings).items()
+            ],
             accesses=await access.entries(session, who.tenant.id, who.record.environment),
             destructions=await retention_log.destruction_log(session, who.tenant.id, 50),
             saved=request.query_params.get("saved") == "1",
@@ -91,7 +94,7 @@ async def _save(
             invalid.append(wire)
     if invalid:
         return await _privacy(request, services, session, who, status=400, invalid=invalid)
-    await retention.update(session, who.tenant.id, changes)
+    await retention.update(session, who.tenant.id, services.settings, changes)
     return redirect("/portal/privacy?saved=1")
 
 

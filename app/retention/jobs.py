@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.config import Settings
 from app.db import transaction
 from app.retention import repository, service
 
@@ -37,10 +38,10 @@ async def _fold(
 
 
 async def purge_tenant(
-    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, settings: Settings
 ) -> dict[str, int]:
     async with transaction(sessions) as session:
-        days = await service.effective_days(session, tenant_id)
+        days = await service.effective_days(session, tenant_id, settings)
     await _fold(sessions, tenant_id, days)
     now = clock.now()
     counts: dict[str, int] = {}
@@ -74,7 +75,7 @@ async def purge_retention(ctx: dict[str, Any]) -> dict[str, int]:
         tenants = await repository.tenant_ids(session)
     counts: dict[str, int] = {"tenants": len(tenants)}
     for tenant_id in tenants:
-        for table, rows in (await purge_tenant(sessions, tenant_id)).items():
+        for table, rows in (await purge_tenant(sessions, tenant_id, ctx["settings"])).items():
             counts[table] = counts.get(table, 0) + rows
     log.info(
         "purged by retention policy: %s",

@@ -20,7 +20,7 @@ OPERATIONS = ClientOperations()
 async def get_policy(call: ClientCall[None, None, None]) -> schemas.RetentionPolicy:
     """Extension: how many days each kind of record is kept before `purge-retention` destroys it
     (the tenant's overrides, else the defaults)."""
-    return await service.to_wire(call.session, call.principal.tenant_id)
+    return await service.to_wire(call.session, call.principal.tenant_id, call.services.settings)
 
 
 @OPERATIONS.operation(
@@ -38,7 +38,9 @@ async def update_policy(
     """Extension: override days per kind (1 to 36500); null puts a kind back to its default.
     The policy is the tenant's, for both environments."""
     changes = call.body.model_dump(exclude_unset=True)
-    return await service.update(call.session, call.principal.tenant_id, changes)
+    return await service.update(
+        call.session, call.principal.tenant_id, call.services.settings, changes
+    )
 
 
 @OPERATIONS.operation(

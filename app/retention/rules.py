@@ -11,20 +11,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Policy:
-    name: str  # the key in RetentionPolicy's columns (`<name>_days`) and in the wire shape
-    default_days: int
+    # The key in RetentionPolicy's columns (`<name>_days`), in the wire shape, and in the
+    # setting that holds its default (BANKFEEDS_RETENTION_<NAME>_DAYS, app/config.py).
+    name: str
     what: str
 
 
-# Defaults (SPEC §5 "Retention"); a tenant overrides any of them (settings, API, portal).
+# The defaults are settings (SPEC §5 "Retention"); a tenant overrides any of them (API, portal).
 POLICIES = {
     p.name: p
     for p in (
-        Policy("sent_lines", 400, "sent lines, counted from their delivery to QuickBooks"),
-        Policy("pull_log", 90, "the IDX pull log"),
-        Policy("push_operations", 90, "finished push operations"),
-        Policy("webhooks", 30, "webhook payloads and attempts, after their delivery ended"),
-        Policy("audit", 7 * 365 + 2, "audit entries: re-serves, access log, destruction log"),
+        Policy("sent_lines", "sent lines, counted from their delivery to QuickBooks"),
+        Policy("pull_log", "the IDX pull log"),
+        Policy("push_operations", "finished push operations"),
+        Policy("webhooks", "webhook payloads and attempts, after their delivery ended"),
+        Policy("audit", "audit entries: re-serves, access log, destruction log"),
     )
 }
 MIN_DAYS, MAX_DAYS = 1, 36500

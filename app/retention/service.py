@@ -10,14 +10,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.config import Settings
 from app.retention import repository, schemas
 from app.retention.rules import POLICIES
 from app.retention.tables import RetentionPolicy
 
 
-async def effective_days(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, int]:
+def defaults(settings: Settings) -> dict[str, int]:
+    """The deployment's defaults: BANKFEEDS_RETENTION_<POLICY>_DAYS."""
+    return {name: int(getattr(settings, f"retention_{name}_days")) for name in POLICIES}
+
+
+async def effective_days(
+    session: AsyncSession, tenant_id: uuid.UUID, settings: Settings
+) -> dict[str, int]:
     row = await repository.policy(session, tenant_id)
-    days = {name: p.default_days for name, p in POLICIES.items()}
+    days = defaults(settings)
     if row is not None:
         for name in POLICIES:
             value = getattr(row, f"{name}_days")
@@ -26,9 +34,11 @@ async def effective_days(session: AsyncSession, tenant_id: uuid.UUID) -> dict[st
     return days
 
 
-async def to_wire(session: AsyncSession, tenant_id: uuid.UUID) -> schemas.RetentionPolicy:
+async def to_wire(
+    session: AsyncSession, tenant_id: uuid.UUID, settings: Settings
+) -> schemas.RetentionPolicy:
     row = await repository.policy(session, tenant_id)
-    days = await effective_days(session, tenant_id)
+    days = await effective_days(session, tenant_id, settings)
     overridden = [
         schemas.WIRE[n] for n in POLICIES if row is not None and getattr(row, f"{n}_days")
     ]
@@ -38,7 +48,7 @@ async def to_wire(session: AsyncSession, tenant_id: uuid.UUID) -> schemas.Retent
 
 
 async def update(
-    session: AsyncSession, tenant_id: uuid.UUID, changes: dict[str, int | None]
+    session: AsyncSession, tenant_id: uuid.UUID, settings: Settings, changes: dict[str, int | None]
 ) -> schemas.RetentionPolicy:
     """`changes` by wire name (already range-checked by the wire shape); null clears."""
     row = await repository.policy(session, tenant_id) or RetentionPolicy(tenant_id=tenant_id)
@@ -47,7 +57,7 @@ async def update(
             setattr(row, f"{name}_days", changes[schemas.WIRE[name]])
     row.updated_at = clock.now()
     await repository.save_policy(session, row)
-    return await to_wire(session, tenant_id)
+    return await to_wire(session, tenant_id, settings)
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime:
