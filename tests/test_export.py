@@ -43,7 +43,7 @@ async def _fed(linkable: Linkable, settings: Settings, sessions: Any) -> Feed:
     clock.freeze(NOW + timedelta(days=1, hours=1))
     await run_job(settings, sessions, "daily_send")
     clock.freeze(NOW + timedelta(days=2))
-    assert (await feed.push([tx("p1", day(2))])).status_code == 200
+    assert (await feed.push([tx("p1", day(2), description="=1+1")])).status_code == 200
     return feed
 
 
@@ -92,6 +92,9 @@ async def test_the_export_round_trips_every_line_and_its_delivery_state(
     rows = list(csv.DictReader(io.StringIO(r.text)))
     by_id = {row["id"]: row for row in rows}
     assert by_id["s1"]["description"] == 'Rent, "north" unit'
+    assert by_id["p1"]["description"] == "'=1+1", "a formula is defused in CSV"
+    assert lines["p1"]["description"] == "=1+1", "and exact in JSON"
+    assert by_id["d1"]["amount"] == "-10.00", "numbers are not defused"
     assert {row["id"]: row["status"] for row in rows} == {
         k: v["status"] for k, v in history.items()
     }

@@ -4,8 +4,6 @@ in docs/COMPLIANCE.md ("The export")."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -15,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, vault
+from app import clock, spreadsheet, vault
 from app.exports import repository
 
 SCHEMA = "bankfeeds.company-export"
@@ -212,12 +210,13 @@ async def json_chunks(session: AsyncSession, company_id: uuid.UUID) -> AsyncIter
     yield b"]}}"
 
 
-def _csv_line(values: Iterable[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(
-        json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for v in values
-    )
-    return out.getvalue()
+# Numbers written as text (a negative amount starts with "-"): not defused as formulas.
+NUMERIC = {"amount", "balance", "rows", "statusCode", "transactionCount"}
+
+
+def _csv_line(columns: list[str], values: Iterable[Any]) -> str:
+    cells = [json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for v in values]
+    return spreadsheet.row_line(cells, [c in NUMERIC for c in columns])
 
 
 async def csv_chunks(
@@ -229,8 +228,8 @@ async def csv_chunks(
     async for row in rows_of(session, company_id, table):
         if columns is None:
             columns = list(row)
-            parts.append(_csv_line(columns))
-        parts.append(_csv_line(row.get(c) for c in columns))
+            parts.append(_csv_line([], columns))
+        parts.append(_csv_line(columns, (row.get(c) for c in columns)))
         if len(parts) >= per_chunk:
             yield "".join(parts).encode()
             parts = []

@@ -3,8 +3,6 @@ read or exported a company's data; CSV), the destruction log; and a company's ex
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +22,7 @@ from app.retention import schemas as retention_schemas
 from app.retention import service as retention
 from app.retention.rules import MAX_DAYS, MIN_DAYS, POLICIES
 from app.services import Services
+from app.spreadsheet import to_csv
 
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
 
@@ -102,13 +101,12 @@ async def _access_csv(
     request: Request, services: Services, session: AsyncSession, who: Staff
 ) -> Response:
     rows = await access.entries(session, who.tenant.id, who.record.environment, limit=None)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["at", "actorKind", "actor", "action", "route", "companyId"])
-    for e in rows:
-        writer.writerow([e.at.isoformat(), e.actor_kind, e.actor, e.action, e.route, e.company_id])
+    body = to_csv(
+        ["at", "actorKind", "actor", "action", "route", "companyId"],
+        ([e.at, e.actor_kind, e.actor, e.action, e.route, e.company_id] for e in rows),
+    )
     headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="access-log.csv"'}
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 async def _export(
