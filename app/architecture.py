@@ -50,6 +50,8 @@ EXPLICIT: dict[str, str] = {
     "app.transactions.send_repository": "repository",
     "app.transactions.history_repository": "repository",
     "app.housekeeping": "lifecycle",
+    "app.destruction": "lifecycle",
+    "app.retention.rules": "tables",
     "app.tables": "tables",
     "app.principal": "tables",
     "app.portal.messages": "tables",

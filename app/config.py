@@ -262,10 +262,39 @@ class Settings(BaseSettings):
         "otherwise). Unset, `/metrics` is open: expose it only to monitoring.",
     )
 
+    # Retention defaults (docs/COMPLIANCE.md); a tenant overrides them (API, portal).
+    retention_sent_lines_days: int = Field(
+        default=400,
+        ge=1,
+        le=36500,
+        description="Days sent lines are kept after their delivery to QuickBooks (an account's "
+        "latest line and undelivered lines are always kept).",
+    )
+    retention_pull_log_days: int = Field(
+        default=90, ge=1, le=36500, description="Days the IDX pull log is kept."
+    )
+    retention_push_operations_days: int = Field(
+        default=90, ge=1, le=36500, description="Days finished push operations are kept."
+    )
+    retention_webhooks_days: int = Field(
+        default=30,
+        ge=1,
+        le=36500,
+        description="Days webhook payloads and attempts are kept after their delivery ended.",
+    )
+    retention_audit_days: int = Field(
+        default=2557,
+        ge=1,
+        le=36500,
+        description="Days audit entries (re-serves, access log, destruction log) are kept: "
+        "seven years by default.",
+    )
+
     secret_keys: SecretStr | None = Field(
         default=None,
         description="Comma-separated Fernet keys (newest first) that encrypt webhook signing "
-        "secrets at rest; the newest encrypts, all decrypt. Unset: stored unencrypted.",
+        "secrets and account numbers at rest; the newest encrypts, all decrypt (`bankfeeds secrets "
+        "rotate` re-seals under the newest). Unset: stored unencrypted.",
     )
 
     @field_validator("secret_keys")

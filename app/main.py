@@ -39,6 +39,7 @@ from app.errors import (
     render,
     where,
 )
+from app.exports import routes as exports
 from app.feeds import routes as feeds
 from app.idx import routes as idx
 from app.idx.auth import idx_principal
@@ -46,6 +47,7 @@ from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.portal.routes import portal_routes
 from app.principal import IdxPrincipal, Principal
+from app.retention import routes as retention
 from app.services import Services
 from app.tenants.auth import client_principal
 from app.transactions import routes as transactions
@@ -66,6 +68,8 @@ client_api: Api[Principal] = Api(
         feeds.OPERATIONS,
         transactions.OPERATIONS,
         webhooks.OPERATIONS,
+        retention.OPERATIONS,
+        exports.OPERATIONS,
         link.OPERATIONS,
     ],
     security="auth_header",

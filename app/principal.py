@@ -4,7 +4,7 @@ IDX query by an IdxPrincipal (one QuickBooks connection's credentials)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -25,6 +25,8 @@ class Principal:
 
     tenant_id: uuid.UUID
     environment: str
+    # The API key's printed prefix (never the key): names the caller in the access log.
+    key_prefix: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

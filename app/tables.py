@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for tests that reset data."""
 
+from app.access.tables import AccessEntry
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
@@ -9,16 +10,19 @@ from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
 from app.portal.tables import PortalSession, PortalUser
+from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "AccessEntry",
     "ApiKey",
     "BankTransaction",
     "Company",
     "Connection",
     "Credential",
+    "DestructionEntry",
     "IdempotencyKey",
     "IdxPull",
     "JobRun",
@@ -31,6 +35,7 @@ __all__ = [
     "PushOperation",
     "PushRejection",
     "Reserve",
+    "RetentionPolicy",
     "SourceAccount",
     "Tenant",
     "WebhookAttempt",

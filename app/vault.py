@@ -63,6 +63,33 @@ def unseal(stored: str, fernet: MultiFernet | None = None) -> str:
         raise SecretUnreadable("a stored secret is encrypted under none of the keys") from exc
 
 
+def reveal(stored: str | None) -> str | None:
+    """`unseal` for a nullable column (account numbers): only where an answer needs it."""
+    return None if stored is None else unseal(stored)
+
+
+def reseal(stored: str, settings: Settings) -> str:
+    """The value sealed under `settings`' newest key (a clear one sealed; one already under the
+    newest key as it is): what a key rotation writes. Raises SecretUnreadable when it is sealed
+    under none of the keys held."""
+    keys = settings.secret_key_list
+    if not keys:
+        return stored
+    fernet = MultiFernet([Fernet(k) for k in keys])
+    if not stored.startswith(PREFIX):
+        return seal(stored, fernet)
+    token = stored[len(PREFIX) :].encode()
+    try:
+        Fernet(keys[0]).decrypt(token)
+        return stored
+    except InvalidToken:
+        pass
+    try:
+        return PREFIX + fernet.rotate(token).decode()
+    except InvalidToken as exc:
+        raise SecretUnreadable("a stored secret is encrypted under none of the keys") from exc
+
+
 class Sealed(TypeDecorator[str]):
     """A text column whose values are sealed on the way in and read back as stored: `unseal`
     them where they are used (signing), so a row whose key is gone can still be loaded, listed

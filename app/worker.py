@@ -27,6 +27,7 @@ from app.housekeeping import purge_expired as _purge_expired
 from app.jobruns import registry
 from app.logs import setup_logging
 from app.resilience import ResilientWorker
+from app.retention.jobs import purge_retention as _purge_retention
 from app.transactions.jobs import daily_send as _daily_send
 from app.webhooks import egress
 from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
@@ -36,10 +37,18 @@ detect_disconnects = recorded(_detect_disconnects)
 deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
+purge_retention = recorded(_purge_retention)
 
 _BY_NAME = {
     job.__name__: job
-    for job in (daily_send, detect_disconnects, deliver_webhooks, purge_expired, detect_stale)
+    for job in (
+        daily_send,
+        detect_disconnects,
+        deliver_webhooks,
+        purge_expired,
+        detect_stale,
+        purge_retention,
+    )
 }
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
 
@@ -87,6 +96,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(purge_expired, minute={17}, unique=True),
         # Hourly: a feed goes stale within the hour after BANKFEEDS_STALE_AFTER_HOURS.
         cron(detect_stale, minute={23}, unique=True, timeout=600),
+        # Daily, at a quiet minute: bounded batches, so it never holds a lock for long.
+        cron(purge_retention, hour={4}, minute={41}, unique=True, timeout=3600),
     ]
 
 

@@ -1,8 +1,8 @@
-"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients] — prints
-a table of median, p99 and spread over several runs. `all` runs every scenario in turn (about
-12 minutes) and prints one table. `cost` (also the last section of `push`) prints CPU per
-request of every part from /proc, with bench's client and an independent one
-(docs/BENCHMARKS.md, session 8)."""
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|export] —
+prints a table of median, p99 and spread over several runs. `all` runs every scenario in turn
+(about 12 minutes) and prints one table (`export` runs on its own). `cost` (also the last section
+of `push`) prints CPU per request of every part from /proc, with bench's client and an
+independent one (docs/BENCHMARKS.md, session 8)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import os
 import platform
 from typing import Any
 
-from bench import cost, load, more, push, scaling, send, signin, slowclients, soak
+from bench import cost, export, load, more, push, scaling, send, signin, slowclients, soak
 from bench.harness import PG
 
 
@@ -53,6 +53,7 @@ def main() -> None:
             "soak",
             "wal",
             "partition",
+            "export",
         ],
         nargs="?",
         default="push",
@@ -105,6 +106,7 @@ def main() -> None:
         "slowclients": slowclients.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
+        "export": export.run,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -114,8 +116,9 @@ def main() -> None:
             f"Python {platform.python_version()}"
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
-    # The scaling figures (wal, partition) are run on their own, not by `all`; cost is in push.
-    every = [name for name in runners if name not in ("wal", "partition", "cost")]
+    # The scaling figures (wal, partition) and export are run on their own, not by `all`; cost is
+    # in push.
+    every = [name for name in runners if name not in ("wal", "partition", "cost", "export")]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.

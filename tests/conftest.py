@@ -32,6 +32,7 @@ from tests.helpers import (
     IN_PROCESS_APPS,
     LOG_LINES,
     LOOPBACK_RECEIVERS,
+    PERSONAL,
     SECRETS,
     SERVER_LOG_LINES,
     Api,
@@ -69,7 +70,8 @@ class _Collect(logging.Handler):
 
 @pytest.fixture(scope="session", autouse=True)
 def secrets_never_logged() -> Iterator[None]:
-    """Fails the session if any secret made during it appears in any log line."""
+    """Fails the session if any secret made during it, or any personal information the suite
+    sent (account numbers, marked names and descriptions), appears in any log line."""
     handler = _Collect()
     root = logging.getLogger()
     root.addHandler(handler)
@@ -78,6 +80,8 @@ def secrets_never_logged() -> Iterator[None]:
     text = "\n".join(handler.lines + SERVER_LOG_LINES)
     leaks = sorted(s[:6] + "…" for s in SECRETS if s in text)
     assert not leaks, f"secrets found in the logs: {leaks}"
+    personal = sorted(p[:4] + "…" for p in PERSONAL if p in text)
+    assert not personal, f"personal information found in the logs: {personal}"
     if IN_PROCESS_APPS or SERVER_LOG_LINES:
         assert handler.lines or SERVER_LOG_LINES, "the log scan saw no log lines at all"
 

@@ -39,6 +39,10 @@ EXTENSIONS: set[tuple[str, str]] = {
         "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
         "/{accountId}/reserve",
     ),
+    ("GET", "/retention"),
+    ("PATCH", "/retention"),
+    ("GET", "/retention/destructions"),
+    ("GET", "/companies/{companyId}/export"),
 }
 
 

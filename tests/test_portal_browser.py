@@ -46,6 +46,8 @@ TEXT = {
         "webhooks": "Webhooks",
         "resend": "Resend",
         "resent": "Queued again",
+        "privacy": "Privacy",
+        "access": "Viewed",
     },
     "fr": {
         "sign_in": "Ouvrir une session",
@@ -61,6 +63,8 @@ TEXT = {
         "webhooks": "Crochets Web",
         "resend": "Livrer de nouveau",
         "resent": "Remise en file",
+        "privacy": "Confidentialité",
+        "access": "Consultation",
     },
 }
 
@@ -233,6 +237,12 @@ async def test_sign_in_drill_down_and_branding(
         await resend.click()
         await page.wait_for_url("**/portal/webhooks?resent=1")
         assert t["resent"] in await page.get_by_role("status").inner_text()
+
+        # The privacy page: the company pages seen above are in the access log.
+        await page.get_by_role("link", name=t["privacy"]).click()
+        await page.wait_for_url("**/portal/privacy")
+        assert t["access"] in await page.locator("main table").first.inner_text()
+        await check("7-privacy")
         assert blocked == [], f"the CSP blocked something: {blocked}"
 
         await page.get_by_role("button", name=t["sign_out"]).click()

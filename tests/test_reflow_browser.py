@@ -135,6 +135,8 @@ async def test_portal_pages_reflow(browser: Any, live_server: LiveServer, langua
         await reflow(page, f"{name}-account")
         await page.goto(f"{base}/portal/webhooks")
         await reflow(page, f"{name}-webhooks")
+        await page.goto(f"{base}/portal/privacy")
+        await reflow(page, f"{name}-privacy")
         await page.goto(f"{base}/portal/feed-health")
         await page.locator("details summary").click()
         await reflow(page, f"{name}-feed-health")

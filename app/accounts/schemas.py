@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from app import vault
 from app.accounts import tables
 from app.schemas import (
     WS,
@@ -352,7 +353,7 @@ def to_wire(account: tables.SourceAccount, *, as_v2: bool = False) -> AnySourceA
             id=account.account_id,
             accountName=account.account_name or "",
             accountType=_v2_type(account),
-            accountNumber=account.account_number or "",
+            accountNumber=vault.reveal(account.account_number) or "",
             sortCode=account.sort_code,
             routingInfo=account.routing_info,
             currency=account.currency,
@@ -369,7 +370,7 @@ def to_wire(account: tables.SourceAccount, *, as_v2: bool = False) -> AnySourceA
         id=account.account_id,
         accountName=account.account_name,
         accountType=account.account_type,
-        accountNumber=account.account_number,
+        accountNumber=vault.reveal(account.account_number),
         sortCode=account.sort_code,
         currency=account.currency,
         balance=account.balance,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, lifecycle
+from app import clock, destruction, lifecycle, vault
 from app.accounts import repository, schemas
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
@@ -179,7 +179,10 @@ async def update(
     if "id" in given and body.id != account.account_id:
         reject("id", f"id {body.id!r} does not match the account in the path ({account_id!r})")
     for field, column in _IMMUTABLE.items():
-        if field in given and getattr(body, field) != getattr(account, column):
+        stored = getattr(account, column)
+        if column == "account_number":
+            stored = vault.reveal(stored)
+        if field in given and getattr(body, field) != stored:
             reject(field, f"{field} cannot be changed; only accountName, status and balance can")
     if _differs_json(body.routingInfo, account.routing_info):
         reject(
@@ -237,4 +240,5 @@ async def delete(
     account_id: str,
 ) -> None:
     _, account = await get(session, principal, company_id, connection_id, account_id)
+    await destruction.account_deleted(session, principal, account)
     await repository.remove(session, account)

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, SmallInteger, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime, new_id
+from app.vault import Sealed
 
 
 class SourceAccount(Base):
@@ -24,7 +25,8 @@ class SourceAccount(Base):
     version: Mapped[int] = mapped_column(SmallInteger)
     account_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     account_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    account_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Sealed at rest under BANKFEEDS_SECRET_KEYS (app/vault.py); `vault.reveal` it to answer.
+    account_number: Mapped[str | None] = mapped_column(Sealed(), nullable=True)
     sort_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     routing_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     account_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import demo, doctor, jobs, serve, tenants
+from app.cli import companies, demo, doctor, jobs, secrets, serve, tenants
 from app.cli.common import data_dir_after, data_dir_option, load_settings
 from app.idx.sandbox import sandbox_group
 
@@ -31,6 +31,8 @@ for command in (
     serve.migrate_command,
     serve.worker,
     tenants.tenants_group,
+    companies.companies_group,
+    secrets.secrets_group,
     jobs.jobs_group,
     doctor.doctor,
     demo.demo,

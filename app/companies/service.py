@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, querying
+from app import clock, destruction, querying
 from app.companies import repository, schemas
 from app.companies.tables import Company
 from app.companies.zone import zone_of
@@ -89,7 +89,10 @@ async def update(
 
 
 async def delete(session: AsyncSession, principal: Principal, company_id: str) -> None:
-    await repository.remove(session, await get(session, principal, company_id))
+    """Destroys the company: the rows that only name it first, then its cascade."""
+    company = await get(session, principal, company_id)
+    await destruction.company_deleted(session, company)
+    await repository.remove(session, company)
 
 
 def _tag_field(prop: str) -> querying.Field | None:

@@ -55,3 +55,28 @@ async def release(session: AsyncSession, principal: Caller, key: str) -> None:
 async def purge(session: AsyncSession, before: datetime) -> int:
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < before))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_mentions(
+    session: AsyncSession, tenant_id: object, environment: str, groups: list[tuple[bytes, ...]]
+) -> int:
+    """Deletes the tenant's kept answers that contain all of any one group of `groups` (a
+    deleted company's id, its connections' ids, its accounts' quoted ids). Kept answers live a
+    day, so the scope's rows are few; their bodies are compared here, alike on both databases."""
+    stmt = select(IdempotencyKey.key, IdempotencyKey.body).where(
+        IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.environment == environment
+    )
+    keys = [
+        key
+        for key, body in (await session.execute(stmt)).all()
+        if body is not None and any(all(n in body for n in group) for group in groups)
+    ]
+    if keys:
+        await session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.tenant_id == tenant_id,
+                IdempotencyKey.environment == environment,
+                IdempotencyKey.key.in_(keys),
+            )
+        )
+    return len(keys)

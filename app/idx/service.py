@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, lifecycle, metrics
+from app import clock, lifecycle, metrics, vault
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.db import parse_uuid, transaction
@@ -87,10 +87,11 @@ def to_intuit_account(
     current = _money(balance, account.currency)
     available = _available(account)
     name = account.account_name or account.account_id
+    number = vault.reveal(account.account_number)
     info = account.account_info or {}
     routing = account.routing_info or {}
     display = schemas.AccountDisplayInfo(
-        displayName=f"{name} {mask(account.account_number)}",
+        displayName=f"{name} {mask(number)}",
         description=name,
         nickname=info.get("nickname") or name,
     )
@@ -98,7 +99,7 @@ def to_intuit_account(
         id=str(account.pk),
         accountDisplayInfo=display,
         accountType=kind,
-        accountNumber=account.account_number or account.account_id,
+        accountNumber=number or account.account_id,
         primaryCurrency=account.currency,
         accountOpenDate=info.get("accountOpenDate"),
         modifiedDate=account.modified_date,

@@ -19,7 +19,8 @@ class JobSpec:
         return self.name.replace("_", "-")
 
 
-# The daily jobs run once a day, webhooks every 10 s, the purge and stale detection hourly.
+# The daily jobs run once a day (the retention purge too), webhooks every 10 s, the purge of
+# expired records and stale detection hourly.
 JOBS = (
     JobSpec(
         "daily_send",
@@ -58,6 +59,13 @@ JOBS = (
         "connected accounts QuickBooks has not pulled for `BANKFEEDS_STALE_AFTER_HOURS` (48) "
         "become stale, each announced once (`bankFeeds.sourceAccount.stale`); the next pull "
         "announces `bankFeeds.sourceAccount.fresh` ([docs/FEED_HEALTH.md](FEED_HEALTH.md))",
+    ),
+    JobSpec(
+        "purge_retention",
+        timedelta(hours=25),
+        "daily (04:41 UTC)",
+        "applies every tenant's retention policy in bounded batches and writes the destruction "
+        "log ([docs/COMPLIANCE.md](COMPLIANCE.md#retention-and-destruction))",
     ),
 )
 COMMANDS = tuple(job.command for job in JOBS)

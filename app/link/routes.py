@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app import i18n
+from app import i18n, vault
 from app.credentials import service as credentials
 from app.db import transaction
 from app.errors import TooManyRequests
@@ -246,7 +246,7 @@ async def _setup_page(session: Any, visit: Any, language: str, **extra: Any) -> 
     rows = [
         {
             "name": a.account_name or a.account_id,
-            "number": mask(a.account_number),
+            "number": mask(vault.reveal(a.account_number)),
             "balance": a.balance,
             "currency": a.currency,
         }

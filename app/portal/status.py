@@ -6,11 +6,8 @@ tenant is simply not found (404), as on the client API.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, get_args
@@ -27,6 +24,7 @@ from app.db import parse_uuid
 from app.errors import NotFound
 from app.portal import repository
 from app.principal import Principal
+from app.spreadsheet import to_csv
 from app.transactions.schemas import PushOperation as PushOperationWire
 from app.transactions.schemas import delivery_state
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
@@ -140,33 +138,6 @@ async def account(
 
 def _uuid(value: str) -> uuid.UUID | None:
     return parse_uuid(value)
-
-
-# A formula character at the start of a cell, or after a character some spreadsheet splits
-# cells on (`,` in English locales, `;` in French ones, tab, `|`), spaces allowed between.
-_FORMULA = re.compile(r"(^|[,;\t|]\s*)([=+\-@\t\r])")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell; a formula a spreadsheet would run, wherever it would split, gets a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if isinstance(value, str):
-        return _FORMULA.sub(r"\1'\2", text)
-    return text
-
-
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Every field quoted, so a separator inside one never starts another."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return out.getvalue()
 
 
 def companies_csv(rows: list[tuple[Company, str | None, int, int]]) -> str:

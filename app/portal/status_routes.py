@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.portal import charts, feed_health, messages, status
+from app.portal import charts, feed_health, messages, privacy_routes, status
 from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
 from app.services import Services
@@ -61,6 +61,9 @@ async def _company(
         session, who.principal, request.path_params["companyId"], account_status, push_status
     )
     path = request.url.path
+    await privacy_routes.record_view(
+        session, who, request, view.company.id, "export" if path.endswith(".csv") else "view"
+    )
     if path.endswith("/accounts.csv"):
         return _csv(status.accounts_csv(view), "accounts.csv")
     if path.endswith("/push.csv"):
@@ -98,7 +101,11 @@ async def _account(
         request.path_params["accountPk"],
         state,
     )
-    if request.url.path.endswith(".csv"):
+    csv_asked = request.url.path.endswith(".csv")
+    await privacy_routes.record_view(
+        session, who, request, view.company.id, "export" if csv_asked else "view"
+    )
+    if csv_asked:
         return _csv(status.transactions_csv(view), "transactions.csv")
     pulls = await feed_health.account_pulls(session, view.account)
     return page(

@@ -74,15 +74,18 @@ async def revoke_partner_keys(
 
 # Every client-API request runs this: built once, run straight on the driver (app/db.py).
 _PRINCIPAL = Direct(
-    select(ApiKey.tenant_id, ApiKey.environment).where(
+    select(ApiKey.tenant_id, ApiKey.environment, ApiKey.prefix).where(
         ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
     )
 )
 
 
-async def principal_for_key(session: AsyncSession, key_hash: str) -> tuple[uuid.UUID, str] | None:
+async def principal_for_key(
+    session: AsyncSession, key_hash: str
+) -> tuple[uuid.UUID, str, str] | None:
+    """The key's tenant, environment and prefix (the prefix names the key in the access log)."""
     row = await _PRINCIPAL.first(session, {"key_hash": key_hash})
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def partner_key(session: AsyncSession, key_hash: str) -> PartnerKey | None:

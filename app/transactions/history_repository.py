@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import uuid_param
 from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction, PushOperation
+from app.transactions.tables import BankTransaction, PushOperation, SentBatch
 
 # Built once: each read of a push operation runs it.
 _OPERATION = select(PushOperation).where(
@@ -46,8 +46,22 @@ async def operations_page(
 
 def delivered_at() -> Any:
     """When a transaction was delivered, derived from the pull log: the first successful
-    answer, since it was (last) sent, whose (sent_at, id) slice covers it; else null."""
+    answer, since it was (last) sent, whose (sent_at, id) slice covers it; else, once the pull
+    log is purged, when its whole batch was (folded in by the retention purge); else null."""
     key = tuple_(BankTransaction.sent_at, BankTransaction.id)
+    folded = (
+        select(SentBatch.delivered_at)
+        .where(
+            SentBatch.account_pk == BankTransaction.account_pk,
+            SentBatch.sent_at == BankTransaction.sent_at,
+        )
+        .correlate(BankTransaction)
+        .scalar_subquery()
+    )
+    return func.coalesce(_pulled_at(key), folded)
+
+
+def _pulled_at(key: Any) -> Any:
     return (
         select(func.min(IdxPull.pulled_at))
         .where(

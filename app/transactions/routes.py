@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from app import clock
+from app.access import service as access
 from app.accounts import service as accounts
 from app.companies import service as companies
 from app.schemas import AccountPath, CompanyPath, page_meta
@@ -124,7 +126,19 @@ async def list_account_transactions(
     call: ClientCall[AccountPath, schemas.TransactionsQuery, None],
 ) -> schemas.AccountTransactions:
     """Extension: the account's accepted transactions, newest first, with their delivery state
-    (pending or sent, when sent, and the push operation), for support teams."""
-    return await service.account_transactions(
+    (pending or sent, when sent, and the push operation), for support teams. Each read is in
+    the access log (the key's prefix, the route, the company)."""
+    answer = await service.account_transactions(
         call.session, call.principal, *_ids(call.path), call.query
     )
+    await access.record_access(
+        call.session,
+        call.principal.tenant_id,
+        call.principal.environment,
+        uuid.UUID(call.path.company_id),  # found above, so a valid id
+        actor_kind="api_key",
+        actor=call.principal.key_prefix,
+        action="read_lines",
+        route=call.request.url.path,
+    )
+    return answer

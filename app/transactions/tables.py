@@ -97,6 +97,9 @@ class SentBatch(Base):
     )
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     row_count: Mapped[int] = mapped_column(Integer)
+    # When QuickBooks had fetched all of the batch, folded in from the pull log by the retention
+    # purge before it forgets the pulls (the sent-lines policy counts from it). Null: not known.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class PushOperation(Base):

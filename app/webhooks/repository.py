@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.principal import Principal
@@ -291,3 +291,17 @@ async def delivery(
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def forget_mentions(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str, groups: list[tuple[str, ...]]
+) -> int:
+    """Deletes the tenant's events whose body contains all of any one group of `groups` (a
+    deleted company's id; an account's connection id with its id as payloads write it), with
+    their deliveries and attempts (ON DELETE CASCADE)."""
+    matches = [and_(*(WebhookEvent.body.contains(n, autoescape=True) for n in g)) for g in groups]
+    stmt = delete(WebhookEvent).where(
+        WebhookEvent.tenant_id == tenant_id, WebhookEvent.environment == environment, or_(*matches)
+    )
+    result = await session.execute(stmt)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

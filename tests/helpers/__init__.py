@@ -29,6 +29,9 @@ from app.tenants import service as tenants
 
 # Every secret the tests create: API and partner keys, passwords, OTPs, webhook secrets.
 SECRETS: set[str] = set()
+# Personal information the suite sends (account numbers, names and descriptions carrying a
+# test's marker): none of it may appear in any log line either (conftest.secrets_never_logged).
+PERSONAL: set[str] = {"12345670", "23456789"}
 
 
 # Apps started in this process: their logs must reach the scan (those of servers started as
@@ -45,6 +48,10 @@ def remember_secret(*values: str | None) -> None:
     for value in values:
         if value and len(value) >= 8:
             SECRETS.update((value, base64.b64encode(value.encode()).decode()))
+
+
+def remember_personal(*values: str) -> None:
+    PERSONAL.update(v for v in values if len(v) >= 8)
 
 
 def remember_credentials(username: str, password: str) -> None:
