@@ -8,6 +8,13 @@ from app.idempotency.tables import IdempotencyKey
 from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
+from app.pendings.tables import (
+    PendingLink,
+    PendingSettings,
+    PendingSuggestion,
+    PendingTransaction,
+    TransactionReversal,
+)
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
@@ -26,6 +33,10 @@ __all__ = [
     "LinkSession",
     "LinkSettings",
     "PartnerKey",
+    "PendingLink",
+    "PendingSettings",
+    "PendingSuggestion",
+    "PendingTransaction",
     "PortalSession",
     "PortalUser",
     "PushOperation",
@@ -33,6 +44,7 @@ __all__ = [
     "Reserve",
     "SourceAccount",
     "Tenant",
+    "TransactionReversal",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

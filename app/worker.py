@@ -26,6 +26,7 @@ from app.doctor import recorded
 from app.housekeeping import purge_expired as _purge_expired
 from app.jobruns import registry
 from app.logs import setup_logging
+from app.pendings.jobs import expire_pendings as _expire_pendings
 from app.resilience import ResilientWorker
 from app.transactions.jobs import daily_send as _daily_send
 from app.webhooks import egress
@@ -36,10 +37,18 @@ detect_disconnects = recorded(_detect_disconnects)
 deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
+expire_pendings = recorded(_expire_pendings)
 
 _BY_NAME = {
     job.__name__: job
-    for job in (daily_send, detect_disconnects, deliver_webhooks, purge_expired, detect_stale)
+    for job in (
+        daily_send,
+        detect_disconnects,
+        deliver_webhooks,
+        purge_expired,
+        detect_stale,
+        expire_pendings,
+    )
 }
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
 
@@ -87,6 +96,7 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(purge_expired, minute={17}, unique=True),
         # Hourly: a feed goes stale within the hour after BANKFEEDS_STALE_AFTER_HOURS.
         cron(detect_stale, minute={23}, unique=True, timeout=600),
+        cron(expire_pendings, **_at(settings.pending_expiry_time), unique=True, timeout=3600),
     ]
 
 

@@ -24,5 +24,6 @@ JOBS = (
     JobSpec("deliver_webhooks", timedelta(minutes=5)),
     JobSpec("purge_expired", timedelta(hours=2)),
     JobSpec("detect_stale", timedelta(hours=2)),
+    JobSpec("expire_pendings", timedelta(hours=25)),
 )
 COMMANDS = tuple(job.command for job in JOBS)
