@@ -56,6 +56,7 @@ EXPLICIT: dict[str, str] = {
     "app.connections.links": "services",
     "app.transactions.options": "services",
     "app.pendings.linking": "services",  # links of cleared lines to holds; expiry
+    "app.pendings.reversals": "services",  # reversal lines, pushed through the push's rules
     "app.portal.status": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",

@@ -39,6 +39,22 @@ EXTENSIONS: set[tuple[str, str]] = {
         "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
         "/{accountId}/reserve",
     ),
+    *(
+        (
+            method,
+            f"/companies/{{companyId}}/connections/{{connectionId}}/push/bankAccounts/{{accountId}}{tail}",
+        )
+        for method, tail in (
+            ("POST", "/pendingTransactions"),
+            ("GET", "/pendingTransactions"),
+            ("GET", "/pendingTransactions/{pendingTransactionId}"),
+            ("POST", "/pendingTransactions/{pendingTransactionId}/release"),
+            ("GET", "/pendingLinks"),
+            ("POST", "/bankTransactions/{transactionId}/reversal"),
+        )
+    ),
+    ("GET", "/settings/pendingTransactions"),
+    ("PUT", "/settings/pendingTransactions"),
 }
 
 

@@ -18,6 +18,7 @@ from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
 from app.pendings.tables import (
     HELD,
+    POSTED,
     PendingLink,
     PendingSettings,
     PendingSuggestion,
@@ -300,3 +301,48 @@ async def holds_summary(
 async def company_name(session: AsyncSession, company_id: uuid.UUID) -> str:
     stmt = select(Company.name).where(Company.id == company_id)
     return str((await session.execute(stmt)).scalar_one())
+
+
+async def unlink_operations(session: AsyncSession, keys: Sequence[uuid.UUID], now: datetime) -> int:
+    """Lines of these operations were withdrawn unsent (timed out, failed): their links and
+    suggestions go, and a pending left with no linked line is held again. Returns links gone."""
+    if not keys:
+        return 0
+    stmt = select(PendingLink).where(PendingLink.push_operation_key.in_(list(keys)))
+    links = list((await session.execute(stmt)).scalars())
+    if not links:
+        return 0
+    pairs = {(link.account_pk, link.pending_id) for link in links}
+    lines = {(link.account_pk, link.transaction_id) for link in links}
+    await session.execute(delete(PendingLink).where(PendingLink.id.in_([k.id for k in links])))
+    await session.execute(
+        delete(PendingSuggestion).where(
+            or_(
+                *(
+                    and_(PendingSuggestion.account_pk == a, PendingSuggestion.transaction_id == t)
+                    for a, t in lines
+                )
+            )
+        )
+    )
+    still = select(PendingLink.id).where(
+        PendingLink.account_pk == PendingTransaction.account_pk,
+        PendingLink.pending_id == PendingTransaction.pending_id,
+        PendingLink.state == "linked",
+    )
+    await session.execute(
+        update(PendingTransaction)
+        .where(
+            or_(
+                *(
+                    and_(PendingTransaction.account_pk == a, PendingTransaction.pending_id == p)
+                    for a, p in pairs
+                )
+            ),
+            PendingTransaction.status == POSTED,
+            ~still.exists(),
+        )
+        .values(status=HELD, ended_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return len(links)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from app.api import Result
 from app.db import parse_uuid
 from app.errors import NotFound
-from app.pendings import linking, schemas, service
+from app.pendings import linking, reversals, schemas, service
 from app.schemas import AccountPath
 from app.tenants.auth import ClientCall, ClientOperations
+from app.transactions.service import remember_rejection
 
 TAG = "Pending transactions"
 ACCOUNT = "/companies/{companyId}/connections/{connectionId}/push/bankAccounts/{accountId}"
@@ -26,7 +27,15 @@ class PendingPath:
     pending_transaction_id: str
 
 
-def _ids(path: AccountPath | PendingPath) -> tuple[str, str, str]:
+@dataclass(frozen=True, slots=True)
+class TransactionPath:
+    company_id: str
+    connection_id: str
+    account_id: str
+    transaction_id: str
+
+
+def _ids(path: AccountPath | PendingPath | TransactionPath) -> tuple[str, str, str]:
     return path.company_id, path.connection_id, path.account_id
 
 
@@ -164,3 +173,31 @@ async def put_matching(
     """`explicit` (default): a cleared line links by the same id or pendingTransactionId only.
     `auto`: also by a unique exact-amount match (see docs/PENDING.md)."""
     return await service.set_matching(call.session, call.principal, call.body)
+
+
+@OPERATIONS.operation(
+    "POST",
+    f"{ACCOUNT}/bankTransactions/{{transactionId}}/reversal",
+    params=TransactionPath,
+    operation_id="reverse-bank-transaction",
+    summary="Reverse a published transaction (extension)",
+    tag=TAG,
+    body=schemas.ReversalBody,
+    responses={200: schemas.ReversalOut},
+    errors=(400, 401, 404, 409, 422),
+    idempotent=True,
+    after_error=remember_rejection,
+)
+async def reverse_transaction(
+    call: ClientCall[TransactionPath, None, schemas.ReversalBody],
+) -> schemas.ReversalOut:
+    """Extension: publishes an offsetting line (same amount, opposite sign, dated today unless
+    `date` is given, its description naming the original); the original is never edited.
+    Refused (409) for a line not yet sent or already reversed. Audited."""
+    return await reversals.reverse(
+        call.session,
+        call.principal,
+        *_ids(call.path),
+        call.path.transaction_id,
+        call.body,
+    )
