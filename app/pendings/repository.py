@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -243,18 +243,14 @@ async def held_everywhere(session: AsyncSession) -> list[HeldRow]:
 
 async def purge_ended(session: AsyncSession, before: datetime) -> int:
     """Terminal pendings that ended before `before`, with their links and suggestions."""
-    ended = select(PendingTransaction.account_pk, PendingTransaction.pending_id).where(
-        PendingTransaction.status != HELD, PendingTransaction.ended_at < before
-    )
-    rows = (await session.execute(ended)).all()
-    if not rows:
-        return 0
     for table in (PendingLink, PendingSuggestion):
-        await session.execute(
-            delete(table).where(
-                or_(*(and_(table.account_pk == a, table.pending_id == p) for a, p in rows))
-            )
+        ended = select(PendingTransaction.pk).where(
+            PendingTransaction.account_pk == table.account_pk,
+            PendingTransaction.pending_id == table.pending_id,
+            PendingTransaction.status != HELD,
+            PendingTransaction.ended_at < before,
         )
+        await session.execute(delete(table).where(ended.exists()))
     result = await session.execute(
         delete(PendingTransaction).where(
             PendingTransaction.status != HELD, PendingTransaction.ended_at < before
@@ -266,10 +262,10 @@ async def purge_ended(session: AsyncSession, before: datetime) -> int:
 async def set_status(
     session: AsyncSession, pks: Sequence[uuid.UUID], status: str, now: datetime
 ) -> None:
-    if pks:
+    for start in range(0, len(pks), 500):  # bounded statements on every database
         await session.execute(
             update(PendingTransaction)
-            .where(PendingTransaction.pk.in_(list(pks)))
+            .where(PendingTransaction.pk.in_(list(pks[start : start + 500])))
             .values(status=status, ended_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -312,37 +308,33 @@ async def unlink_operations(session: AsyncSession, keys: Sequence[uuid.UUID], no
     links = list((await session.execute(stmt)).scalars())
     if not links:
         return 0
-    pairs = {(link.account_pk, link.pending_id) for link in links}
-    lines = {(link.account_pk, link.transaction_id) for link in links}
     await session.execute(delete(PendingLink).where(PendingLink.id.in_([k.id for k in links])))
-    await session.execute(
-        delete(PendingSuggestion).where(
-            or_(
-                *(
-                    and_(PendingSuggestion.account_pk == a, PendingSuggestion.transaction_id == t)
-                    for a, t in lines
-                )
-            )
-        )
-    )
+    by_account: dict[uuid.UUID, tuple[set[str], set[str]]] = {}
+    for link in links:
+        pendings, lines = by_account.setdefault(link.account_pk, (set(), set()))
+        pendings.add(link.pending_id)
+        lines.add(link.transaction_id)
     still = select(PendingLink.id).where(
         PendingLink.account_pk == PendingTransaction.account_pk,
         PendingLink.pending_id == PendingTransaction.pending_id,
         PendingLink.state == "linked",
     )
-    await session.execute(
-        update(PendingTransaction)
-        .where(
-            or_(
-                *(
-                    and_(PendingTransaction.account_pk == a, PendingTransaction.pending_id == p)
-                    for a, p in pairs
-                )
-            ),
-            PendingTransaction.status == POSTED,
-            ~still.exists(),
+    for account_pk, (pending_ids, line_ids) in by_account.items():
+        await session.execute(
+            delete(PendingSuggestion).where(
+                PendingSuggestion.account_pk == account_pk,
+                PendingSuggestion.transaction_id.in_(sorted(line_ids)),
+            )
         )
-        .values(status=HELD, ended_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        await session.execute(
+            update(PendingTransaction)
+            .where(
+                PendingTransaction.account_pk == account_pk,
+                PendingTransaction.pending_id.in_(sorted(pending_ids)),
+                PendingTransaction.status == POSTED,
+                ~still.exists(),
+            )
+            .values(status=HELD, ended_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return len(links)
