@@ -56,6 +56,7 @@ EXPLICIT: dict[str, str] = {
     "app.connections.links": "services",
     "app.transactions.options": "services",
     "app.pendings.linking": "services",  # links of cleared lines to holds; expiry
+    "app.pendings.views": "services",  # holds as the portal and the Link page show them
     "app.pendings.reversals": "services",  # reversal lines, pushed through the push's rules
     "app.portal.status": "services",
     "app.portal.feed_health": "services",

@@ -338,3 +338,47 @@ async def unlink_operations(session: AsyncSession, keys: Sequence[uuid.UUID], no
             .execution_options(synchronize_session=False)
         )
     return len(links)
+
+
+@dataclass(frozen=True)
+class OldHolds:
+    company_id: uuid.UUID
+    company_name: str
+    account_pk: uuid.UUID
+    account_name: str
+    count: int
+    oldest: date
+
+
+async def old_holds(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str, before: date, limit: int
+) -> list[OldHolds]:
+    stmt = (
+        select(
+            Company.id,
+            Company.name,
+            SourceAccount.pk,
+            func.coalesce(SourceAccount.account_name, SourceAccount.account_id),
+            func.count(),
+            func.min(PendingTransaction.authorized_on),
+        )
+        .join(SourceAccount, SourceAccount.pk == PendingTransaction.account_pk)
+        .join(Connection, Connection.id == SourceAccount.connection_id)
+        .join(Company, Company.id == Connection.company_id)
+        .where(
+            Company.tenant_id == tenant_id,
+            Company.environment == environment,
+            PendingTransaction.status == HELD,
+            PendingTransaction.authorized_on < before,
+        )
+        .group_by(
+            Company.id,
+            Company.name,
+            SourceAccount.pk,
+            SourceAccount.account_name,
+            SourceAccount.account_id,
+        )
+        .order_by(func.min(PendingTransaction.authorized_on))
+        .limit(limit)
+    )
+    return [OldHolds(*row) for row in (await session.execute(stmt)).all()]

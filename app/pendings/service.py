@@ -240,7 +240,7 @@ async def create(
         )
     await session.flush()
     await linking.arrivals(session, acct.row, acct.scope, arrived)
-    wire = await _wire_many(session, acct.row, list(known.values()))
+    wire = await wire_many(session, acct.row, list(known.values()))
     for item in results:
         if item.result.statusCode in (200, 201):
             item.result.pendingTransaction = wire[item.id]
@@ -253,7 +253,7 @@ def _refused(ident: str, code: int, errors: list[schemas.ItemError]) -> schemas.
     return schemas.PendingItem(id=ident, result=schemas.ItemResult(statusCode=code, errors=errors))
 
 
-async def _wire_many(
+async def wire_many(
     session: AsyncSession, account: SourceAccount, rows: Sequence[PendingTransaction]
 ) -> dict[str, schemas.PendingOut]:
     ids = [r.pending_id for r in rows]
@@ -294,7 +294,7 @@ async def list_page(
 ) -> schemas.PendingPage:
     _, account = await accounts.get(session, principal, company_id, connection_id, account_id)
     rows, total = await repository.page(session, account.pk, q.status, q.offset, q.pageSize)
-    wire = await _wire_many(session, account, rows)
+    wire = await wire_many(session, account, rows)
     return schemas.PendingPage(
         results=[wire[r.pending_id] for r in rows],
         pageNumber=q.page,
@@ -315,7 +315,7 @@ async def get_one(
     found = await repository.pendings(session, account.pk, [pending_id])
     if not found:
         raise NotFound(f"No pending transaction was found with ID {pending_id}")
-    return (await _wire_many(session, account, found))[pending_id]
+    return (await wire_many(session, account, found))[pending_id]
 
 
 async def release(
@@ -340,4 +340,4 @@ async def release(
     now = clock.now()
     row.status, row.release_reason, row.ended_at, row.updated_at = RELEASED, body.reason, now, now
     await session.flush()
-    return (await _wire_many(session, acct.row, [row]))[pending_id]
+    return (await wire_many(session, acct.row, [row]))[pending_id]
