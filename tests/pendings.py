@@ -60,7 +60,12 @@ async def add_card(link: Linkable, account_id: str = "card-1") -> None:
 
 async def quickbooks_sees(feed: Feed) -> list[dict[str, Any]]:
     """One pull of everything published so far (its Update sends what waits first)."""
-    r = await feed.pull(day(-60), day(2))
+    r = await feed.idx.get(
+        f"/accounts/{feed.idx_account_id}/transactions",
+        startDate=day(-60),
+        endDate=day(2),
+        pageSize=5000,
+    )
     assert r.status_code == 200, r.text
     return r.json()["results"]  # type: ignore[no-any-return]
 

@@ -241,3 +241,23 @@ async def test_a_retry_with_the_same_key_stores_nothing_twice(linkable: Linkable
     assert one.json() == two.json()
     assert len((await pending(feed, "k1"))["links"]) == 1
     assert_once(feed, await quickbooks_sees(feed), ["k1c"], ["k1"])
+
+
+async def test_links_on_every_write_path(linkable: Linkable) -> None:
+    """A small push (one statement on PostgreSQL) and a big one (COPY; executemany on SQLite)
+    link in their own transaction alike; a refused big push links nothing."""
+    feed = await connect(linkable)
+    await post_holds(feed, [hold("big-same", day(-1), "-1.00"), hold("big-ref", day(-1), "-2.00")])
+    items = [tx(f"b{i:03}", day(0), "-1.00") for i in range(250)]
+    refused = [*items[:-1], tx("b248", day(0), "-1.00")]  # a duplicate id: all refused
+    refused[0] = tx("big-same", day(0), "-1.00")
+    assert (await feed.push(refused)).status_code == 400
+    assert (await pending(feed, "big-same"))["status"] == "held"
+    items[0] = tx("big-same", day(0), "-1.00")
+    items[1] = tx("b001", day(0), "-2.05", pendingTransactionId="big-ref")
+    r = await feed.push(items)
+    assert r.status_code == 200, r.text
+    assert [k["transactionId"] for k in (await pending(feed, "big-same"))["links"]] == ["big-same"]
+    assert [k["amountDelta"] for k in (await pending(feed, "big-ref"))["links"]] == [-0.05]
+    seen = assert_once(feed, await quickbooks_sees(feed), [i["id"] for i in items], [])
+    assert len(seen) == 250 and seen["b001"]["transactionDate"] == day(-1)
