@@ -88,6 +88,8 @@ async def test_fx_drift_links_by_pending_transaction_id(linkable: Linkable) -> N
         (k["pendingTransactionId"], k["transactionId"], k["matchedBy"], k["amountDelta"])
         for k in links.json()["results"]
     ] == [("fx-hold", "fx-1", "pendingTransactionId", -1.37)]
+    latest = await feed.api.call("GET", links.request.url.path)
+    assert [k["transactionId"] for k in latest.json()["results"]] == ["fx-1"]
     seen = assert_once(feed, await quickbooks_sees(feed), ["fx-1"], ["fx-hold"])
     assert seen["fx-1"]["transactionDate"] == day(-2)
     assert seen["fx-1"]["amount"]["amount"] == "-101.37"

@@ -247,7 +247,7 @@ async def served_dates(
 
 
 async def links_of_operation(
-    session: AsyncSession, account_pk: uuid.UUID, operation_key: uuid.UUID
+    session: AsyncSession, account_pk: uuid.UUID, operation_key: uuid.UUID | None
 ) -> schemas.Links:
     return schemas.Links(
         results=[

@@ -106,13 +106,14 @@ async def links_of_pendings(
 
 
 async def links_of_operation(
-    session: AsyncSession, account_pk: uuid.UUID, key: uuid.UUID
+    session: AsyncSession, account_pk: uuid.UUID, key: uuid.UUID | None
 ) -> list[PendingLink]:
-    stmt = (
-        select(PendingLink)
-        .where(PendingLink.account_pk == account_pk, PendingLink.push_operation_key == key)
-        .order_by(PendingLink.id)
-    )
+    """The links one push made, or the account's latest 100 (newest first) without a key."""
+    stmt = select(PendingLink).where(PendingLink.account_pk == account_pk)
+    if key is None:
+        stmt = stmt.order_by(PendingLink.id.desc()).limit(100)
+    else:
+        stmt = stmt.where(PendingLink.push_operation_key == key).order_by(PendingLink.id)
     return list((await session.execute(stmt)).scalars())
 
 

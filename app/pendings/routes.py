@@ -136,11 +136,13 @@ async def release_pending(
 )
 async def list_links(call: ClientCall[AccountPath, schemas.LinksQuery, None]) -> schemas.Links:
     """Extension: the links a push operation made (pending id, transaction id, matched by,
-    amount delta); the push's own answer keeps Codat's shape."""
+    amount delta), or the account's latest 100 without `pushOperationKey`; the push's own
+    answer keeps Codat's shape."""
     account = await service.account_of(call.session, call.principal, *_ids(call.path))
-    key = parse_uuid(call.query.pushOperationKey)
-    if key is None:
-        raise NotFound(f"No push operation was found with key {call.query.pushOperationKey}")
+    wanted = call.query.pushOperationKey
+    key = parse_uuid(wanted) if wanted is not None else None
+    if wanted is not None and key is None:
+        raise NotFound(f"No push operation was found with key {wanted}")
     return await linking.links_of_operation(call.session, account.pk, key)
 
 

@@ -138,7 +138,10 @@ class ReleaseBody(BaseModel):
 class LinksQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    pushOperationKey: str = Field(description="The push operation whose links to list.")
+    pushOperationKey: str | None = Field(
+        default=None,
+        description="The push operation whose links to list; without it, the account's latest.",
+    )
 
 
 class Links(Wire):
