@@ -58,9 +58,13 @@ EXPLICIT: dict[str, str] = {
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
     "app.companies.zone": "tables",
+    "app.pendings.rules": "tables",
     # Domain helpers with the rules of one domain sit with the services.
     "app.connections.links": "services",
     "app.transactions.options": "services",
+    "app.pendings.linking": "services",  # links of cleared lines to holds; expiry
+    "app.pendings.views": "services",  # holds as the portal and the Link page show them
+    "app.pendings.reversals": "services",  # reversal lines, pushed through the push's rules
     "app.portal.status": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",

@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         description="Hours without an Intuit transactions query before a connected account's "
         "feed is stale (webhook bankFeeds.sourceAccount.stale; checked hourly).",
     )
+    pending_card_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days after its authorizedDate a held pending on a card account expires "
+        "(unless it has its own expiresOn).",
+    )
+    pending_deposit_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days after its authorizedDate a held pending on a deposit account expires "
+        "(unless it has its own expiresOn).",
+    )
+    pending_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a posted, released or expired pending (and its links) is kept.",
+    )
+    pending_expiry_time: str = Field(
+        default="04:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="UTC time of the daily pending expiry and purge (HH:MM).",
+    )
     send_chunk_accounts: int = Field(
         default=200, ge=1, description="Accounts the daily send claims per transaction."
     )

@@ -45,6 +45,7 @@ from app.idx import routes as idx
 from app.idx.auth import idx_principal
 from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
+from app.pendings import routes as pendings
 from app.portal.routes import portal_routes
 from app.principal import IdxPrincipal, Principal
 from app.retention import routes as retention
@@ -67,6 +68,7 @@ client_api: Api[Principal] = Api(
         credentials.OPERATIONS,
         feeds.OPERATIONS,
         transactions.OPERATIONS,
+        pendings.OPERATIONS,
         webhooks.OPERATIONS,
         retention.OPERATIONS,
         exports.OPERATIONS,

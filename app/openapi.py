@@ -43,6 +43,8 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     },
     "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
     "endpointId": {"type": "string", "format": "uuid", "description": "Webhook endpoint id."},
+    "pendingTransactionId": {"type": "string", "description": "A pending transaction's id."},
+    "transactionId": {"type": "string", "description": "A bank transaction's id."},
 }
 ERROR_TEXT = {
     400: "The request made is not valid.",

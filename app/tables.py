@@ -9,6 +9,13 @@ from app.idempotency.tables import IdempotencyKey
 from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
 from app.link.tables import LinkSession, LinkSettings
+from app.pendings.tables import (
+    PendingLink,
+    PendingSettings,
+    PendingSuggestion,
+    PendingTransaction,
+    TransactionReversal,
+)
 from app.portal.tables import PortalSession, PortalUser
 from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
@@ -30,6 +37,10 @@ __all__ = [
     "LinkSession",
     "LinkSettings",
     "PartnerKey",
+    "PendingLink",
+    "PendingSettings",
+    "PendingSuggestion",
+    "PendingTransaction",
     "PortalSession",
     "PortalUser",
     "PushOperation",
@@ -38,6 +49,7 @@ __all__ = [
     "RetentionPolicy",
     "SourceAccount",
     "Tenant",
+    "TransactionReversal",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -26,6 +26,7 @@ from app.doctor import recorded
 from app.housekeeping import purge_expired as _purge_expired
 from app.jobruns import registry
 from app.logs import setup_logging
+from app.pendings.jobs import expire_pendings as _expire_pendings
 from app.resilience import ResilientWorker
 from app.retention.jobs import purge_retention as _purge_retention
 from app.transactions.jobs import daily_send as _daily_send
@@ -38,6 +39,7 @@ deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
 purge_retention = recorded(_purge_retention)
+expire_pendings = recorded(_expire_pendings)
 
 _BY_NAME = {
     job.__name__: job
@@ -48,6 +50,7 @@ _BY_NAME = {
         purge_expired,
         detect_stale,
         purge_retention,
+        expire_pendings,
     )
 }
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
@@ -98,6 +101,7 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(detect_stale, minute={23}, unique=True, timeout=600),
         # Daily, at a quiet minute: bounded batches, so it never holds a lock for long.
         cron(purge_retention, hour={4}, minute={41}, unique=True, timeout=3600),
+        cron(expire_pendings, **_at(settings.pending_expiry_time), unique=True, timeout=3600),
     ]
 
 

@@ -24,6 +24,12 @@ BODIES: dict[str, Any] = {
     "update-source-account": {"accountName": "Hijacked"},
     "create-bank-transactions": {"accountId": "chk-1", "transactions": [tx("x1", day(0))]},
     "reserve-source-account-transactions": {"fromDate": day(-7), "toDate": day(0)},
+    "create-pending-transactions": {
+        "accountId": "chk-1",
+        "transactions": [{"id": "h9", "authorizedDate": day(0), "amount": -1, "description": "x"}],
+    },
+    "release-pending-transaction": {"reason": "voided"},
+    "reverse-bank-transaction": {},
 }
 
 
@@ -32,6 +38,10 @@ async def test_every_route_with_an_id_is_404_to_another_tenant(
 ) -> None:
     feed = await connect(linkable)
     pushed = (await feed.push([tx("mine", day(0))])).json()
+    holds = f"{linkable.connection_path}/push/bankAccounts/chk-1/pendingTransactions"
+    hold = {"id": "held-1", "authorizedDate": day(0), "amount": -5, "description": "Hold"}
+    r = await linkable.api.call("POST", holds, {"accountId": "chk-1", "transactions": [hold]})
+    assert r.status_code == 201, r.text
     endpoint = (
         await linkable.api.call("POST", "/webhooks/endpoints", {"url": "https://example.test/hook"})
     ).json()
@@ -41,6 +51,8 @@ async def test_every_route_with_an_id_is_404_to_another_tenant(
         "accountId": "chk-1",
         "pushOperationKey": pushed["pushOperationKey"],
         "endpointId": endpoint["id"],
+        "pendingTransactionId": "held-1",
+        "transactionId": "mine",
     }
     walked = 0
     for op in client_api.operations:
@@ -78,6 +90,8 @@ async def test_every_route_with_an_id_is_404_to_another_tenant(
     assert accounts[0]["accountName"] == "Business Checking"
     listed = (await api.call("GET", f"{linkable.accounts_path}/chk-1/bankTransactions")).json()
     assert [t["id"] for t in listed["results"]] == ["mine"]
+    held = (await api.call("GET", f"{holds}/held-1")).json()
+    assert (held["status"], held["amount"]) == ("held", -5.0)
     assert (await api.call("GET", f"/webhooks/endpoints/{ids['endpointId']}")).status_code == 200
 
     # Collections are the caller's own: the victim's rows never show up in them.

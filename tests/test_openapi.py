@@ -43,6 +43,22 @@ EXTENSIONS: set[tuple[str, str]] = {
     ("PATCH", "/retention"),
     ("GET", "/retention/destructions"),
     ("GET", "/companies/{companyId}/export"),
+    *(
+        (
+            method,
+            f"/companies/{{companyId}}/connections/{{connectionId}}/push/bankAccounts/{{accountId}}{tail}",
+        )
+        for method, tail in (
+            ("POST", "/pendingTransactions"),
+            ("GET", "/pendingTransactions"),
+            ("GET", "/pendingTransactions/{pendingTransactionId}"),
+            ("POST", "/pendingTransactions/{pendingTransactionId}/release"),
+            ("GET", "/pendingLinks"),
+            ("POST", "/bankTransactions/{transactionId}/reversal"),
+        )
+    ),
+    ("GET", "/settings/pendingTransactions"),
+    ("PUT", "/settings/pendingTransactions"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from app.config import Settings
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.idx import paging, repository, schemas
+from app.pendings import linking as pendings
 from app.principal import IdxPrincipal
 from app.transactions import service as transactions
 from app.transactions.send_repository import PageRow
@@ -188,13 +189,19 @@ def _constructed(cls: type[Model], values: dict[str, Any]) -> Model:
 
 
 def intuit_transactions(
-    account: SourceAccount, kind: schemas.IntuitAccountType, rows: Sequence[PageRow]
+    account: SourceAccount,
+    kind: schemas.IntuitAccountType,
+    rows: Sequence[PageRow],
+    authorized: Mapping[str, date] | None = None,
 ) -> list[schemas.IntuitTransaction]:
-    """A page's rows as Intuit sees them (the hot part of a pull: no validation pass)."""
+    """A page's rows as Intuit sees them (the hot part of a pull: no validation pass). A line
+    linked to a pending before it was published is dated by its authorization (`authorized`:
+    transactionDate), posted on its cleared date."""
     info_field, info_key = _TRANSACTION_INFO[kind]
     account_id = str(account.pk)
     currency = account.currency
     out = []
+    authorized = authorized or {}
     for row in rows:
         assert row.sent_at is not None
         credit = row.amount > 0
@@ -203,7 +210,7 @@ def intuit_transactions(
             "transactionId": intuit_transaction_id(account.pk, row.transaction_id),
             "accountId": account_id,
             "accountType": kind,
-            "transactionDate": row.cleared_on,
+            "transactionDate": authorized.get(row.transaction_id, row.cleared_on),
             "postedDate": row.cleared_on,
             "fundsAvailableDate": row.cleared_on,
             "transactionDescription": row.description,
@@ -351,7 +358,12 @@ async def list_transactions(
     if lag is not None and q.page == 1:
         metrics.PULL_LAG.labels(str(principal.tenant_id)).observe(lag)
     return schemas.IntuitTransactions(
-        results=intuit_transactions(account, intuit_type(account)[0], rows),
+        results=intuit_transactions(
+            account,
+            intuit_type(account)[0],
+            rows,
+            await pendings.served_dates(session, account.pk, [r.transaction_id for r in rows]),
+        ),
         pageNumber=q.page,
         pageSize=q.pageSize,
         totalResults=total,

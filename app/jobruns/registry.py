@@ -67,5 +67,13 @@ JOBS = (
         "applies every tenant's retention policy in bounded batches and writes the destruction "
         "log ([docs/COMPLIANCE.md](COMPLIANCE.md#retention-and-destruction))",
     ),
+    JobSpec(
+        "expire_pendings",
+        timedelta(hours=25),
+        "`BANKFEEDS_PENDING_EXPIRY_TIME` (04:30 UTC)",
+        "held pendings past their `expiresOn`, else 30 days (cards) or 14 (deposit accounts) "
+        "after authorization, expire (`bankTransactions.pending.expired`); pendings that ended "
+        "90 days ago go with their links ([docs/PENDING.md](PENDING.md))",
+    ),
 )
 COMMANDS = tuple(job.command for job in JOBS)

@@ -22,6 +22,7 @@ from app.errors import TooManyRequests
 from app.idx.service import mask
 from app.link import schemas, service
 from app.logs import tenant_id
+from app.pendings import views as pending_views
 from app.ratelimit import address, limits_of
 from app.services import Services
 from app.tenants.auth import ClientCall, ClientOperations
@@ -243,12 +244,14 @@ async def connect(request: Request) -> Response:
 
 async def _setup_page(session: Any, visit: Any, language: str, **extra: Any) -> HTMLResponse:
     accounts = await service.accounts(session, visit)
+    holds = await pending_views.holds_summary(session, [a.pk for a in accounts])
     rows = [
         {
             "name": a.account_name or a.account_id,
             "number": mask(vault.reveal(a.account_number)),
             "balance": a.balance,
             "currency": a.currency,
+            "on_hold": holds[a.pk].total if a.pk in holds else None,
         }
         for a in accounts
     ]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.errors import BadRequest
+from app.pendings import views as pending_views
 from app.portal import charts, feed_health, status
 from app.portal.pages import PageHandler, common, page
 from app.portal.service import Staff
@@ -24,6 +25,7 @@ async def _overview(
     request: Request, services: Services, session: AsyncSession, who: Staff
 ) -> Response:
     view = await feed_health.overview(session, who.principal)
+    old_holds = await pending_views.old_holds(session, who.principal, status.LIMIT)
     return page(
         "portal/feed_health.html",
         who.record.language,
@@ -36,6 +38,8 @@ async def _overview(
             days=status.CHART_DAYS,
             limit=status.LIMIT,
             stale_after=services.settings.stale_after_hours,
+            old_holds=old_holds,
+            hold_days=pending_views.STALE_HOLD_DAYS,
         ),
     )
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.pendings import views as pending_views
 from app.portal import charts, feed_health, messages, privacy_routes, status
 from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
@@ -108,6 +109,7 @@ async def _account(
     if csv_asked:
         return _csv(status.transactions_csv(view), "transactions.csv")
     pulls = await feed_health.account_pulls(session, view.account)
+    holds = await pending_views.holds_view(session, view.account, status.LIMIT)
     return page(
         "portal/account.html",
         who.record.language,
@@ -121,6 +123,7 @@ async def _account(
             state=state,
             states=status.DELIVERY_STATES,
             pulls=pulls,
+            holds=holds,
             query=request.url.query,
             limit=status.LIMIT,
         ),

@@ -82,6 +82,15 @@ RULES: dict[str, TableRule] = {
     "webhook_attempts": TableRule(
         "policy", "cascade", "attempt outcomes, go with their event", policy="webhooks"
     ),
+    # Card holds (app/pendings): terminal ones go BANKFEEDS_PENDING_RETENTION_DAYS after they
+    # ended (expire-pendings), with their links and suggestions; held ones are still needed.
+    "pending_transactions": TableRule("expiry", "cascade", "card holds: description, amount"),
+    "pending_links": TableRule("expiry", "cascade", "which cleared line settled which hold"),
+    "pending_suggestions": TableRule("expiry", "cascade", "possible hold matches"),
+    "pending_settings": TableRule("owner", "none", "the tenant's matching mode"),
+    "transaction_reversals": TableRule(
+        "owner", "cascade", "reversal audit: original and offsetting line ids"
+    ),
     "access_log": TableRule(
         "policy", "kept", "who read a company's data (company id only)", policy="audit"
     ),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.pendings import events as pendings
 from app.transactions import repository
 from app.transactions.schemas import to_wire
 from app.transactions.tables import PushOperation
@@ -59,6 +60,7 @@ async def finish(
         op.completed_at = op.deadline_at if status == "TimedOut" and op.deadline_at else now
         op.error_message = message.format(minutes=op.timeout_minutes) if message else None
     await repository.withdraw_pending(session, operations)
+    await pendings.withdrawn(session, [op.key for op in operations])
     await repository.refresh_latest_cleared(session, list({op.account_pk for op in operations}))
     await session.flush()
     await announce(session, operations)

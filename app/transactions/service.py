@@ -20,6 +20,8 @@ from app.accounts.schemas import to_health_wire
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
+from app.pendings import linking
+from app.pendings.rules import Cleared
 from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
@@ -160,6 +162,8 @@ async def push(
     account_id: str,
     body: PushEnvelope,
     query: schemas.PushQuery,
+    *,
+    link: bool = True,
 ) -> schemas.CreateBankTransactionsResponse:
     now = clock.now()
     company_key, connection_key = parse_uuid(company_id), parse_uuid(connection_id)
@@ -203,6 +207,23 @@ async def push(
     if verdict.errors:
         await _reject(session, target, body, state)
 
+    # Links to pendings (app/pendings): planned now, under the account's lock, written with the
+    # rows below in this same transaction. They never change what is stored or published.
+    links = (
+        await linking.plan_push(
+            session,
+            principal,
+            target.company_id,
+            target.connection_id,
+            account.pk,
+            account.account_id,
+            body.transactions,
+            [Cleared(i.id, i.cleared_on, i.amount, i.description) for i in verdict.items],
+        )
+        if link
+        else None
+    )
+    warnings = verdict.warnings + (links.warnings if links else [])
     now = clock.now()
     op = PushOperation(
         key=uuid.uuid4(),
@@ -218,7 +239,7 @@ async def push(
         deadline_at=now + timedelta(minutes=query.timeoutInMinutes)
         if query.timeoutInMinutes
         else None,
-        warnings=[w.model_dump() for w in verdict.warnings],
+        warnings=[w.model_dump() for w in warnings],
     )
     account_values: dict[str, Any] = {"latest_cleared_on": max(i.cleared_on for i in verdict.items)}
     if verdict.items[-1].balance is not None:
@@ -227,6 +248,8 @@ async def push(
         await repository.store_push(session, op, verdict.items, account_values)
     except repository.DuplicateTransaction:
         await _reject(session, target, body, state)
+    if links is not None:
+        await links.write(session, op.key)
     metrics.PUSHES.labels("accepted").inc()
     metrics.PUSHED_TRANSACTIONS.inc(len(verdict.items))
 

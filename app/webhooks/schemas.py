@@ -18,6 +18,10 @@ EventType = Literal[
     "connection.disconnected",
     "bankTransactions.write.successful",
     "bankTransactions.write.unsuccessful",
+    "bankTransactions.pending.posted",
+    "bankTransactions.pending.expired",
+    "bankTransactions.pending.matchSuggested",
+    "bankTransactions.reversed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
