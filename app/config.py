@@ -144,13 +144,15 @@ class Settings(BaseSettings):
         "(e.g. 10.20.0.0/16); empty: public (global unicast) addresses only.",
     )
     webhook_max_endpoints: int = Field(
-        default=10, ge=1, description="Webhook endpoints a tenant may register (both environments)."
+        default=10, ge=1, description="Webhook endpoints a tenant may register in each environment."
     )
     webhook_concurrency: int = Field(
         default=32, ge=1, description="Webhook attempts one delivery job sends at once."
     )
     webhook_tenant_concurrency: int = Field(
-        default=4, ge=1, description="Webhook attempts in flight at once for one tenant."
+        default=4,
+        ge=1,
+        description="Webhook attempts in flight at once for one tenant in one environment.",
     )
     webhook_endpoint_concurrency: int = Field(
         default=2, ge=1, description="Webhook attempts in flight at once for one endpoint."
@@ -192,16 +194,21 @@ class Settings(BaseSettings):
     portal_sign_ins_per_minute: int = Field(
         default=20, ge=1, description="Portal sign-in attempts per minute per client address."
     )
-    portal_sign_ins_per_minute_global: int = Field(
-        default=600, ge=1, description="Portal sign-in attempts per minute, all addresses together."
+    hash_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="argon2 hashes and checks (portal, IDX, new credentials) running at once per "
+        "process, on threads of their own; 0: one per core of the machine.",
     )
-    portal_hash_concurrency: int = Field(
-        default=2, ge=1, description="Portal argon2 password checks running at once per process."
+    hash_queue: int = Field(
+        default=32,
+        ge=0,
+        description="argon2 jobs that may wait for those threads; beyond, 429 at once.",
     )
-    portal_hash_wait_seconds: float = Field(
+    hash_wait_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="How long a portal sign-in waits for a place among those checks (then 429).",
+        description="How long an argon2 job waits for a thread before it is answered 429.",
     )
     redis_prefix: str = Field(
         default="bf:",

@@ -143,7 +143,6 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         idx_requests_per_minute=100_000,
         link_requests_per_minute=100_000,
         portal_sign_ins_per_minute=100_000,
-        portal_sign_ins_per_minute_global=100_000,
         # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
         rate_limit_concurrency=100,
         # The suite's webhook receivers listen on loopback, which webhooks may not reach by

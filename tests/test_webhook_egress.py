@@ -162,18 +162,24 @@ async def test_https_only_when_the_service_is_public_over_https(
         assert tls.status_code == 201
 
 
-async def test_endpoints_per_tenant_are_capped(settings: Settings, tenant: TenantKeys) -> None:
+async def test_endpoints_are_capped_per_tenant_and_environment(
+    settings: Settings, tenant: TenantKeys
+) -> None:
     async with app_with(settings, webhook_max_endpoints=2) as http:
         api = Api(http, tenant.headers)
         sandbox = Api(http, tenant.sandbox_headers)
-        assert (
-            await api.call("POST", "/webhooks/endpoints", {"url": "https://a.example.com/"})
-        ).status_code == 201
-        assert (
-            await sandbox.call("POST", "/webhooks/endpoints", {"url": "https://b.example.com/"})
-        ).status_code == 201
+        for n in range(2):
+            url = f"https://{n}.example.com/"
+            assert (
+                await sandbox.call("POST", "/webhooks/endpoints", {"url": url})
+            ).status_code == 201
+        third = await sandbox.call("POST", "/webhooks/endpoints", {"url": "https://c.example.com/"})
+        assert "at most 2 webhook endpoints in sandbox" in assert_error(third, 400)["error"]
+        for n in range(2):  # the sandbox's endpoints count nothing against production's
+            url = f"https://p{n}.example.com/"
+            assert (await api.call("POST", "/webhooks/endpoints", {"url": url})).status_code == 201
         third = await api.call("POST", "/webhooks/endpoints", {"url": "https://c.example.com/"})
-        assert "at most 2 webhook endpoints" in assert_error(third, 400)["error"]
+        assert "at most 2 webhook endpoints in production" in assert_error(third, 400)["error"]
 
 
 # ---- sending -----------------------------------------------------------------------------------

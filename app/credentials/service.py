@@ -7,7 +7,6 @@ Generating a set leaves older ones valid; revoking revokes every set of the conn
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -20,7 +19,7 @@ from datetime import datetime, timedelta
 from passlib.context import CryptContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, lifecycle
+from app import clock, hashing, lifecycle
 from app.config import Settings
 from app.connections import service as connections
 from app.connections.tables import Connection
@@ -114,7 +113,7 @@ async def generate_for(
 ) -> tuple[str, str]:
     """A new set for the connection: (username, password), the password never stored."""
     password = new_password()
-    password_hash = await asyncio.to_thread(HASHER.hash, password)
+    password_hash = await hashing.run(HASHER.hash, password)
     now = clock.now()
     username = new_username()
     await repository.add(
@@ -140,7 +139,7 @@ async def revoke(
 async def _password_matches(credential: Credential, password: str, settings: Settings) -> bool:
     if verified.hit(credential, password):
         return True
-    ok = await asyncio.to_thread(HASHER.verify, password, credential.password_hash)
+    ok = await hashing.run(HASHER.verify, password, credential.password_hash)
     if ok:
         verified.remember(credential, password, settings.idx_verify_cache_seconds)
     return bool(ok)
@@ -156,7 +155,7 @@ async def authenticate(
     """The usable set for these values, claimed on first use; None for any failure, alike."""
     found = await repository.by_username(session, username)
     if found is None:
-        await asyncio.to_thread(HASHER.dummy_verify)  # same cost as a real check
+        await hashing.run(HASHER.dummy_verify)  # same cost as a real check
         return None
     credential, tenant_id, environment = found
     if not await _password_matches(credential, password, settings):

@@ -1,13 +1,14 @@
 """What keeps portal sign-in floods from hurting anyone but the one flooding.
 
-- Per-address and global sign-in limits per minute (429), before any work is done.
+- A per-address sign-in limit per minute (429), before any work is done. There is no global
+  cap: a botnet could spend it for everyone; the CPU is bounded by the hashing pool instead
+  (`app/hashing.py`).
 - A lock per (address, e-mail) after `portal_max_failures` wrong passwords in a row, for
   `portal_lockout_minutes`: a stranger can lock only themselves out, never the staff member.
 - A per-e-mail slow-down from `portal_max_failures` failures (from any address): one try per
-  1, 2, 4 … (≤ 60) seconds, reserved atomically, so a botnet gets few guesses and the real user
-  waits seconds at worst.
-- At most `portal_hash_concurrency` argon2 checks at once per process (19 MiB each), so a flood
-  queues for the hasher instead of starving every other request of CPU and memory.
+  1, 2, 4 … (≤ 60) seconds, reserved atomically, for addresses that have themselves failed for
+  that e-mail recently. An address with no recent failure for it is never slowed down, so the
+  real user's right password always gets through while a botnet keeps the e-mail's slots busy.
 
 Times are read from the app clock (tests move it); Redis TTLs only clean up. Unknown e-mails are
 counted exactly like real ones. If Redis is down, only the hash bound holds.
@@ -15,11 +16,8 @@ counted exactly like real ones. If Redis is down, only the hash bound holds.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,12 +29,15 @@ from app.errors import TooManyRequests
 log = logging.getLogger("app.portal")
 MAX_WAIT_MS = 60_000
 
-# KEYS: (address, e-mail) lock, e-mail state. ARGV: now (ms), failures before the slow-down.
+# KEYS: (address, e-mail) lock, e-mail state, (address, e-mail) failures.
+# ARGV: now (ms), failures before the slow-down, longest wait (ms).
 # Returns {0, 0} to go ahead, {1, ms} when (address, e-mail) is locked, {2, ms} to slow down.
+# An address with no recent failure for the e-mail goes ahead without spending a slot.
 _CHECK = """
 local now = tonumber(ARGV[1])
 local locked = tonumber(redis.call('GET', KEYS[1]) or '0')
 if locked > now then return {1, locked - now} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') == 0 then return {0, 0} end
 local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
 if n >= tonumber(ARGV[2]) then
   local wait = math.min(2 ^ (n - tonumber(ARGV[2])) * 1000, tonumber(ARGV[3]))
@@ -61,8 +62,6 @@ redis.call('HSET', KEYS[3], 'last', now)
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 return f
 """
-
-_hashing: dict[int, asyncio.Semaphore] = {}
 
 
 class Locked(Exception):
@@ -91,7 +90,7 @@ class Guard:
         """Raise Locked for a locked (address, e-mail), TooManyRequests to slow down."""
         try:
             outcome, ms = await self._check(
-                keys=[self.lock_key, self.user_key],
+                keys=[self.lock_key, self.user_key, self.fail_key],
                 args=[self._now_ms(), self.settings.portal_max_failures, MAX_WAIT_MS],
             )
         except (RedisError, OSError) as exc:
@@ -123,20 +122,3 @@ class Guard:
             await self.redis.delete(self.fail_key, self.user_key)
         except (RedisError, OSError) as exc:
             log.warning("could not reset sign-in failures (%s)", type(exc).__name__)
-
-
-@asynccontextmanager
-async def hashing(settings: Settings) -> AsyncIterator[None]:
-    """A place among the `portal_hash_concurrency` argon2 checks, or 429 after a short wait."""
-    size = settings.portal_hash_concurrency
-    semaphore = _hashing.setdefault(size, asyncio.Semaphore(size))
-    try:
-        await asyncio.wait_for(semaphore.acquire(), settings.portal_hash_wait_seconds)
-    except TimeoutError:
-        raise TooManyRequests(
-            "Too many sign-ins at once; retry in a moment.", retry_after=1
-        ) from None
-    try:
-        yield
-    finally:
-        semaphore.release()

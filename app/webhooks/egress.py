@@ -29,6 +29,8 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.ar
 NUMERIC_V4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 SHARED_V4 = IPv4Network("100.64.0.0/10")  # carrier-grade NAT
 UNIQUE_LOCAL_V6 = IPv6Network("fc00::/7")
+SITE_LOCAL_V6 = IPv6Network("fec0::/10")  # deprecated (RFC 3879), still routed inside some sites
+GLOBAL_UNICAST_V6 = IPv6Network("2000::/3")  # everything else in IPv6 is not global unicast
 COMPAT_V6 = IPv6Network("::/96")  # deprecated IPv4-compatible form, ::a.b.c.d
 RESOLVE_SECONDS = 5.0
 
@@ -109,13 +111,15 @@ def address_problem(ip: IPAddress, policy: Policy) -> str | None:
         return "a multicast address"
     if isinstance(ip, IPv6Address) and ip in UNIQUE_LOCAL_V6:
         return "a unique-local address"
+    if isinstance(ip, IPv6Address) and ip in SITE_LOCAL_V6:
+        return "a site-local address"
     if isinstance(ip, IPv4Address) and ip in SHARED_V4:
         return "a shared (carrier-grade NAT) address"
     if ip.is_reserved:
         return "a reserved address"
     if ip.is_private:
         return "a private address"
-    if not ip.is_global:
+    if not ip.is_global or (isinstance(ip, IPv6Address) and ip not in GLOBAL_UNICAST_V6):
         return "not a public address"
     return None
 

@@ -60,9 +60,11 @@ async def create(
                 )
             ],
         ) from None
-    if await repository.count_endpoints(session, principal.tenant_id) >= max_endpoints:
+    environment = principal.environment
+    if await repository.count_endpoints(session, principal.tenant_id, environment) >= max_endpoints:
         raise BadRequest(
-            f"A tenant may have at most {max_endpoints} webhook endpoints; delete one first."
+            f"A tenant may have at most {max_endpoints} webhook endpoints in {environment}; "
+            "delete one first."
         )
     secret = new_secret()
     row = WebhookEndpoint(

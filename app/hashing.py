@@ -1,0 +1,74 @@
+"""argon2 as a budgeted resource: every hash and check (portal sign-in, IDX sign-in, new
+credentials, new portal users) runs on this process's own pool of `hash_concurrency` threads
+(default: one per core), never on asyncio's shared default executor (where it would starve DNS
+look-ups and whatever else uses it). At most `hash_queue` jobs wait for a thread; beyond that a
+job is refused at once, and one that waits longer than `hash_wait_seconds` is refused too: 429
+with Retry-After, never a queue without end. Limits that can refuse a caller are decided before
+a job is handed here, so a refused caller costs no hash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from app.errors import TooManyRequests
+from app.metrics import HASH_REFUSED
+
+log = logging.getLogger("app.hashing")
+T = TypeVar("T")
+BUSY = "Too many password checks at once; retry in a moment."
+
+
+class Pool:
+    def __init__(self, threads: int = 0, queue: int = 32, wait_seconds: float = 5.0) -> None:
+        self.threads = threads or os.cpu_count() or 1
+        self.queue = queue
+        self.wait_seconds = wait_seconds
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="argon2")
+        self.admitted = 0  # running or waiting; the event loop is the only writer
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """fn(*args) on a pool thread, or TooManyRequests when the pool and its queue are full
+        (at once) or no thread frees up in time (a job still waiting is dropped, not run)."""
+        if self.admitted >= self.threads + self.queue:
+            HASH_REFUSED.inc()
+            raise TooManyRequests(BUSY, retry_after=1)
+        self.admitted += 1
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            return await self._finish(job)
+        finally:
+            self.admitted -= 1
+
+    async def _finish(self, job: asyncio.Future[T]) -> T:
+        done, _ = await asyncio.wait({job}, timeout=self.wait_seconds)
+        if done:
+            return job.result()
+        if job.cancel():  # still queued: it never runs
+            HASH_REFUSED.inc()
+            raise TooManyRequests(BUSY, retry_after=1)
+        return await job  # already running: let it finish (a thread cannot be interrupted)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_pool = Pool()
+
+
+def configure(threads: int, queue: int, wait_seconds: float) -> Pool:
+    """The process's pool for these settings (rebuilt only when they change)."""
+    global _pool
+    wanted = (threads or os.cpu_count() or 1, queue, wait_seconds)
+    if (_pool.threads, _pool.queue, _pool.wait_seconds) != wanted:
+        old, _pool = _pool, Pool(threads, queue, wait_seconds)
+        old.close()
+    return _pool
+
+
+async def run(fn: Callable[..., T], *args: object) -> T:
+    return await _pool.run(fn, *args)
