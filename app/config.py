@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     link_session_minutes: int = Field(
         default=30, ge=1, description="How long a Link page session lasts after its linkUrl."
     )
+    link_credentials_per_session: int = Field(
+        default=3,
+        ge=1,
+        description="Credential sets one Link page session may make (each new one revokes the "
+        "previous one if QuickBooks has not used it); then the page says to open a new link.",
+    )
     logo_max_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
     )

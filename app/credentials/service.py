@@ -2,7 +2,9 @@
 
 A set that Intuit has not used expires after `credentials_ttl_hours`; the first successful IDX
 sign-in claims it (for its connection and partner key) and moves the connection to Linked.
-Generating a set leaves older ones valid; revoking revokes every set of the connection.
+Generating a set through the API leaves older ones valid; the Link page's "Get credentials"
+replaces its session's previous unused set, a few times per session at most; revoking revokes
+every set of the connection.
 """
 
 from __future__ import annotations
@@ -112,21 +114,32 @@ async def generate_for(
     session: AsyncSession, settings: Settings, connection: Connection
 ) -> tuple[str, str]:
     """A new set for the connection: (username, password), the password never stored."""
+    _, username, password = await issue(session, settings, connection)
+    return username, password
+
+
+async def issue(
+    session: AsyncSession, settings: Settings, connection: Connection
+) -> tuple[uuid.UUID, str, str]:
+    """A new set for the connection: (its id, username, password)."""
     password = new_password()
     password_hash = await hashing.run(HASHER.hash, password)
     now = clock.now()
     username = new_username()
-    await repository.add(
-        session,
-        Credential(
-            connection_id=connection.id,
-            username=username,
-            password_hash=password_hash,
-            created_at=now,
-            expires_at=now + timedelta(hours=settings.credentials_ttl_hours),
-        ),
+    credential = Credential(
+        connection_id=connection.id,
+        username=username,
+        password_hash=password_hash,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.credentials_ttl_hours),
     )
-    return username, password
+    await repository.add(session, credential)
+    return credential.id, username, password
+
+
+async def revoke_unclaimed(session: AsyncSession, credential_id: uuid.UUID) -> bool:
+    """Revokes a set nobody has used yet (one replaced by a newer set); True if it was."""
+    return await repository.revoke_unclaimed(session, credential_id, clock.now()) > 0
 
 
 async def revoke(
