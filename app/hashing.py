@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from app.errors import TooManyRequests
 from app.metrics import HASH_REFUSED
@@ -38,23 +39,45 @@ class Pool:
             HASH_REFUSED.inc()
             raise TooManyRequests(BUSY, retry_after=1)
         self.admitted += 1
+        ticket = _Ticket()
         try:
-            job = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-            return await self._finish(job)
+            job = asyncio.get_running_loop().run_in_executor(self._executor, ticket.call, fn, args)
+            try:
+                done, _ = await asyncio.wait({job}, timeout=self.wait_seconds)
+            except asyncio.CancelledError:
+                ticket.drop()  # the caller went away: a job still queued never runs
+                raise
+            if not done and ticket.drop():
+                HASH_REFUSED.inc()
+                raise TooManyRequests(BUSY, retry_after=1)
+            # Done, or running (a thread cannot be interrupted: it finishes); never dropped here.
+            return cast(T, await job)
         finally:
             self.admitted -= 1
 
-    async def _finish(self, job: asyncio.Future[T]) -> T:
-        done, _ = await asyncio.wait({job}, timeout=self.wait_seconds)
-        if done:
-            return job.result()
-        if job.cancel():  # still queued: it never runs
-            HASH_REFUSED.inc()
-            raise TooManyRequests(BUSY, retry_after=1)
-        return await job  # already running: let it finish (a thread cannot be interrupted)
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Ticket:
+    """Whether a queued job still runs: `drop` before its thread picks it up and it never does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "queued"
+
+    def drop(self) -> bool:
+        with self._lock:
+            if self._state == "queued":
+                self._state = "dropped"
+            return self._state == "dropped"
+
+    def call(self, fn: Callable[..., T], args: tuple[object, ...]) -> T | None:
+        with self._lock:
+            if self._state == "dropped":
+                return None
+            self._state = "running"
+        return fn(*args)
 
 
 _pool = Pool()

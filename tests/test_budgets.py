@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import hashing
 from app.config import Settings
+from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
-from tests.helpers import Api, Idx, TenantKeys, remember_credentials
+from app.errors import TooManyRequests
+from tests.helpers import (
+    Api,
+    Idx,
+    TenantKeys,
+    remember_credentials,
+)
 from tests.test_link import csrf_of, link_url, open_link
 
 SHOWN = re.compile(r'<code id="username">([^<]+)</code>.*?<code id="password">([^<]+)</code>', re.S)
@@ -90,3 +102,60 @@ async def test_a_flood_of_presses_on_one_session_cannot_mint_more_than_its_budge
         _shown(r)
     assert len(made) == 3 and {r.status_code for r in presses} == {200, 429}
     assert await _sets_of(sessions, connection_id) == 3
+
+
+# ---- the argon2 pool: bounded, and full means 429 at once ----------------------------------
+
+
+async def test_a_full_hashing_pool_refuses_at_once_and_a_late_job_never_runs() -> None:
+    pool = hashing.Pool(threads=1, queue=1, wait_seconds=0.5)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def job(name: str) -> str:
+        ran.append(name)
+        release.wait(10)
+        return name
+
+    try:
+        running = asyncio.create_task(pool.run(job, "first"))
+        waiting = asyncio.create_task(pool.run(job, "second"))
+        await asyncio.sleep(0)  # both admitted: one on the thread, one in the queue
+        started = time.monotonic()
+        with pytest.raises(TooManyRequests) as refused:
+            await pool.run(job, "third")
+        assert time.monotonic() - started < 0.1, "refused at once, not after a wait"
+        assert refused.value.headers["Retry-After"] == "1"
+        with pytest.raises(TooManyRequests):
+            await waiting  # no thread freed up within wait_seconds: dropped, not run later
+        release.set()
+        assert await running == "first"
+        assert ran == ["first"], "the dropped job never ran"
+        assert pool.admitted == 0
+    finally:
+        release.set()
+        pool.close()
+
+
+async def test_every_argon2_call_runs_on_the_bounded_pool(
+    client: httpx.AsyncClient,
+    api: Api,
+    tenant: TenantKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """New credentials, the IDX check and its decoy: all on the pool's own threads."""
+    threads: list[str] = []
+    for name in ("hash", "verify", "dummy_verify"):
+        real = getattr(credentials_service.HASHER, name)
+
+        def watched(*args: Any, _real: Any = real, **kw: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(credentials_service.HASHER, name, watched)
+    token, _ = await _ready_link(client, api)
+    username, password = _shown(await client.post("/link/credentials", data={"csrf": token}))
+    key = tenant.partner_keys["production"]
+    assert (await Idx(client, username, password, key).get("/accounts")).status_code == 200
+    assert (await Idx(client, "NO-SUCH-USER", password, key).get("/accounts")).status_code == 401
+    assert len(threads) >= 3 and all(t.startswith("argon2") for t in threads), threads

@@ -164,11 +164,14 @@ async def authenticate(
     partner: PartnerIdentity,
     username: str,
     password: str,
+    decoy: bool = True,
 ) -> Credential | None:
-    """The usable set for these values, claimed on first use; None for any failure, alike."""
+    """The usable set for these values, claimed on first use; None for any failure, alike.
+    An unknown username costs a decoy check (same time as a real one) unless `decoy` is off."""
     found = await repository.by_username(session, username)
     if found is None:
-        await hashing.run(HASHER.dummy_verify)  # same cost as a real check
+        if decoy:
+            await hashing.run(HASHER.dummy_verify)
         return None
     credential, tenant_id, environment = found
     if not await _password_matches(credential, password, settings):

@@ -182,6 +182,8 @@ async def get_credentials(
     session costs no argon2), and the session's previous set is revoked if nobody used it."""
     token_hash = visit.record.token_hash
     limit = settings.link_credentials_per_session
+    if visit.record.credentials_issued >= limit:  # spent: no lock, no hash, nothing written
+        return None
     if not await repository.reserve_credentials(session, token_hash, limit):
         return None
     credential_id, username, password = await credentials.issue(session, settings, visit.connection)
