@@ -143,6 +143,21 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs webhooks may reach besides public addresses "
         "(e.g. 10.20.0.0/16); empty: public (global unicast) addresses only.",
     )
+    webhook_dns_servers: str = Field(
+        default="",
+        description="Comma-separated DNS servers (ip or ip:port) webhook hosts are resolved with "
+        "(c-ares via aiodns); empty: the system's (/etc/resolv.conf).",
+    )
+    webhook_dns_concurrency: int = Field(
+        default=16, ge=1, description="Webhook host look-ups running at once per process."
+    )
+    webhook_dns_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=30,
+        description="Deadline of one webhook host look-up, its wait for a place included; a "
+        "registration whose look-up misses it is refused with 503 and Retry-After.",
+    )
     webhook_max_endpoints: int = Field(
         default=10, ge=1, description="Webhook endpoints a tenant may register in each environment."
     )
@@ -305,6 +320,10 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{part!r} is not a CIDR network (e.g. 10.0.0.0/8)") from exc
         return value
+
+    @property
+    def webhook_dns_server_list(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.webhook_dns_servers.split(",") if s.strip())
 
     @property
     def webhook_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.services import Services
+from tests.dns import PUBLIC, Zone, dns_server
 from tests.helpers import (
     IN_PROCESS_APPS,
     LOG_LINES,
@@ -124,7 +125,23 @@ def redis_url(data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
+def dns_zone() -> Zone:
+    """What the suite's DNS server answers (tests/dns.py); tests may add names to it."""
+    return Zone(
+        suffixes={".example.com": [PUBLIC], ".example.test": [PUBLIC]},
+        names={"example.com": [PUBLIC], "example.test": [PUBLIC]},
+    )
+
+
+@pytest.fixture(scope="session")
+def dns(dns_zone: Zone) -> Iterator[str]:
+    """A real DNS server on loopback: webhook hosts resolve through it, never the machine's."""
+    with dns_server(dns_zone) as where:
+        yield where
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, redis_url: str, dns: str) -> Iterator[Settings]:
     url = os.environ.get("DATABASE_URL")
     schema = f"t_{secrets.token_hex(6)}" if url else None
     made = Settings(
@@ -148,6 +165,7 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         # The suite's webhook receivers listen on loopback, which webhooks may not reach by
         # default (tests/test_webhook_egress.py checks the default refuses it).
         webhook_allowed_networks=LOOPBACK_RECEIVERS,
+        webhook_dns_servers=dns,
     )
     migrate.upgrade(made)
     yield made
@@ -168,6 +186,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         "BANKFEEDS_PORTAL_SIGN_INS_PER_MINUTE": str(settings.portal_sign_ins_per_minute),
         "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
         "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
+        "BANKFEEDS_WEBHOOK_DNS_SERVERS": settings.webhook_dns_servers,
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url

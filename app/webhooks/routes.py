@@ -42,7 +42,8 @@ async def create_endpoint(call: ClientCall[None, None, schemas.CreateEndpoint]) 
     endpoint's signing secret, shown this once; verify deliveries with any Standard Webhooks
     library. The URL must reach public addresses only (no loopback, private, link-local or
     other local address, no user name or password; https when the service runs on https):
-    anything else is refused with 400 naming the reason."""
+    anything else is refused with 400. A name must resolve, to public addresses only; a look-up
+    that cannot finish in time is 503 with Retry-After (retry later), worded like a refusal."""
     settings = call.services.settings
     created = await service.create(
         call.session,

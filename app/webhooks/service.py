@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import parse_uuid
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, NotFound, ServiceUnavailable
 from app.principal import Principal
 from app.schemas import ErrorValidationItem
 from app.webhooks import egress, repository, schemas
 from app.webhooks.tables import WebhookDelivery, WebhookEndpoint
+
+RETRY_UNCHECKED_SECONDS = 30
 
 
 def new_secret() -> str:
@@ -47,10 +49,17 @@ async def create(
     max_endpoints: int,
 ) -> schemas.CreatedEndpoint:
     """Registers the endpoint once its URL reaches only allowed addresses, within the tenant's
-    cap on endpoints."""
+    cap on endpoints (per environment). A look-up that cannot finish is a 503 with Retry-After,
+    worded like a refusal: never accepted unchecked, never telling a missing name from a
+    private one."""
     url = str(body.url)
     try:
         await egress.check_registration(url, policy)
+    except egress.Unchecked as exc:
+        raise ServiceUnavailable(
+            f"The webhook URL is refused: {exc}. Webhooks reach only public addresses.",
+            headers={"Retry-After": str(RETRY_UNCHECKED_SECONDS)},
+        ) from None
     except egress.Refused as exc:
         raise BadRequest(
             f"The webhook URL is refused: {exc.reason}. Webhooks reach only public addresses.",
