@@ -14,8 +14,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 A, AAAA = 1, 28
 NOERROR, NXDOMAIN = 0, 3
-# Names every test may register: public addresses (documentation ranges are not public).
-PUBLIC = "93.184.215.14"
+PUBLIC = "93.184.215.14"  # a public address (documentation ranges are not public)
+CLOSED = "127.0.0.9"  # loopback, where nothing listens on 80 or 443
 
 
 @dataclass

@@ -5,6 +5,7 @@ in-flight caps and webhook shares, and portal sign-in limits that only hurt the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -13,21 +14,29 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
 
 from app import hashing
 from app.config import Settings
 from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
+from app.db import make_engine, transaction
 from app.errors import TooManyRequests
+from app.webhooks import events as webhooks
+from tests.dns import Zone, silent_dns
 from tests.helpers import (
     Api,
     Idx,
     TenantKeys,
+    assert_error,
     remember_credentials,
 )
+from tests.hostile import hostile
+from tests.receiver import receiver
 from tests.test_link import csrf_of, link_url, open_link
+from tests.test_webhook_egress import app_with, deliver, limits, subscribe
 
 SHOWN = re.compile(r'<code id="username">([^<]+)</code>.*?<code id="password">([^<]+)</code>', re.S)
 
@@ -159,3 +168,147 @@ async def test_every_argon2_call_runs_on_the_bounded_pool(
     assert (await Idx(client, username, password, key).get("/accounts")).status_code == 200
     assert (await Idx(client, "NO-SUCH-USER", password, key).get("/accounts")).status_code == 401
     assert len(threads) >= 3 and all(t.startswith("argon2") for t in threads), threads
+
+
+# ---- DNS off the request path -----------------------------------------------------------------
+
+
+async def test_registration_has_one_answer_for_private_and_missing_names(
+    settings: Settings, tenant: TenantKeys, dns_zone: Zone
+) -> None:
+    """No internal DNS oracle: a name resolving to a private address and one that does not
+    exist get the same 400 and the same words (but for the name itself)."""
+    private = f"in-{uuid.uuid4().hex[:8]}.corp.example.org"
+    dns_zone.names[private] = ["10.1.2.3"]
+    async with app_with(settings, webhook_allowed_networks="") as http:
+        api = Api(http, tenant.headers)
+        answers = []
+        for host in (private, f"gone-{uuid.uuid4().hex[:8]}.example.org"):
+            r = await api.call("POST", "/webhooks/endpoints", {"url": f"https://{host}/hook"})
+            answers.append(assert_error(r, 400)["error"].replace(host, "HOST"))
+        fec0 = await api.call("POST", "/webhooks/endpoints", {"url": "http://[fec0::1]/"})
+        assert "site-local" in assert_error(fec0, 400)["error"]
+        assert (await api.call("GET", "/webhooks/endpoints")).json()["results"] == []
+    assert answers[0] == answers[1], answers
+    assert "could not be checked, or does not reach only public addresses" in answers[0]
+
+
+async def test_never_answering_dns_is_a_retryable_refusal_and_hurts_no_one_else(
+    settings: Settings, tenant: TenantKeys, other_tenant: TenantKeys
+) -> None:
+    """Ten registrations whose names are never answered: each ends 503 with Retry-After after
+    the resolver's deadline, nothing is stored; meanwhile another tenant's requests, the
+    loop's own getaddrinfo (its shared executor: new database connections resolve there) and a
+    brand-new database connection are as quick as ever."""
+    with silent_dns() as nowhere:
+        hanging = {"webhook_dns_servers": nowhere, "webhook_dns_timeout_seconds": 3.0}
+        async with app_with(settings, **hanging) as http:
+            api = Api(http, tenant.headers)
+            started = time.monotonic()
+            registrations = [
+                asyncio.create_task(
+                    api.call("POST", "/webhooks/endpoints", {"url": f"https://h{i}.nowhere.org/"})
+                )
+                for i in range(10)
+            ]
+            await asyncio.sleep(0.5)  # all ten are waiting on the silent server
+            other = Api(http, other_tenant.headers)
+            quick = time.monotonic()
+            assert (await other.call("GET", "/companies")).status_code == 200
+            await asyncio.get_running_loop().getaddrinfo("localhost", 5432)
+            engine = make_engine(fresh_connection_settings(settings))
+            try:
+                async with engine.connect() as conn:
+                    assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            finally:
+                await engine.dispose()
+            assert time.monotonic() - quick < 2.0, "others waited on the hanging look-ups"
+            assert not any(t.done() for t in registrations), "still waiting on the DNS"
+            answers = await asyncio.gather(*registrations)
+            took = time.monotonic() - started
+            for r in answers:
+                body = assert_error(r, 503)
+                assert body["canBeRetried"] == "True"
+                assert int(r.headers["retry-after"]) >= 1
+                assert (
+                    "could not be checked, or does not reach only public addresses"
+                    in (body["error"])
+                )
+            assert took < 3.0 + 3.0, f"the deadline holds ({took:.1f} s)"
+            assert (await api.call("GET", "/webhooks/endpoints")).json()["results"] == []
+
+
+def fresh_connection_settings(settings: Settings) -> Settings:
+    """The suite's database by a host *name* (PostgreSQL), so connecting resolves it."""
+    url = settings.database_url
+    if url:
+        url = url.replace("@127.0.0.1", "@localhost")
+    return settings.model_copy(update={"database_url": url})
+
+
+# ---- every budget per environment ----------------------------------------------------------
+
+
+async def test_a_sandbox_flood_leaves_production_its_own_requests_in_flight(
+    settings: Settings, tenant: TenantKeys
+) -> None:
+    """Ten slow sandbox requests hold every sandbox slot; production still answers."""
+    async with app_with(settings, rate_limit_concurrency=10) as http:
+        application = http._transport.app  # type: ignore[attr-defined]
+        limits = application.state.limits
+        slow = [
+            Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+            for _ in range(10)
+        ]
+        for request in slow:
+            await limits.enter_tenant(request, uuid.UUID(tenant.id), "sandbox")
+        try:
+            sandbox = await http.get("/companies", headers=tenant.sandbox_headers)
+            assert_error(sandbox, 429)
+            live = await asyncio.gather(
+                *(http.get("/companies", headers=tenant.headers) for _ in range(9))
+            )
+            assert [r.status_code for r in live] == [200] * 9, "production has slots of its own"
+        finally:
+            for request in slow:
+                await limits.leave(request)
+            await limits.give_back()
+
+
+async def test_a_sandbox_backlog_leaves_production_its_own_delivery_share(
+    settings: Settings, tenant: TenantKeys, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nine slow sandbox endpoints with a backlog: production's webhook is sent in the same
+    run, at once, not after them."""
+    async with app_with(settings) as http:
+        sandbox_api = Api(http, tenant.sandbox_headers)
+        api = Api(http, tenant.headers)
+        with hostile("slow", delay=2.0) as slow, receiver() as rec:
+            slow_ones = [await subscribe(sandbox_api, f"{slow.url}?n={n}") for n in range(9)]
+            _, secret = await subscribe(api, rec.url)
+            rec.secret = secret
+            async with transaction(sessions) as session:
+                for n in range(18):
+                    await webhooks.emit(
+                        session, uuid.UUID(tenant.id), "sandbox", "connection.connected", {"n": n}
+                    )
+            async with transaction(sessions) as session:
+                await webhooks.emit(
+                    session, uuid.UUID(tenant.id), "production", "connection.connected", {}
+                )
+            lim = limits(settings, webhook_tenant_concurrency=2, webhook_timeout_seconds=5.0)
+            run = asyncio.create_task(deliver(sessions, lim))
+            started = time.monotonic()
+            for _ in range(200):  # polls the receiver's thread, up to 10 s
+                if rec.received:
+                    break
+                await asyncio.sleep(0.05)
+            waited = time.monotonic() - started
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+            for endpoint_id, _ in slow_ones:  # their backlog goes too: no other test sends it
+                r = await sandbox_api.call("DELETE", f"/webhooks/endpoints/{endpoint_id}")
+                assert r.status_code == 204, r.text
+    assert rec.received, "production's webhook was never sent"
+    assert waited < 1.5, f"production waited {waited:.1f} s behind the sandbox"
