@@ -32,10 +32,12 @@ class Pool:
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="argon2")
         self.admitted = 0  # running or waiting; the event loop is the only writer
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, first: bool = False) -> T:
         """fn(*args) on a pool thread, or TooManyRequests when the pool and its queue are full
-        (at once) or no thread frees up in time (a job still waiting is dropped, not run)."""
-        if self.admitted >= self.threads + self.queue:
+        (at once) or no thread frees up in time (a job still waiting is dropped, not run).
+        `first` (a caller with no recent failure) is admitted past a full queue: it waits behind
+        at most the queue, so a flood of others never refuses it."""
+        if not first and self.admitted >= self.threads + self.queue:
             HASH_REFUSED.inc()
             raise TooManyRequests(BUSY, retry_after=1)
         self.admitted += 1
@@ -93,5 +95,5 @@ def configure(threads: int, queue: int, wait_seconds: float) -> Pool:
     return _pool
 
 
-async def run(fn: Callable[..., T], *args: object) -> T:
-    return await _pool.run(fn, *args)
+async def run(fn: Callable[..., T], *args: object, first: bool = False) -> T:
+    return await _pool.run(fn, *args, first=first)

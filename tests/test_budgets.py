@@ -10,6 +10,8 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
-from app import hashing
+from app import clock, hashing
 from app.config import Settings
 from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
@@ -26,15 +28,19 @@ from app.db import make_engine, transaction
 from app.errors import TooManyRequests
 from app.webhooks import events as webhooks
 from tests.dns import Zone, silent_dns
+from tests.feeds import NOW
 from tests.helpers import (
     Api,
     Idx,
     TenantKeys,
     assert_error,
+    make_tenant,
     remember_credentials,
 )
 from tests.hostile import hostile
+from tests.portal import Staff, add_user
 from tests.receiver import receiver
+from tests.test_abuse import portal_app
 from tests.test_link import csrf_of, link_url, open_link
 from tests.test_webhook_egress import app_with, deliver, limits, subscribe
 
@@ -312,3 +318,61 @@ async def test_a_sandbox_backlog_leaves_production_its_own_delivery_share(
                 assert r.status_code == 204, r.text
     assert rec.received, "production's webhook was never sent"
     assert waited < 1.5, f"production waited {waited:.1f} s behind the sandbox"
+
+
+# ---- portal sign-in limits that only hurt the attacker ---------------------------------------
+
+
+async def test_staff_signs_in_during_a_sign_in_flood_from_40_addresses(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """40 addresses x 20 wrong tries (more than the old 600-a-minute global cap) while the
+    hashing pool is full: the staff member's right password, from an address with no
+    failures, still gets through; the flood is refused by the full pool, not the staff."""
+    clock.freeze(NOW)
+    tenant = await make_tenant(sessions)
+    email, password = await add_user(sessions, tenant.name)
+    attackers = [f"198.51.{i // 200}.{i % 200 + 1}" for i in range(40)]
+    limits = {"portal_sign_ins_per_minute": 20, "hash_concurrency": 1, "hash_queue": 2}
+    async with portal_app(settings, *attackers, "203.0.113.77", **limits) as (_, clients):
+        *bots, office = clients
+        answers: Counter[int] = Counter()
+
+        async def attack(http: httpx.AsyncClient) -> None:
+            for n in range(20):
+                r = await Staff(http, f"who{n}@example.test", "wrong-password-0").sign_in()
+                answers[r.status_code] += 1
+
+        flood = [asyncio.create_task(attack(bot)) for bot in bots]
+        await asyncio.sleep(0.3)  # under way: the pool and its queue are full
+        staff = await Staff(office, email, password).sign_in()
+        await asyncio.gather(*flood)
+    assert staff.status_code == 303, staff.text[:300]
+    assert answers[429] > 0 and answers[401] > 0, answers
+    assert sum(answers.values()) == 800
+
+
+async def test_staff_signs_in_during_an_email_slow_down_attack(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The report's attack: 175 wrong tries from 20 addresses over 150 s (app clock) keep the
+    staff e-mail's slow-down busy; the real user, typing the right password every 5 s from an
+    address that has not failed, is never slowed down."""
+    clock.freeze(NOW)
+    tenant = await make_tenant(sessions)
+    email, password = await add_user(sessions, tenant.name)
+    attackers = [f"198.51.100.{i + 1}" for i in range(20)]
+    async with portal_app(settings, *attackers, "203.0.113.78") as (_, clients):
+        *bots, office = clients
+        slowed = 0
+        staff_answers = []
+        tries = 0
+        for second in range(0, 150, 5):
+            for _ in range(6 if second < 145 else 1):  # 175 in all
+                r = await Staff(bots[tries % 20], email, f"guess-{tries}").sign_in()
+                slowed += r.status_code == 429
+                tries += 1
+            staff_answers.append((await Staff(office, email, password).sign_in()).status_code)
+            clock.shift(timedelta(seconds=5))
+    assert tries == 175 and slowed > 0, "the attack did keep the e-mail slowed down"
+    assert staff_answers == [303] * 30, staff_answers

@@ -126,10 +126,10 @@ async def _check_sign_in(
     if stored_email is None:
         return None
     check = guard.Guard(services.redis, s, who, stored_email)
-    await check.check()
+    clean = await check.check()  # an address with no recent failure is never refused a check
     async with transaction(services.sessions) as session:
         found = await service.password_hash(session, stored_email)
-    right = await service.password_matches(found, password)  # on the bounded hashing pool
+    right = await service.password_matches(found, password, first=clean)  # the hashing pool
     if not right or found is None:
         await check.failed()
         return None

@@ -99,13 +99,15 @@ async def password_hash(session: AsyncSession, email: str) -> tuple[uuid.UUID, s
     return await repository.password_of(session, email)
 
 
-async def password_matches(found: tuple[uuid.UUID, str] | None, password: str) -> bool:
+async def password_matches(
+    found: tuple[uuid.UUID, str] | None, password: str, first: bool = False
+) -> bool:
     """The argon2 check, on the hashing pool and outside any transaction; unknown e-mails cost
     the same."""
     if found is None or "\0" in password:
-        await hashing.run(HASHER.dummy_verify)
+        await hashing.run(HASHER.dummy_verify, first=first)
         return False
-    return bool(await hashing.run(HASHER.verify, password, found[1]))
+    return bool(await hashing.run(HASHER.verify, password, found[1], first=first))
 
 
 async def open_session(
