@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -40,7 +41,7 @@ from tests.helpers import (
 from tests.hostile import hostile
 from tests.portal import Staff, add_user
 from tests.receiver import receiver
-from tests.test_abuse import portal_app
+from tests.test_abuse import linked_on, portal_app
 from tests.test_link import csrf_of, link_url, open_link
 from tests.test_webhook_egress import app_with, deliver, limits, subscribe
 
@@ -376,3 +377,35 @@ async def test_staff_signs_in_during_an_email_slow_down_attack(
             clock.shift(timedelta(seconds=5))
     assert tries == 175 and slowed > 0, "the attack did keep the e-mail slowed down"
     assert staff_answers == [303] * 30, staff_answers
+
+
+async def test_an_idx_username_flood_costs_no_argon2_past_the_address_limit(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A partner-key holder's random usernames, 32 at once: once its address is past the limit
+    every guess is 429 without the decoy hash, and QuickBooks' right credentials still pass."""
+    decoys = 0
+    real_dummy = credentials_service.HASHER.dummy_verify
+
+    def counted() -> Any:
+        nonlocal decoys
+        decoys += 1
+        return real_dummy()
+
+    monkeypatch.setattr(credentials_service.HASHER, "dummy_verify", counted)
+    async with app_with(settings, idx_ip_lock_after=10) as http:
+        idx, _ = await linked_on(http, sessions)
+        answers: Counter[int] = Counter()
+
+        async def guesses() -> None:
+            for _ in range(10):
+                name = f"RAND-{secrets.token_hex(4)}"
+                r = await Idx(http, name, "guess", idx.partner_key).get("/accounts")
+                answers[r.status_code] += 1
+
+        await asyncio.gather(*(guesses() for _ in range(32)))
+        assert (await idx.get("/accounts")).status_code == 200, "QuickBooks still gets in"
+    assert sum(answers.values()) == 320 and answers[429] >= 320 - 10 - 32, answers
+    assert decoys <= 10 + 32, f"{decoys} decoy hashes for 320 guesses"
