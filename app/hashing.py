@@ -22,6 +22,7 @@ from app.metrics import HASH_REFUSED
 log = logging.getLogger("app.hashing")
 T = TypeVar("T")
 BUSY = "Too many password checks at once; retry in a moment."
+FIRST_WAIT = 6
 
 
 class Pool:
@@ -35,8 +36,9 @@ class Pool:
     async def run(self, fn: Callable[..., T], *args: object, first: bool = False) -> T:
         """fn(*args) on a pool thread, or TooManyRequests when the pool and its queue are full
         (at once) or no thread frees up in time (a job still waiting is dropped, not run).
-        `first` (a caller with no recent failure) is admitted past a full queue: it waits behind
-        at most the queue, so a flood of others never refuses it."""
+        `first` (a caller with no recent failure, one job per address at most: the caller sees
+        to it) is admitted past a full queue and waits up to FIRST_WAIT times longer, so a flood
+        of others never refuses it."""
         if not first and self.admitted >= self.threads + self.queue:
             HASH_REFUSED.inc()
             raise TooManyRequests(BUSY, retry_after=1)
@@ -45,7 +47,8 @@ class Pool:
         try:
             job = asyncio.get_running_loop().run_in_executor(self._executor, ticket.call, fn, args)
             try:
-                done, _ = await asyncio.wait({job}, timeout=self.wait_seconds)
+                wait = self.wait_seconds * (FIRST_WAIT if first else 1)
+                done, _ = await asyncio.wait({job}, timeout=wait)
             except asyncio.CancelledError:
                 ticket.drop()  # the caller went away: a job still queued never runs
                 raise
