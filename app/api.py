@@ -79,6 +79,7 @@ AnyHandler: TypeAlias = Callable[[Call[Any, Any, Any, Any]], Awaitable[object]]
 # Finds who is calling (raising Unauthorized or the like) inside the request's transaction.
 Authenticator: TypeAlias = Callable[[Request, AsyncSession, Services], Awaitable[P]]
 AfterError = Callable[[async_sessionmaker[AsyncSession], ApiError], Awaitable[None]]
+Prepare = Callable[[Request, Services], Awaitable[None]]
 
 
 def _check_params(path: str, params: type[object] | None) -> None:
@@ -125,6 +126,9 @@ class Operation:
     raw_types: tuple[str, ...] = ()
     # Runs after a failed request's transaction has rolled back (e.g. to note a rejected push).
     after_error: AfterError | None = None
+    # Slow work that needs no database (a webhook URL's DNS look-up): run once the caller is
+    # authenticated, before the request's transaction, so no connection or lock waits on it.
+    prepare: Prepare | None = None
 
     @cached_property
     def body_adapter(self) -> TypeAdapter[Any]:
@@ -208,6 +212,7 @@ class Operations(Generic[P]):
         idempotent: bool = False,
         raw_types: tuple[str, ...] = (),
         after_error: AfterError | None = None,
+        prepare: Prepare | None = None,
     ) -> Callable[[Handler[P, A, Q, B]], Handler[P, A, Q, B]]:
         """Declares an operation; `params` and `query` are the types the handler's `Call` carries
         (mypy holds the handler to them)."""
@@ -233,6 +238,7 @@ class Operations(Generic[P]):
                     idempotent=idempotent,
                     raw_types=raw_types,
                     after_error=after_error,
+                    prepare=prepare,
                 )
             )
             return handler
@@ -291,6 +297,10 @@ async def _run(
     The body is in memory before the transaction begins (the edge read it, `app.bodies`)."""
     if op.body is not None:
         await request.body()
+    if op.prepare is not None:  # authenticated first, in a short transaction of its own
+        async with transaction(services.sessions) as session:
+            await authenticate(request, session, services)
+        await op.prepare(request, services)
     try:
         async with transaction(services.sessions) as session:
             principal = await authenticate(request, session, services)

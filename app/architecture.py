@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-MAX_LINES = 400
+# A module is as long as its one concern (STYLE.md): the measure only flags one past ~600 lines,
+# where a second concern has usually moved in.
+MAX_LINES = 600
 
 # Floors, top to bottom. Imports may only go down (or stay on the same floor).
 FLOORS = ("edge", "routes", "services", "lifecycle", "events", "repository", "tables", "ground")

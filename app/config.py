@@ -173,14 +173,31 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs webhooks may reach besides public addresses "
         "(e.g. 10.20.0.0/16); empty: public (global unicast) addresses only.",
     )
+    webhook_dns_servers: str = Field(
+        default="",
+        description="Comma-separated DNS servers (ip or ip:port) webhook hosts are resolved with "
+        "(c-ares via aiodns); empty: the system's (/etc/resolv.conf).",
+    )
+    webhook_dns_concurrency: int = Field(
+        default=16, ge=1, description="Webhook host look-ups running at once per process."
+    )
+    webhook_dns_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=30,
+        description="Deadline of one webhook host look-up, its wait for a place included; a "
+        "registration whose look-up misses it is refused with 503 and Retry-After.",
+    )
     webhook_max_endpoints: int = Field(
-        default=10, ge=1, description="Webhook endpoints a tenant may register (both environments)."
+        default=10, ge=1, description="Webhook endpoints a tenant may register in each environment."
     )
     webhook_concurrency: int = Field(
         default=32, ge=1, description="Webhook attempts one delivery job sends at once."
     )
     webhook_tenant_concurrency: int = Field(
-        default=4, ge=1, description="Webhook attempts in flight at once for one tenant."
+        default=4,
+        ge=1,
+        description="Webhook attempts in flight at once for one tenant in one environment.",
     )
     webhook_endpoint_concurrency: int = Field(
         default=2, ge=1, description="Webhook attempts in flight at once for one endpoint."
@@ -197,6 +214,12 @@ class Settings(BaseSettings):
     )
     link_session_minutes: int = Field(
         default=30, ge=1, description="How long a Link page session lasts after its linkUrl."
+    )
+    link_credentials_per_session: int = Field(
+        default=3,
+        ge=1,
+        description="Credential sets one Link page session may make (each new one revokes the "
+        "previous one if QuickBooks has not used it); then the page says to open a new link.",
     )
     logo_max_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest logo (PNG or JPEG) a tenant may upload."
@@ -222,16 +245,21 @@ class Settings(BaseSettings):
     portal_sign_ins_per_minute: int = Field(
         default=20, ge=1, description="Portal sign-in attempts per minute per client address."
     )
-    portal_sign_ins_per_minute_global: int = Field(
-        default=600, ge=1, description="Portal sign-in attempts per minute, all addresses together."
+    hash_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="argon2 hashes and checks (portal, IDX, new credentials) running at once per "
+        "process, on threads of their own; 0: one per core of the machine.",
     )
-    portal_hash_concurrency: int = Field(
-        default=2, ge=1, description="Portal argon2 password checks running at once per process."
+    hash_queue: int = Field(
+        default=32,
+        ge=0,
+        description="argon2 jobs that may wait for those threads; beyond, 429 at once.",
     )
-    portal_hash_wait_seconds: float = Field(
+    hash_wait_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="How long a portal sign-in waits for a place among those checks (then 429).",
+        description="How long an argon2 job waits for a thread before it is answered 429.",
     )
     redis_prefix: str = Field(
         default="bf:",
@@ -358,6 +386,10 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{part!r} is not a CIDR network (e.g. 10.0.0.0/8)") from exc
         return value
+
+    @property
+    def webhook_dns_server_list(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.webhook_dns_servers.split(",") if s.strip())
 
     @property
     def webhook_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

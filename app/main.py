@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import bodies, metrics, openapi, ops, ratelimit, vault
+from app import bodies, hashing, metrics, openapi, ops, ratelimit, vault
 from app.accounts import routes as accounts
 from app.api import Api
 from app.companies import routes as companies
@@ -219,6 +219,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         engine = make_engine(settings)
         vault.configure(settings)  # the keys that seal webhook secrets at rest
+        hashing.configure(
+            settings.hash_concurrency, settings.hash_queue, settings.hash_wait_seconds
+        )
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         app.state.services = Services(settings, engine, make_sessionmaker(engine), redis)
         app.state.limits = ratelimit.RateLimits(redis, settings)

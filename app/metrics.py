@@ -47,6 +47,11 @@ IDX_CALLS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+HASH_REFUSED = Counter(
+    "bankfeeds_hash_refused_total",
+    "argon2 jobs refused (429) because the hashing pool and its queue were full.",
+    registry=REGISTRY,
+)
 AUTH_FAILURES = Counter(
     "bankfeeds_auth_failures_total",
     "Refused credentials by surface: api (API keys), idx (QuickBooks' credentials or partner "

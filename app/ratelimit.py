@@ -1,7 +1,8 @@
 """Rate limits counted in Redis: per tenant as Codat documents them, per caller for IDX and Link.
 
-Client API: a daily quota per tenant (reset at 00:00 UTC by the app clock, so tests can cross
-midnight) and a cap on requests in flight at once, reported on every authenticated answer as
+Client API: a daily quota per tenant and environment (reset at 00:00 UTC by the app clock, so
+tests can cross midnight) and a cap on requests in flight at once (per environment too: a
+sandbox flood never slows production), reported on every authenticated answer as
 `X-Rate-Limit-Limit/Remaining/Reset`; over either, 429 with `Retry-After`. The IDX API (per
 username, or per address before a username is known) and the Link pages (per address) get fixed
 one-minute windows of their own, reported in the same headers (the window's limit, what is left
@@ -94,7 +95,7 @@ class RateLimits:
         now = clock.now()
         day = now.strftime("%Y%m%d")
         reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-        slot_key = self._key("busy", str(tenant))
+        slot_key = self._key("busy", str(tenant), environment)  # sandbox never fills production
         slot = uuid.uuid4().hex
         given_back, self._given_back = self._given_back, []
         try:

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-# A formula character at the start of a cell, or after a character some spreadsheet splits
-# cells on (`,` in English locales, `;` in French ones, tab, `|`), spaces allowed between.
-_FORMULA = re.compile(r"(^|[,;\t|]\s*)([=+\-@\t\r])")
+# A formula character at the start of a cell, after a character some spreadsheet splits cells on
+# (`,` in English locales, `;` in French ones, tab, `|`), or after a line break (a reader that
+# splits records on it starts a new row there), spaces allowed between.
+_FORMULA = re.compile(r"(^|[,;\t|\r\n\v\f\x85\u2028\u2029]\s*)([=+\-@\t\r])")
 
 
 def cell(value: Any) -> str:

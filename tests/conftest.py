@@ -28,6 +28,7 @@ from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.services import Services
 from tests.contracts import codat
+from tests.dns import CLOSED, PUBLIC, Zone, dns_server
 from tests.helpers import (
     IN_PROCESS_APPS,
     LOG_LINES,
@@ -130,7 +131,26 @@ def redis_url(data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
+def dns_zone() -> Zone:
+    """What the suite's DNS server answers (tests/dns.py); tests may add names to it. Names
+    under example.com and example.test are a closed loopback port (the suite allows loopback
+    receivers), so a send to one fails at once instead of waiting on an unreachable address;
+    hooks.example.com alone is a public address, for the tests of the default policy."""
+    return Zone(
+        names={"hooks.example.com": [PUBLIC]},
+        suffixes={"example.com": [CLOSED], "example.test": [CLOSED]},
+    )
+
+
+@pytest.fixture(scope="session")
+def dns(dns_zone: Zone) -> Iterator[str]:
+    """A real DNS server on loopback: webhook hosts resolve through it, never the machine's."""
+    with dns_server(dns_zone) as where:
+        yield where
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, redis_url: str, dns: str) -> Iterator[Settings]:
     url = os.environ.get("DATABASE_URL")
     schema = f"t_{secrets.token_hex(6)}" if url else None
     made = Settings(
@@ -149,12 +169,12 @@ def settings(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         idx_requests_per_minute=100_000,
         link_requests_per_minute=100_000,
         portal_sign_ins_per_minute=100_000,
-        portal_sign_ins_per_minute_global=100_000,
         # Some tests fire 20 pushes of one tenant at once on purpose; the cap is tested apart.
         rate_limit_concurrency=100,
         # The suite's webhook receivers listen on loopback, which webhooks may not reach by
         # default (tests/test_webhook_egress.py checks the default refuses it).
         webhook_allowed_networks=LOOPBACK_RECEIVERS,
+        webhook_dns_servers=dns,
     )
     migrate.upgrade(made)
     yield made

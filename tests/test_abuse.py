@@ -213,6 +213,10 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_caller(settings: Set
         ("a\t+cmd", "a\t'+cmd"),
         ("a; @SUM(A1)", "a; '@SUM(A1)"),
         ("=HYPERLINK()", "'=HYPERLINK()"),
+        ("Rent\n=1+1", "Rent\n'=1+1"),  # read with ; tab or |, the line break starts a row
+        ("Rent\r\n-2", "Rent\r\n'-2"),
+        ("Rent\r@x", "Rent\r'@x"),
+        ("a\n\t=x", "a\n\t'=x"),
         ("Toft - Stores", "Toft - Stores"),
         ("Refund 5-6", "Refund 5-6"),
     ],
@@ -343,30 +347,30 @@ async def test_a_stranger_cannot_lock_staff_out(
         assert (await stranger.sign_in(password=password)).status_code == 401, (
             "the stranger's address is locked for that e-mail, even with the right password"
         )
-        staff = Staff(office, email, password)
-        slowed = await staff.sign_in()
-        assert slowed.status_code == 429, "the e-mail is slowed down, not locked"
+        staff = Staff(office, email, "a-typo-in-the-password")
+        assert (await staff.sign_in()).status_code == 401, "an address that has not failed: tried"
+        slowed = await staff.sign_in(password=password)
+        assert slowed.status_code == 429, "once it has failed, the e-mail's slow-down applies"
         assert 1 <= int(slowed.headers["retry-after"]) <= 60
         assert "Please wait a minute" in slowed.text
         clock.shift(timedelta(seconds=2))
-        assert (await staff.sign_in()).status_code == 303, "seconds later, not 15 minutes"
+        assert (await staff.sign_in(password=password)).status_code == 303, "seconds, not 15 min"
         clock.shift(timedelta(minutes=1))
         assert (await stranger.sign_in(password=password)).status_code == 401, "still locked"
 
 
-async def test_sign_ins_are_limited_per_address_and_in_all(settings: Settings) -> None:
+async def test_sign_ins_are_limited_per_address_only(settings: Settings) -> None:
+    """No cap in all: a botnet could spend it for every tenant's staff (issue 28)."""
     clock.freeze(NOW)  # one minute's window, however slow the machine
     peers = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
-    limits = {"portal_sign_ins_per_minute": 2, "portal_sign_ins_per_minute_global": 4}
-    async with portal_app(settings, *peers, **limits) as (_, (one, two, three)):
+    async with portal_app(settings, *peers, portal_sign_ins_per_minute=2) as (_, clients):
+        one, two, three = clients
         tries = [(await Staff(one, "a@example.test", "x" * 12).sign_in()) for _ in range(3)]
         assert [r.status_code for r in tries] == [401, 401, 429]
         assert int(tries[-1].headers["retry-after"]) >= 1
         assert (await Staff(two, "a@example.test", "x" * 12).sign_in()).status_code == 401
         assert (await Staff(two, "b@example.test", "x" * 12).sign_in()).status_code == 401
-        assert (await Staff(three, "c@example.test", "x" * 12).sign_in()).status_code == 429, (
-            "four sign-ins this minute in all"
-        )
+        assert (await Staff(three, "c@example.test", "x" * 12).sign_in()).status_code == 401
 
 
 async def test_nul_in_the_portal_email_is_401_not_500(settings: Settings) -> None:
@@ -388,7 +392,7 @@ async def test_argon2_runs_bounded_and_outside_any_transaction(
     real_verify = portal_service.HASHER.verify
     lock = threading.Lock()
 
-    async with portal_app(settings, "198.51.100.7", portal_hash_concurrency=1) as (app, (c,)):
+    async with portal_app(settings, "198.51.100.7", hash_concurrency=1) as (app, (c,)):
         pool = app.state.services.engine.pool
 
         def watched(*args: Any, **kw: Any) -> bool:

@@ -145,6 +145,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "",
         "BANKFEEDS_LOG_LEVEL": "WARNING",
         "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
+        "BANKFEEDS_WEBHOOK_DNS_SERVERS": settings.webhook_dns_servers,
         **extra,
     }
     if settings.database_url:

@@ -26,6 +26,7 @@ from app.main import create_app
 from app.webhooks import egress, repository
 from app.webhooks import events as webhooks
 from app.webhooks.delivery import Limits, deliver_due
+from tests.dns import Zone
 from tests.helpers import Api, TenantKeys, assert_error, make_tenant, remember_secret
 from tests.hostile import closed_port_url, hostile
 from tests.portal import Staff, add_user
@@ -162,18 +163,24 @@ async def test_https_only_when_the_service_is_public_over_https(
         assert tls.status_code == 201
 
 
-async def test_endpoints_per_tenant_are_capped(settings: Settings, tenant: TenantKeys) -> None:
+async def test_endpoints_are_capped_per_tenant_and_environment(
+    settings: Settings, tenant: TenantKeys
+) -> None:
     async with app_with(settings, webhook_max_endpoints=2) as http:
         api = Api(http, tenant.headers)
         sandbox = Api(http, tenant.sandbox_headers)
-        assert (
-            await api.call("POST", "/webhooks/endpoints", {"url": "https://a.example.com/"})
-        ).status_code == 201
-        assert (
-            await sandbox.call("POST", "/webhooks/endpoints", {"url": "https://b.example.com/"})
-        ).status_code == 201
+        for n in range(2):
+            url = f"https://{n}.example.com/"
+            assert (
+                await sandbox.call("POST", "/webhooks/endpoints", {"url": url})
+            ).status_code == 201
+        third = await sandbox.call("POST", "/webhooks/endpoints", {"url": "https://c.example.com/"})
+        assert "at most 2 webhook endpoints in sandbox" in assert_error(third, 400)["error"]
+        for n in range(2):  # the sandbox's endpoints count nothing against production's
+            url = f"https://p{n}.example.com/"
+            assert (await api.call("POST", "/webhooks/endpoints", {"url": url})).status_code == 201
         third = await api.call("POST", "/webhooks/endpoints", {"url": "https://c.example.com/"})
-        assert "at most 2 webhook endpoints" in assert_error(third, 400)["error"]
+        assert "at most 2 webhook endpoints in production" in assert_error(third, 400)["error"]
 
 
 # ---- sending -----------------------------------------------------------------------------------
@@ -307,38 +314,34 @@ async def test_the_attempt_connects_to_the_address_it_checked(
     tenant: TenantKeys,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    monkeypatch: pytest.MonkeyPatch,
+    dns_zone: Zone,
 ) -> None:
-    """A hostile DNS (the one party played here) answers a public address at registration, then
-    loopback: the send is blocked. With loopback allowed, the attempt goes to the address it
-    resolved once, keeping the name in the Host header: httpx never resolves it a second time."""
-    answers: list[str] = []
-    current = {"address": "93.184.215.14"}
-
-    async def hostile_dns(host: str, port: int) -> list[egress.IPAddress]:
-        if host != name:  # other tests' endpoints, due in the same runs
-            raise OSError("no such name")
-        answers.append(host)
-        return [ip_address(current["address"])]
-
+    """A hostile DNS (the suite's real DNS server, its answer changed) gives a public address at
+    registration, then loopback: the send is blocked. With loopback allowed, the attempt goes to
+    the address it resolved once, keeping the name in the Host header: httpx never resolves it a
+    second time."""
     name = f"hooks-{uuid.uuid4().hex[:8]}.example.com"
-    monkeypatch.setattr(egress, "resolve", hostile_dns)
+    dns_zone.names[name] = ["93.184.215.14"]
+
+    def asked() -> list[str]:
+        return [n for n in dns_zone.asked if n == name]
+
     with receiver() as rec:
         port = rec.url.split(":")[2].split("/")[0]
         endpoint, secret = await subscribe(api, f"http://{name}:{port}/hook")
         rec.secret = secret
-        assert answers == [name]
-        current["address"] = "127.0.0.1"  # rebound after the check at registration
+        assert asked(), "checked at registration"
+        dns_zone.names[name] = ["127.0.0.1"]  # rebound after the check at registration
         await emit(sessions, tenant)
         await deliver(sessions, limits(settings, webhook_allowed_networks=""))
         assert rec.received == []
         first = (await deliveries(api, endpoint))[0]
         assert first["attempts"][0]["error"] == "blocked"
 
-        answers.clear()
+        before = len(asked())
         clock.freeze(clock.now() + timedelta(seconds=10))  # its retry is due
         await deliver(sessions, limits(settings))
-        assert answers == [name], "resolved once for the attempt"
+        assert len(asked()) - before <= 2, "resolved once for the attempt (A and AAAA)"
         assert [e["_host"] for e in rec.events()] == [f"{name}:{port}"]
         assert rec.verified == [True]
 

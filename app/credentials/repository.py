@@ -60,6 +60,21 @@ async def claim(
     return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
+async def revoke_unclaimed(session: AsyncSession, credential_id: uuid.UUID, at: datetime) -> int:
+    """Revokes the set if nobody has signed in with it yet (a set in use is left alone)."""
+    stmt = (
+        update(Credential)
+        .where(
+            Credential.id == credential_id,
+            Credential.claimed_at.is_(None),
+            Credential.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(await session.execute(stmt), "rowcount", 0))
+
+
 async def revoke_all(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> int:
     stmt = (
         update(Credential)

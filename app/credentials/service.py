@@ -2,12 +2,13 @@
 
 A set that Intuit has not used expires after `credentials_ttl_hours`; the first successful IDX
 sign-in claims it (for its connection and partner key) and moves the connection to Linked.
-Generating a set leaves older ones valid; revoking revokes every set of the connection.
+Generating a set through the API leaves older ones valid; the Link page's "Get credentials"
+replaces its session's previous unused set, a few times per session at most; revoking revokes
+every set of the connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from passlib.context import CryptContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, lifecycle
+from app import clock, hashing, lifecycle
 from app.config import Settings
 from app.connections import service as connections
 from app.connections.tables import Connection
@@ -113,21 +114,32 @@ async def generate_for(
     session: AsyncSession, settings: Settings, connection: Connection
 ) -> tuple[str, str]:
     """A new set for the connection: (username, password), the password never stored."""
+    _, username, password = await issue(session, settings, connection)
+    return username, password
+
+
+async def issue(
+    session: AsyncSession, settings: Settings, connection: Connection
+) -> tuple[uuid.UUID, str, str]:
+    """A new set for the connection: (its id, username, password)."""
     password = new_password()
-    password_hash = await asyncio.to_thread(HASHER.hash, password)
+    password_hash = await hashing.run(HASHER.hash, password)
     now = clock.now()
     username = new_username()
-    await repository.add(
-        session,
-        Credential(
-            connection_id=connection.id,
-            username=username,
-            password_hash=password_hash,
-            created_at=now,
-            expires_at=now + timedelta(hours=settings.credentials_ttl_hours),
-        ),
+    credential = Credential(
+        connection_id=connection.id,
+        username=username,
+        password_hash=password_hash,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.credentials_ttl_hours),
     )
-    return username, password
+    await repository.add(session, credential)
+    return credential.id, username, password
+
+
+async def revoke_unclaimed(session: AsyncSession, credential_id: uuid.UUID) -> bool:
+    """Revokes a set nobody has used yet (one replaced by a newer set); True if it was."""
+    return await repository.revoke_unclaimed(session, credential_id, clock.now()) > 0
 
 
 async def revoke(
@@ -140,7 +152,7 @@ async def revoke(
 async def _password_matches(credential: Credential, password: str, settings: Settings) -> bool:
     if verified.hit(credential, password):
         return True
-    ok = await asyncio.to_thread(HASHER.verify, password, credential.password_hash)
+    ok = await hashing.run(HASHER.verify, password, credential.password_hash)
     if ok:
         verified.remember(credential, password, settings.idx_verify_cache_seconds)
     return bool(ok)
@@ -152,11 +164,14 @@ async def authenticate(
     partner: PartnerIdentity,
     username: str,
     password: str,
+    decoy: bool = True,
 ) -> Credential | None:
-    """The usable set for these values, claimed on first use; None for any failure, alike."""
+    """The usable set for these values, claimed on first use; None for any failure, alike.
+    An unknown username costs a decoy check (same time as a real one) unless `decoy` is off."""
     found = await repository.by_username(session, username)
     if found is None:
-        await asyncio.to_thread(HASHER.dummy_verify)  # same cost as a real check
+        if decoy:
+            await hashing.run(HASHER.dummy_verify)
         return None
     credential, tenant_id, environment = found
     if not await _password_matches(credential, password, settings):

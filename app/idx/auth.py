@@ -83,7 +83,7 @@ async def idx_principal(
     identity = credentials.PartnerIdentity(partner.id, partner.tenant_id, partner.environment)
     try:
         credential = await credentials.authenticate(
-            session, services.settings, identity, pair[0], pair[1]
+            session, services.settings, identity, pair[0], pair[1], decoy=not attempt.address_over
         )
     except BaseException:
         await throttle.release(attempt)

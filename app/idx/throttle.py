@@ -11,7 +11,10 @@ first takes a reservation in one Lua script (failures + checks in flight may not
 `idx_lock_after`), so a burst of parallel guesses cannot all be checked before the first fails.
 Per (key, address): from `idx_ip_lock_after` failures, further failures from that address answer
 429 instead of 401; right credentials still pass (the address is shared by every QuickBooks user).
-Unknown usernames are counted exactly like real ones. If Redis is down, nothing is throttled.
+Unknown usernames are counted exactly like real ones, and cost the same decoy argon2 check until
+the address is past its limit; from then on they are refused without it (the answer is 429
+either way), so a partner-key holder's random-username flood spends no hashing. Every limit is
+decided before the hash. If Redis is down, nothing is throttled.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ MAX_WAIT_SECONDS = 60
 # A reservation not given back (a process killed mid-check) stops counting after this long.
 INFLIGHT_TTL_MS = 120_000
 
-# KEYS: lock, wait, failures, in flight. ARGV: lock_after, in-flight ttl (ms).
-# Returns {0, failures on record} when the check may run, {1, ms to wait} when refused.
+# KEYS: lock, wait, failures, in flight, address failures. ARGV: lock_after, in-flight ttl (ms).
+# Returns {0, failures on record, address failures} when the check may run, {1, ms to wait}
+# when refused.
 _ATTEMPT = """
 local lock = redis.call('PTTL', KEYS[1])
 if lock > 0 then return {1, lock} end
@@ -46,7 +50,7 @@ if failures + inflight > tonumber(ARGV[1]) then
   redis.call('DECR', KEYS[4])
   return {1, 1000}
 end
-return {0, failures}
+return {0, failures, tonumber(redis.call('GET', KEYS[5]) or '0')}
 """
 # KEYS: lock, wait, failures, in flight, address failures.
 # ARGV: throttle_after, lock_after, window (s), lock (s), max wait (s).
@@ -81,6 +85,9 @@ class Attempt:
     address_key: str
     had_failures: bool
     counted: bool = True
+    # The address is past `idx_ip_lock_after`: an unknown username is refused without the
+    # decoy hash (its answer is 429 either way), so a random-username flood costs no argon2.
+    address_over: bool = False
 
 
 class Throttle:
@@ -103,8 +110,8 @@ class Throttle:
         ]
         address_key = self._key("fail:ip", partner, address)
         try:
-            refused, value = await self._attempt(
-                keys=user_keys, args=[self.settings.idx_lock_after, INFLIGHT_TTL_MS]
+            refused, value, *at_address = await self._attempt(
+                keys=[*user_keys, address_key], args=[self.settings.idx_lock_after, INFLIGHT_TTL_MS]
             )
         except (RedisError, OSError) as exc:
             log.warning("sign-in throttle unavailable (%s); not throttling", type(exc).__name__)
@@ -114,7 +121,8 @@ class Throttle:
             raise TooManyRequests(
                 f"Too many failed sign-ins; retry after {wait} seconds.", retry_after=wait
             )
-        return Attempt(user_keys, address_key, had_failures=int(value) > 0)
+        over = bool(at_address) and int(at_address[0]) >= self.settings.idx_ip_lock_after
+        return Attempt(user_keys, address_key, had_failures=int(value) > 0, address_over=over)
 
     async def failed(self, attempt: Attempt) -> None:
         """Count the failure; raise 429 instead of the 401 once the address has too many."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.companies.tables import Company
@@ -64,6 +64,33 @@ async def session_by_token(
         LinkSession.token_hash == token_hash, LinkSession.expires_at > now
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def reserve_credentials(session: AsyncSession, token_hash: str, limit: int) -> bool:
+    """Counts one more set for the session if it has made fewer than `limit` (one atomic
+    statement, so parallel presses cannot all pass); False once the budget is spent."""
+    stmt = (
+        update(LinkSession)
+        .where(LinkSession.token_hash == token_hash, LinkSession.credentials_issued < limit)
+        .values(credentials_issued=LinkSession.credentials_issued + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(await session.execute(stmt), "rowcount", 0))
+
+
+async def remember_credential(
+    session: AsyncSession, token_hash: str, credential_id: uuid.UUID
+) -> uuid.UUID | None:
+    """Records the session's latest set; returns the one it replaces."""
+    stmt = select(LinkSession.last_credential_id).where(LinkSession.token_hash == token_hash)
+    previous = (await session.execute(stmt)).scalar_one_or_none()
+    await session.execute(
+        update(LinkSession)
+        .where(LinkSession.token_hash == token_hash)
+        .values(last_credential_id=credential_id)
+        .execution_options(synchronize_session=False)
+    )
+    return previous
 
 
 async def context(

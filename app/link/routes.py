@@ -16,7 +16,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import i18n, vault
-from app.credentials import service as credentials
 from app.db import transaction
 from app.errors import TooManyRequests
 from app.idx.service import mask
@@ -315,9 +314,13 @@ async def post_action(request: Request) -> Response:
         if action == "credentials":
             if not record.location_confirmed:
                 return await _setup_page(session, visit, language)
-            username, password = await credentials.generate_for(
-                session, services.settings, visit.connection
-            )
+            issued = await service.get_credentials(session, services.settings, visit)
+            if issued is None:  # the session's budget is spent: say what to do instead
+                limit = services.settings.link_credentials_per_session
+                answer = await _setup_page(session, visit, language, credentials_spent=limit)
+                answer.status_code = 429
+                return answer
+            username, password = issued
             return page(
                 "link/credentials.html",
                 language,

@@ -19,6 +19,7 @@ from app.connections import service as connections
 from app.connections.schemas import PLATFORM_KEY
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
+from app.credentials import service as credentials
 from app.db import parse_uuid
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.images import BadShape, NotAnImage, TooManyPixels, reencode
@@ -171,6 +172,25 @@ async def visit(session: AsyncSession, token: str | None) -> Visit | None:
 async def accounts(session: AsyncSession, visit: Visit) -> list[SourceAccount]:
     """The visited connection's source accounts, as step 2 lists them."""
     return await accounts_repo.of_connection(session, visit.connection.id)
+
+
+async def get_credentials(
+    session: AsyncSession, settings: Settings, visit: Visit
+) -> tuple[str, str] | None:
+    """A new set for the visited connection, or None once the session has made
+    `link_credentials_per_session` sets. The budget is taken before the set is hashed (a spent
+    session costs no argon2), and the session's previous set is revoked if nobody used it."""
+    token_hash = visit.record.token_hash
+    limit = settings.link_credentials_per_session
+    if visit.record.credentials_issued >= limit:  # spent: no lock, no hash, nothing written
+        return None
+    if not await repository.reserve_credentials(session, token_hash, limit):
+        return None
+    credential_id, username, password = await credentials.issue(session, settings, visit.connection)
+    previous = await repository.remember_credential(session, token_hash, credential_id)
+    if previous is not None:
+        await credentials.revoke_unclaimed(session, previous)
+    return username, password
 
 
 async def revoke(session: AsyncSession, visit: Visit) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -26,6 +26,10 @@ class LinkSession(Base):
     location_confirmed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "Get credentials" is budgeted per session (issue 28): the sets made, and the latest one
+    # (revoked when the next is made, unless QuickBooks already used it).
+    credentials_issued: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    last_credential_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
 
     __table_args__ = (Index("ix_link_sessions_expires_at", "expires_at"),)
 

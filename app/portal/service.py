@@ -8,7 +8,6 @@ the password is checked outside any transaction (argon2 takes tens of millisecon
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import uuid
@@ -17,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, hashing
 from app.config import Settings
 from app.credentials.service import HASHER
 from app.db import parse_uuid
@@ -65,7 +64,7 @@ async def add_user(
         raise ValueError(f"a portal password needs at least {MIN_PASSWORD} characters")
     if await repository.user_by_email(session, email) is not None:
         raise Conflict(f"a portal user {email} already exists")
-    password_hash = await asyncio.to_thread(HASHER.hash, password)
+    password_hash = await hashing.run(HASHER.hash, password)
     await repository.add(
         session,
         PortalUser(
@@ -100,12 +99,15 @@ async def password_hash(session: AsyncSession, email: str) -> tuple[uuid.UUID, s
     return await repository.password_of(session, email)
 
 
-async def password_matches(found: tuple[uuid.UUID, str] | None, password: str) -> bool:
-    """The argon2 check, in a thread and outside any transaction; unknown e-mails cost the same."""
+async def password_matches(
+    found: tuple[uuid.UUID, str] | None, password: str, first: bool = False
+) -> bool:
+    """The argon2 check, on the hashing pool and outside any transaction; unknown e-mails cost
+    the same."""
     if found is None or "\0" in password:
-        await asyncio.to_thread(HASHER.dummy_verify)
+        await hashing.run(HASHER.dummy_verify, first=first)
         return False
-    return bool(await asyncio.to_thread(HASHER.verify, password, found[1]))
+    return bool(await hashing.run(HASHER.verify, password, found[1], first=first))
 
 
 async def open_session(

@@ -4,7 +4,8 @@ once, with exponential back-off and jitter over about a day; every attempt is re
 Delivery is shared by every tenant, so it is bounded and fair: each attempt has one total
 deadline (resolving, connecting, sending and reading), reads at most a few KiB of the answer,
 counts as soon as it is claimed, and attempts run concurrently under a cap per endpoint and per
-tenant, so one tenant's dead or slow endpoints cannot hold up another tenant's events. An
+tenant and environment, so one tenant's dead or slow endpoints cannot hold up another tenant's
+events, nor a tenant's sandbox its production. An
 endpoint whose attempts have all failed for hours is paused for a while (a circuit breaker)."""
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ async def deliver_due(
     """Sends every delivery that is due, concurrently within the caps, until none is due or in
     flight (or the run's time is up); returns counts by outcome."""
     counts = {"succeeded": 0, "retrying": 0, "failed": 0}
-    running: dict[asyncio.Task[str], tuple[uuid.UUID, uuid.UUID]] = {}
+    running: dict[asyncio.Task[str], tuple[uuid.UUID, tuple[uuid.UUID, str]]] = {}
     lease = timedelta(seconds=limits.deadline) + LEASE_MARGIN
     stop_claiming = time.monotonic() + RUN_SECONDS
     try:
@@ -228,7 +229,7 @@ async def _run(
     http: httpx.AsyncClient,
     limits: Limits,
     counts: dict[str, int],
-    running: dict[asyncio.Task[str], tuple[uuid.UUID, uuid.UUID]],
+    running: dict[asyncio.Task[str], tuple[uuid.UUID, tuple[uuid.UUID, str]]],
     lease: timedelta,
     stop_claiming: float,
 ) -> None:
@@ -259,7 +260,7 @@ async def _run(
                 task = asyncio.create_task(
                     attempt(sessions, http, limits, delivery, event, endpoint)
                 )
-                running[task] = (endpoint.id, endpoint.tenant_id)
+                running[task] = (endpoint.id, (endpoint.tenant_id, endpoint.environment))
             claimed = len(batch)
         if not running:
             if claimed == 0:

@@ -7,8 +7,6 @@ and the connection (rebinding) cannot reach anything else."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import socket
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 import httpx
 
 from app.config import Settings
+from app.webhooks import resolver
 
 IPAddress = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
@@ -29,8 +28,11 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.ar
 NUMERIC_V4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 SHARED_V4 = IPv4Network("100.64.0.0/10")  # carrier-grade NAT
 UNIQUE_LOCAL_V6 = IPv6Network("fc00::/7")
+SITE_LOCAL_V6 = IPv6Network("fec0::/10")  # deprecated (RFC 3879), still routed inside some sites
+GLOBAL_UNICAST_V6 = IPv6Network("2000::/3")  # everything else in IPv6 is not global unicast
 COMPAT_V6 = IPv6Network("::/96")  # deprecated IPv4-compatible form, ::a.b.c.d
-RESOLVE_SECONDS = 5.0
+# What a tenant is told of any refused or unchecked name: never which (an internal DNS oracle).
+NAME_REFUSED = "{host} could not be checked, or does not reach only public addresses"
 
 
 class Refused(Exception):
@@ -46,15 +48,28 @@ class Unresolved(Exception):
     """The endpoint's name did not resolve (at send time, a failed attempt)."""
 
 
+class Unchecked(Unresolved):
+    """The look-up could not finish (no answer in time, the resolver busy): retry later."""
+
+
 @dataclass(frozen=True)
 class Policy:
     allowed: tuple[Network, ...] = ()
     https_only: bool = False
+    dns: resolver.Config = field(default_factory=resolver.Config)
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
         """https only when the service itself is public over https (production)."""
-        return cls(settings.webhook_networks, settings.public_base_url.startswith("https://"))
+        return cls(
+            settings.webhook_networks,
+            settings.public_base_url.startswith("https://"),
+            resolver.Config(
+                settings.webhook_dns_server_list,
+                settings.webhook_dns_concurrency,
+                settings.webhook_dns_timeout_seconds,
+            ),
+        )
 
     def allows(self, ip: IPAddress) -> bool:
         return any(ip in net for net in self.allowed)
@@ -109,13 +124,15 @@ def address_problem(ip: IPAddress, policy: Policy) -> str | None:
         return "a multicast address"
     if isinstance(ip, IPv6Address) and ip in UNIQUE_LOCAL_V6:
         return "a unique-local address"
+    if isinstance(ip, IPv6Address) and ip in SITE_LOCAL_V6:
+        return "a site-local address"
     if isinstance(ip, IPv4Address) and ip in SHARED_V4:
         return "a shared (carrier-grade NAT) address"
     if ip.is_reserved:
         return "a reserved address"
     if ip.is_private:
         return "a private address"
-    if not ip.is_global:
+    if not ip.is_global or (isinstance(ip, IPv6Address) and ip not in GLOBAL_UNICAST_V6):
         return "not a public address"
     return None
 
@@ -142,41 +159,47 @@ def parse(url: str, policy: Policy) -> httpx.URL:
     return parsed
 
 
-async def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address the system resolver gives for `host` (raises OSError when none)."""
-    loop = asyncio.get_running_loop()
-    found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(ip_address(sockaddr[0]) for *_, sockaddr in found))
+async def resolve(host: str, port: int, config: resolver.Config) -> list[IPAddress]:
+    """Every address `host` has (c-ares, bounded and with a deadline: app/webhooks/resolver.py).
+    Raises resolver.NotFound or resolver.NoAnswer."""
+    return await resolver.for_loop(config).addresses(host, port)
 
 
 async def addresses(url: httpx.URL, policy: Policy) -> list[IPAddress]:
     """The checked addresses of the URL's host: all of them must be allowed, or it is refused.
-    Raises Unresolved when a (non-local) name does not resolve."""
+    Raises Unresolved when a name does not resolve, Unchecked when the look-up cannot finish.
+    A name's refusal never says why (private, local, or not there at all): one message."""
     host = url.raw_host.decode("ascii")
     if (ip := literal(host)) is not None:
         if problem := address_problem(ip, policy):
             raise Refused(f"{ip} is {problem}")
         return [ip]
+    refused = Refused(NAME_REFUSED.format(host=host))
     try:
-        async with asyncio.timeout(RESOLVE_SECONDS):
-            found = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
-    except (OSError, TimeoutError, UnicodeError) as exc:
+        found = await resolve(host, url.port or (443 if url.scheme == "https" else 80), policy.dns)
+    except resolver.NoAnswer as exc:
+        raise Unchecked(refused.reason) from exc
+    except resolver.NotFound as exc:
         if local_name(host):
-            raise Refused(f"{host} is a local or internal name") from exc
-        raise Unresolved(host) from exc
+            raise refused from exc
+        raise Unresolved(refused.reason) from exc
     if local_name(host) and not all(policy.allows(ip) for ip in found):
-        raise Refused(f"{host} is a local or internal name")
-    for ip in found:
-        if problem := address_problem(ip, policy):
-            raise Refused(f"{host} resolves to {problem}")
+        raise refused
+    if any(address_problem(ip, policy) for ip in found):
+        raise refused
     return found
 
 
 async def check_registration(url: str, policy: Policy) -> None:
-    """Refuses a URL that reaches anything but allowed addresses. A public name that does not
-    resolve yet is accepted: every attempt checks it again before connecting."""
-    with contextlib.suppress(Unresolved):
+    """Refuses a URL that reaches anything but allowed addresses, or whose name does not
+    resolve; raises Unchecked (the caller answers a retryable error) when the look-up cannot
+    finish. Never accepted unchecked; every attempt checks the name again before connecting."""
+    try:
         await addresses(parse(url, policy), policy)
+    except Unchecked:
+        raise
+    except Unresolved as exc:
+        raise Refused(str(exc)) from exc
 
 
 async def target(url: str, policy: Policy) -> Target:

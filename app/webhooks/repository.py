@@ -94,15 +94,17 @@ async def give_up_lost(session: AsyncSession, now: datetime, max_attempts: int) 
 
 async def due_fairly(
     session: AsyncSession, now: datetime, per_endpoint: int, per_tenant: int, limit: int
-) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
-    """(delivery, endpoint, tenant) of due deliveries, oldest first, at most `per_endpoint` of
-    each endpoint and `per_tenant` of each tenant: one tenant's backlog cannot fill the batch.
+) -> list[tuple[uuid.UUID, uuid.UUID, tuple[uuid.UUID, str]]]:
+    """(delivery, endpoint, (tenant, environment)) of due deliveries, oldest first, at most
+    `per_endpoint` of each endpoint and `per_tenant` of each tenant's environment: one tenant's
+    backlog cannot fill the batch, nor a tenant's sandbox its production's share.
     Paused endpoints are left out until their pause ends."""
     by_endpoint = (
         select(
             WebhookDelivery.id,
             WebhookDelivery.endpoint_id,
             WebhookEndpoint.tenant_id,
+            WebhookEndpoint.environment,
             WebhookDelivery.next_attempt_at,
             func.row_number()
             .over(
@@ -124,10 +126,11 @@ async def due_fairly(
             by_endpoint.c.id,
             by_endpoint.c.endpoint_id,
             by_endpoint.c.tenant_id,
+            by_endpoint.c.environment,
             by_endpoint.c.next_attempt_at,
             func.row_number()
             .over(
-                partition_by=by_endpoint.c.tenant_id,
+                partition_by=(by_endpoint.c.tenant_id, by_endpoint.c.environment),
                 order_by=(by_endpoint.c.next_attempt_at, by_endpoint.c.id),
             )
             .label("nth"),
@@ -136,12 +139,14 @@ async def due_fairly(
         .subquery()
     )
     stmt = (
-        select(by_tenant.c.id, by_tenant.c.endpoint_id, by_tenant.c.tenant_id)
+        select(
+            by_tenant.c.id, by_tenant.c.endpoint_id, by_tenant.c.tenant_id, by_tenant.c.environment
+        )
         .where(by_tenant.c.nth <= per_tenant)
         .order_by(by_tenant.c.next_attempt_at, by_tenant.c.id)
         .limit(limit)
     )
-    return [(d, e, t) for d, e, t in (await session.execute(stmt)).all()]
+    return [(d, e, (t, env)) for d, e, t, env in (await session.execute(stmt)).all()]
 
 
 async def claim(
@@ -247,11 +252,11 @@ async def endpoint_failed(
     return bool(getattr(result, "rowcount", 0))
 
 
-async def count_endpoints(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+async def count_endpoints(session: AsyncSession, tenant_id: uuid.UUID, environment: str) -> int:
     stmt = (
         select(func.count())
         .select_from(WebhookEndpoint)
-        .where(WebhookEndpoint.tenant_id == tenant_id)
+        .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.environment == environment)
     )
     return int((await session.execute(stmt)).scalar_one())
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api import Result
+from app.services import Services
 from app.tenants.auth import ClientCall, ClientOperations
 from app.webhooks import egress, schemas, service
 
@@ -27,6 +29,17 @@ class DeliveriesQuery(BaseModel):
     pageSize: int = Field(default=100, ge=1, le=1000)
 
 
+async def _check_first(request: Request, services: Services) -> None:
+    """The URL's check (its DNS look-up) before the request's transaction: no connection or
+    lock waits on a resolver. A body that is not valid is left to the handler to refuse."""
+    try:
+        url = str(schemas.CreateEndpoint.model_validate_json(await request.body()).url)
+    except ValueError:  # pydantic's ValidationError included
+        return
+    policy = egress.Policy.of(services.settings)
+    request.state.webhook_check = (url, await service.check_url(url, policy))
+
+
 @OPERATIONS.operation(
     "POST",
     "/webhooks/endpoints",
@@ -36,13 +49,15 @@ class DeliveriesQuery(BaseModel):
     body=schemas.CreateEndpoint,
     responses={201: schemas.CreatedEndpoint},
     errors=(400, 401),
+    prepare=_check_first,
 )
 async def create_endpoint(call: ClientCall[None, None, schemas.CreateEndpoint]) -> Result:
     """Registers a URL for the tenant's events in this environment. The answer carries the
     endpoint's signing secret, shown this once; verify deliveries with any Standard Webhooks
     library. The URL must reach public addresses only (no loopback, private, link-local or
     other local address, no user name or password; https when the service runs on https):
-    anything else is refused with 400 naming the reason."""
+    anything else is refused with 400. A name must resolve, to public addresses only; a look-up
+    that cannot finish in time is 503 with Retry-After (retry later), worded like a refusal."""
     settings = call.services.settings
     created = await service.create(
         call.session,
@@ -50,6 +65,7 @@ async def create_endpoint(call: ClientCall[None, None, schemas.CreateEndpoint]) 
         call.body,
         egress.Policy.of(settings),
         settings.webhook_max_endpoints,
+        getattr(call.request.state, "webhook_check", None),
     )
     return Result(created, 201)
 

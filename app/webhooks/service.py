@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import parse_uuid
-from app.errors import BadRequest, NotFound
+from app.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
 from app.principal import Principal
 from app.schemas import ErrorValidationItem
 from app.webhooks import egress, repository, schemas
 from app.webhooks.tables import WebhookDelivery, WebhookEndpoint
+
+RETRY_UNCHECKED_SECONDS = 30
 
 
 def new_secret() -> str:
@@ -39,30 +41,56 @@ def to_wire(row: WebhookEndpoint) -> schemas.Endpoint:
     )
 
 
-async def create(
-    session: AsyncSession,
-    principal: Principal,
-    body: schemas.CreateEndpoint,
-    policy: egress.Policy,
-    max_endpoints: int,
-) -> schemas.CreatedEndpoint:
-    """Registers the endpoint once its URL reaches only allowed addresses, within the tenant's
-    cap on endpoints."""
-    url = str(body.url)
+# A URL and what its check found (None: allowed), from before the request's transaction.
+Checked = tuple[str, ApiError | None]
+
+
+async def check_url(url: str, policy: egress.Policy) -> ApiError | None:
+    """The error a registration of `url` gets, or None when it reaches only allowed addresses.
+    Its DNS look-up is bounded and has a deadline (app/webhooks/resolver.py)."""
     try:
         await egress.check_registration(url, policy)
+    except egress.Unchecked as exc:
+        return ServiceUnavailable(
+            f"The webhook URL is refused: {exc}. Webhooks reach only public addresses.",
+            headers={"Retry-After": str(RETRY_UNCHECKED_SECONDS)},
+        )
     except egress.Refused as exc:
-        raise BadRequest(
+        return BadRequest(
             f"The webhook URL is refused: {exc.reason}. Webhooks reach only public addresses.",
             errors=[
                 ErrorValidationItem(
                     itemId="url", message=f"url: {exc.reason}", validatorName="egress"
                 )
             ],
-        ) from None
-    if await repository.count_endpoints(session, principal.tenant_id) >= max_endpoints:
+        )
+    return None
+
+
+async def create(
+    session: AsyncSession,
+    principal: Principal,
+    body: schemas.CreateEndpoint,
+    policy: egress.Policy,
+    max_endpoints: int,
+    checked: Checked | None = None,
+) -> schemas.CreatedEndpoint:
+    """Registers the endpoint once its URL reaches only allowed addresses, within the tenant's
+    cap on endpoints (per environment). A look-up that cannot finish is a 503 with Retry-After,
+    worded like a refusal: never accepted unchecked, never telling a missing name from a
+    private one."""
+    url = str(body.url)
+    if checked is not None and checked[0] == url:
+        problem = checked[1]
+    else:  # not looked up before the transaction
+        problem = await check_url(url, policy)
+    if problem is not None:
+        raise problem
+    environment = principal.environment
+    if await repository.count_endpoints(session, principal.tenant_id, environment) >= max_endpoints:
         raise BadRequest(
-            f"A tenant may have at most {max_endpoints} webhook endpoints; delete one first."
+            f"A tenant may have at most {max_endpoints} webhook endpoints in {environment}; "
+            "delete one first."
         )
     secret = new_secret()
     row = WebhookEndpoint(

@@ -153,6 +153,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "BANKFEEDS_PORTAL_SIGN_INS_PER_MINUTE": str(settings.portal_sign_ins_per_minute),
         "BANKFEEDS_RATE_LIMIT_CONCURRENCY": str(settings.rate_limit_concurrency),
         "BANKFEEDS_WEBHOOK_ALLOWED_NETWORKS": settings.webhook_allowed_networks,
+        "BANKFEEDS_WEBHOOK_DNS_SERVERS": settings.webhook_dns_servers,
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
