@@ -51,10 +51,13 @@ EXPLICIT: dict[str, str] = {
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
     "app.companies.zone": "tables",
+    "app.certificates.rules": "tables",
+    "app.certificates.verify": "tables",
     # Domain helpers with the rules of one domain sit with the services.
     "app.connections.links": "services",
     "app.transactions.options": "services",
     "app.portal.status": "services",
+    "app.certificates.engine": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
     "app.idx.quickbooks": "services",

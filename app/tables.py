@@ -1,6 +1,14 @@
 """Every table, imported in one place for Alembic and for tests that reset data."""
 
 from app.accounts.tables import SourceAccount
+from app.certificates.tables import (
+    BalanceCertificate,
+    BalanceDigest,
+    CertificateSettings,
+    CertificateState,
+    DailyBalance,
+    DailyBalanceChange,
+)
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
@@ -15,10 +23,16 @@ from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "BalanceCertificate",
+    "BalanceDigest",
     "BankTransaction",
+    "CertificateSettings",
+    "CertificateState",
     "Company",
     "Connection",
     "Credential",
+    "DailyBalance",
+    "DailyBalanceChange",
     "IdempotencyKey",
     "IdxPull",
     "JobRun",

@@ -20,6 +20,7 @@ from arq.connections import RedisSettings
 from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.accounts.jobs import detect_stale as _detect_stale
+from app.certificates.jobs import certify_balances as _certify_balances
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
@@ -36,10 +37,18 @@ detect_disconnects = recorded(_detect_disconnects)
 deliver_webhooks = recorded(_deliver_webhooks)
 purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
+certify_balances = recorded(_certify_balances)
 
 _BY_NAME = {
     job.__name__: job
-    for job in (daily_send, detect_disconnects, deliver_webhooks, purge_expired, detect_stale)
+    for job in (
+        daily_send,
+        detect_disconnects,
+        deliver_webhooks,
+        purge_expired,
+        detect_stale,
+        certify_balances,
+    )
 }
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
 
@@ -87,6 +96,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(purge_expired, minute={17}, unique=True),
         # Hourly: a feed goes stale within the hour after BANKFEEDS_STALE_AFTER_HOURS.
         cron(detect_stale, minute={23}, unique=True, timeout=600),
+        # Hourly: what pulls and sends did not certify already; digests go out once a day.
+        cron(certify_balances, minute={41}, unique=True, timeout=3600),
     ]
 
 

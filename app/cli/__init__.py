@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import demo, doctor, jobs, serve, tenants
+from app.cli import certificates, demo, doctor, jobs, serve, tenants
 from app.cli.common import data_dir_after, data_dir_option, load_settings
 from app.idx.sandbox import sandbox_group
 
@@ -32,6 +32,7 @@ for command in (
     serve.worker,
     tenants.tenants_group,
     jobs.jobs_group,
+    certificates.certificates_group,
     doctor.doctor,
     demo.demo,
     sandbox_group,

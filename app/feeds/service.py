@@ -16,6 +16,7 @@ from app import clock
 from app.accounts import repository as accounts_repo
 from app.accounts import schemas as account_schemas
 from app.accounts.tables import SourceAccount
+from app.certificates import service as certificates
 from app.connections import service as connections
 from app.errors import BadRequest
 from app.feeds import schemas
@@ -84,6 +85,7 @@ async def reserve(
         record_id = None
     else:
         rows = await repository.reserve(session, account.pk, first, last, now)
+        await certificates.certify(session, [account.pk])  # re-served: awaiting delivery again
         record = Reserve(
             id=uuid.uuid4(),
             tenant_id=principal.tenant_id,

@@ -17,12 +17,14 @@ class JobSpec:
         return self.name.replace("_", "-")
 
 
-# The daily jobs run once a day, webhooks every 10 s, the purge and stale detection hourly.
+# The daily jobs run once a day, webhooks every 10 s, the purge, stale detection and the
+# balance certification hourly.
 JOBS = (
     JobSpec("daily_send", timedelta(hours=25)),
     JobSpec("detect_disconnects", timedelta(hours=25)),
     JobSpec("deliver_webhooks", timedelta(minutes=5)),
     JobSpec("purge_expired", timedelta(hours=2)),
     JobSpec("detect_stale", timedelta(hours=2)),
+    JobSpec("certify_balances", timedelta(hours=2)),
 )
 COMMANDS = tuple(job.command for job in JOBS)
