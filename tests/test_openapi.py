@@ -39,6 +39,20 @@ EXTENSIONS: set[tuple[str, str]] = {
         "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
         "/{accountId}/reserve",
     ),
+    *(
+        (
+            method,
+            "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
+            f"/{{accountId}}/{tail}",
+        )
+        for method, tail in (
+            ("POST", "balances"),
+            ("GET", "balanceCertificates"),
+            ("GET", "balanceCertificates/{date}"),
+        )
+    ),
+    ("GET", "/settings/balances"),
+    ("PUT", "/settings/balances"),
 }
 
 
