@@ -4,7 +4,7 @@ QuickBooks' pulls through the real IDX API and worker, webhooks to a real receiv
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +17,7 @@ from app.config import Settings
 from tests.certificates import DIGEST_EVENT, GAP_EVENT, certificates, from_scratch, line
 from tests.contracts import sdk
 from tests.feeds import NOW, Feed, connect, day
-from tests.helpers import Linkable, TenantKeys, assert_error
+from tests.helpers import Linkable, TenantKeys, assert_error, metric_value
 from tests.receiver import receiver
 from tests.test_worker import run_job, subscribe
 
@@ -144,6 +144,13 @@ async def test_a_day_after_a_gap_is_never_certified_and_a_late_line_for_it_is_re
     # day 2 stays a gap (the calendar says so, and what to do).
     late = await feed.push([line("b2", d2, "-5.00", "1035.00")])
     assert_error(late, 400)
+    health = await feed.api.call("GET", f"{linkable.connection_path}/feedHealth")
+    assert health.json()["accountsWithBalanceGap"] == 1
+    metrics = (await feed.api.http.get("/metrics")).text
+    assert metric_value(metrics, "bankfeeds_balance_gap_accounts") >= 1
+    assert metric_value(metrics, "bankfeeds_balance_gap_days") >= 1
+    oldest = metric_value(metrics, "bankfeeds_balance_oldest_uncertified_day_timestamp_seconds")
+    assert 0 < oldest <= datetime.combine(date.fromisoformat(d2), time(), UTC).timestamp()
     account_pk = uuid.UUID(feed.idx_account_id)
     scratch = await from_scratch(sessions, account_pk)
     assert {d.isoformat(): s.status for d, s in scratch.items()} == {

@@ -301,6 +301,13 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None or value == "" else Decimal(str(value))
 
 
+async def accounts_with_gap(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these accounts have a day whose current certificate is a gap."""
+    return await repository.gap_accounts(session, account_pks) if account_pks else set()
+
+
 async def settings_of(session: AsyncSession, principal: Principal) -> schemas.BalanceSettings:
     return schemas.BalanceSettings(strict=await repository.strict(session, principal.tenant_id))
 

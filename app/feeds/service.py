@@ -33,7 +33,11 @@ async def connection_health(
 ) -> account_schemas.FeedHealthList:
     connection = await connections.get(session, principal, company_id, connection_id)
     rows = await accounts_repo.of_connection(session, connection.id)
-    return account_schemas.FeedHealthList(results=[account_schemas.to_health_wire(a) for a in rows])
+    gaps = await certificates.accounts_with_gap(session, [a.pk for a in rows])
+    return account_schemas.FeedHealthList(
+        results=[account_schemas.to_health_wire(a) for a in rows],
+        accountsWithBalanceGap=len(gaps),
+    )
 
 
 def pull_wire(row: IdxPull) -> schemas.Pull:
