@@ -1,6 +1,6 @@
-"""python -m bench [all|push|send|copy|idx|detect|link|load|signin] — prints a table of median, p99
-and spread over several runs. `all` runs every scenario in turn (about 12 minutes) and prints one
-table."""
+"""python -m bench [all|push|send|copy|idx|detect|link|load|signin|certify] — prints a table of
+median, p99 and spread over several runs. `all` runs every scenario in turn (about 12 minutes)
+and prints one table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from bench import load, more, push, scaling, send, signin, soak
+from bench import certify, load, more, push, scaling, send, signin, soak
 from bench.harness import PG
 
 
@@ -49,6 +49,7 @@ def main() -> None:
             "soak",
             "wal",
             "partition",
+            "certify",
         ],
         nargs="?",
         default="push",
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument(
         "--send-workers", type=int, default=1, help="send: worker processes sharing the run"
     )
-    parser.add_argument("--days", type=int, default=30, help="soak: simulated days")
+    parser.add_argument("--days", type=int, default=30, help="soak: simulated days; certify: days")
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
     )
@@ -93,6 +94,7 @@ def main() -> None:
         "signin": signin.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
+        "certify": certify.run,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -103,7 +105,7 @@ def main() -> None:
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
     # The scaling figures (wal, partition) are run on their own, not by `all`.
-    every = [name for name in runners if name not in ("wal", "partition")]
+    every = [name for name in runners if name not in ("wal", "partition", "certify")]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.
