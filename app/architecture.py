@@ -58,6 +58,7 @@ EXPLICIT: dict[str, str] = {
     "app.transactions.options": "services",
     "app.portal.status": "services",
     "app.certificates.engine": "services",
+    "app.certificates.calendar": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
     "app.idx.quickbooks": "services",

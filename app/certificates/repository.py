@@ -206,6 +206,27 @@ async def page(
     return list((await session.execute(stmt)).scalars()), total
 
 
+async def first_gap(session: AsyncSession, account_pk: uuid.UUID) -> BalanceCertificate | None:
+    stmt = (
+        select(BalanceCertificate)
+        .where(
+            BalanceCertificate.account_pk == account_pk,
+            BalanceCertificate.is_current,
+            BalanceCertificate.status == "gap",
+        )
+        .order_by(BalanceCertificate.day)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def latest_day(session: AsyncSession, account_pk: uuid.UUID) -> date | None:
+    stmt = select(func.max(BalanceCertificate.day)).where(
+        BalanceCertificate.account_pk == account_pk, BalanceCertificate.is_current
+    )
+    return (await session.execute(stmt)).scalar()
+
+
 async def revisions(
     session: AsyncSession, account_pk: uuid.UUID, day: date | None = None
 ) -> list[BalanceCertificate]:
