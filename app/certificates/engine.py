@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,19 +49,6 @@ def _delivered(
         if pulled_at >= sent_at and (first_at, first_id) <= key <= (last_at, last_id):
             return pulled_at
     return None
-
-
-async def _start(session: AsyncSession, pk: uuid.UUID, st: CertificateState) -> date | None:
-    found = [
-        st.dirty_from,
-        st.waiting_from,
-        await repository.pending_from(session, pk),
-        await repository.sent_since(session, pk, st.sent_through)
-        if st.sent_through is not None
-        else None,
-    ]
-    days = [d for d in found if d is not None]
-    return min(days) if days else None
 
 
 def _issue(
@@ -114,35 +102,84 @@ def _restate(row: BalanceCertificate, made: rules.Day, after_gap: bool, now: dat
         row.certified_at = now
 
 
-async def certify_account(session: AsyncSession, pk: uuid.UUID) -> list[BalanceCertificate]:
-    """Bring one (locked) account's certificates up to date; returns the revisions issued."""
-    now = clock.now()
-    st = await repository.state(session, pk)
-    if st is None:
-        st = CertificateState(account_pk=pk, seq=0, chain_tip=rules.GENESIS, gaps=0)
-        repository.add(session, st)
-        start = await repository.first_day(session, pk)
-    else:
-        start = await _start(session, pk, st)
-    st.sent_through, st.dirty_from, st.updated_at = now, None, now
-    if start is None:
-        return []
+@dataclass
+class _Chunk:
+    """What a chunk of accounts' runs read, in a few statements for the whole chunk."""
 
-    before = await repository.current_before(session, pk, start)
-    carry = (
-        rules.Carry(before.closing, before.status == rules.GAP or before.after_gap)
-        if before is not None
-        else rules.Carry()
+    lines: dict[uuid.UUID, list[tuple[rules.Line, datetime | None, int]]]
+    pulls: dict[uuid.UUID, list[tuple[datetime, datetime, int, datetime, int]]]
+    figures: dict[uuid.UUID, dict[date, Decimal]]
+    current: dict[uuid.UUID, list[BalanceCertificate]]
+
+
+async def _starts(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID], now: datetime
+) -> tuple[dict[uuid.UUID, CertificateState], dict[uuid.UUID, date]]:
+    """Each account's state (made for a first run) and the day its run starts from: the
+    earliest day something touched since its last run (none: nothing to do)."""
+    states = await repository.states(session, account_pks)
+    new = [pk for pk in account_pks if pk not in states]
+    starts: dict[uuid.UUID, date] = dict(await repository.first_days(session, new)) if new else {}
+    for pk in new:
+        states[pk] = CertificateState(account_pk=pk, seq=0, chain_tip=rules.GENESIS, gaps=0)
+        repository.add(session, states[pk])
+    old = {pk: st for pk, st in states.items() if pk not in new}
+    since = {pk: st.sent_through for pk, st in old.items() if st.sent_through is not None}
+    touched = await repository.touched_from(session, since) if since else {}
+    for pk, st in old.items():
+        found = [d for d in (st.dirty_from, st.waiting_from, touched.get(pk)) if d is not None]
+        if found:
+            starts[pk] = min(found)
+    for st in states.values():
+        st.sent_through, st.dirty_from, st.updated_at = now, None, now
+    return states, starts
+
+
+async def _read(session: AsyncSession, starts: dict[uuid.UUID, date]) -> _Chunk:
+    lines = await repository.chunk_lines(session, starts)
+    first_sent = {
+        pk: min(at for _, at, _ in rows if at is not None)
+        for pk, rows in lines.items()
+        if any(at is not None for _, at, _ in rows)
+    }
+    return _Chunk(
+        lines,
+        await repository.chunk_pulls(session, first_sent),
+        await repository.chunk_figures(session, starts),
+        await repository.chunk_current(session, starts),
     )
-    lines = await repository.lines_from(session, pk, start)
-    sent = [at for _, at, _ in lines if at is not None]
-    pulls = await repository.pulls_since(session, pk, min(sent)) if sent else []
+
+
+async def _carry(
+    session: AsyncSession, st: CertificateState, start: date, nearby: list[BalanceCertificate]
+) -> rules.Carry:
+    pk = st.account_pk
+    before = next((c for c in reversed(nearby) if c.day < start), None)
+    if before is None and st.seq:  # not within CARRY_DAYS: look further back, this account only
+        before = await repository.current_before(session, pk, start)
+    if before is None:
+        return rules.Carry()
+    return rules.Carry(before.closing, before.status == rules.GAP or before.after_gap)
+
+
+async def _certify_account(
+    session: AsyncSession,
+    st: CertificateState,
+    start: date,
+    chunk: _Chunk,
+    now: datetime,
+) -> list[BalanceCertificate]:
+    """Bring one (locked) account's certificates up to date; returns the revisions issued."""
+    pk = st.account_pk
+    nearby = chunk.current[pk]
+    carry = await _carry(session, st, start, nearby)
+    pulls = chunk.pulls.get(pk, [])
     by_day: dict[date, list[rules.Line]] = {}
-    for line, sent_at, row_id in lines:
+    for line, sent_at, row_id in chunk.lines[pk]:
         delivered = _delivered(sent_at, row_id, pulls)
         by_day.setdefault(line.cleared_on, []).append(replace(line, delivered_at=delivered))
-    figures = await repository.figures_from(session, pk, start)
-    existing = await repository.current_from(session, pk, start)
+    figures = chunk.figures[pk]
+    existing = {c.day: c for c in nearby if c.day >= start}
 
     issued: list[BalanceCertificate] = []
     gaps = st.gaps - sum(1 for c in existing.values() if c.status == rules.GAP)
@@ -168,16 +205,23 @@ async def certify_account(session: AsyncSession, pk: uuid.UUID) -> list[BalanceC
         if made.status in _NOT_CERTIFIED and oldest is None:
             oldest = day
     st.gaps, st.waiting_from, st.oldest_uncertified = gaps, waiting, oldest
-    await session.flush()
     return issued
 
 
 async def certify(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> int:
-    """Certify these locked accounts; a day that turns `gap` in a new revision is announced
-    (balanceGap, once per day and revision: the revision is issued once). Returns revisions."""
+    """Certify these locked accounts, reading them as one chunk; a day that turns `gap` in a
+    new revision is announced (balanceGap, once per day and revision: the revision is issued
+    once). Returns the revisions issued."""
+    if not account_pks:
+        return 0
+    now = clock.now()
+    states, starts = await _starts(session, account_pks, now)
     issued: list[BalanceCertificate] = []
-    for pk in account_pks:
-        issued += await certify_account(session, pk)
+    if starts:
+        chunk = await _read(session, starts)
+        for pk, start in starts.items():
+            issued += await _certify_account(session, states[pk], start, chunk, now)
+    await session.flush()
     gaps = [c for c in issued if c.status == rules.GAP]
     if gaps:
         await events.gaps_found(session, gaps)

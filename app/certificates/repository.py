@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,109 +26,8 @@ from app.idx.tables import IdxPull
 from app.transactions.tables import BankTransaction
 
 
-async def state(session: AsyncSession, account_pk: uuid.UUID) -> CertificateState | None:
-    return await session.get(CertificateState, account_pk)
-
-
 def add(session: AsyncSession, row: Any) -> None:
     session.add(row)
-
-
-async def first_day(session: AsyncSession, account_pk: uuid.UUID) -> date | None:
-    """The account's earliest day with a line or a bank figure (a first run starts there)."""
-    lines = select(func.min(BankTransaction.cleared_on)).where(
-        BankTransaction.account_pk == account_pk
-    )
-    figures = select(func.min(DailyBalance.day)).where(DailyBalance.account_pk == account_pk)
-    found = [
-        (await session.execute(lines)).scalar(),
-        (await session.execute(figures)).scalar(),
-    ]
-    days = [d for d in found if d is not None]
-    return min(days) if days else None
-
-
-async def pending_from(session: AsyncSession, account_pk: uuid.UUID) -> date | None:
-    """The earliest day with a line still pending (the pending index: a few rows)."""
-    stmt = select(func.min(BankTransaction.cleared_on)).where(
-        BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_(None)
-    )
-    return (await session.execute(stmt)).scalar()
-
-
-async def sent_since(session: AsyncSession, account_pk: uuid.UUID, since: datetime) -> date | None:
-    """The earliest day with a line sent (or re-served) at or after `since` (the pulls' index)."""
-    stmt = select(func.min(BankTransaction.cleared_on)).where(
-        BankTransaction.account_pk == account_pk, BankTransaction.sent_at >= since
-    )
-    return (await session.execute(stmt)).scalar()
-
-
-async def lines_from(
-    session: AsyncSession, account_pk: uuid.UUID, first: date
-) -> list[tuple[Line, datetime | None, int]]:
-    """The account's lines of `first` and after, by day then acceptance order: each with its
-    sent_at and id (to be matched against the pulls)."""
-    stmt = (
-        select(
-            BankTransaction.transaction_id,
-            BankTransaction.cleared_on,
-            BankTransaction.description,
-            BankTransaction.amount,
-            BankTransaction.balance,
-            BankTransaction.sent_at,
-            BankTransaction.id,
-        )
-        .where(BankTransaction.account_pk == account_pk, BankTransaction.cleared_on >= first)
-        .order_by(BankTransaction.cleared_on, BankTransaction.id)
-    )
-    return [
-        (Line(tid, on, text, amount, balance), sent_at, row_id)
-        for tid, on, text, amount, balance, sent_at, row_id in (await session.execute(stmt)).all()
-    ]
-
-
-async def pulls_since(
-    session: AsyncSession, account_pk: uuid.UUID, since: datetime
-) -> list[tuple[datetime, datetime, int, datetime, int]]:
-    """Successful answers that carried rows, since `since`: (pulled_at, first key, last key)."""
-    stmt = (
-        select(
-            IdxPull.pulled_at,
-            IdxPull.first_sent_at,
-            IdxPull.first_id,
-            IdxPull.last_sent_at,
-            IdxPull.last_id,
-        )
-        .where(
-            IdxPull.account_pk == account_pk,
-            IdxPull.pulled_at >= since,
-            IdxPull.status == 200,
-            IdxPull.rows > 0,
-        )
-        .order_by(IdxPull.pulled_at)
-    )
-    return [tuple(r) for r in (await session.execute(stmt)).all()]  # type: ignore[misc]
-
-
-async def figures_from(
-    session: AsyncSession, account_pk: uuid.UUID, first: date
-) -> dict[date, Decimal]:
-    stmt = select(DailyBalance.day, DailyBalance.closing).where(
-        DailyBalance.account_pk == account_pk, DailyBalance.day >= first
-    )
-    return {d: c for d, c in (await session.execute(stmt)).all()}
-
-
-async def current_from(
-    session: AsyncSession, account_pk: uuid.UUID, first: date
-) -> dict[date, BalanceCertificate]:
-    stmt = select(BalanceCertificate).where(
-        BalanceCertificate.account_pk == account_pk,
-        BalanceCertificate.is_current,
-        BalanceCertificate.day >= first,
-    )
-    return {c.day: c for c in (await session.execute(stmt)).scalars()}
 
 
 async def current_before(
@@ -325,3 +224,144 @@ async def undigested(session: AsyncSession, limit: int) -> list[tuple[BalanceCer
         .limit(limit)
     )
     return [(c, a) for c, a in (await session.execute(stmt)).all()]
+
+
+# ---- a chunk of accounts at once: a few statements per chunk, not per account ----------------
+
+CARRY_DAYS = 7  # the day before a run's first is looked for this far back in the chunk's read
+
+
+def _per_account(column: Any, day_column: Any, starts: dict[uuid.UUID, Any]) -> Any:
+    return or_(*(and_(column == pk, day_column >= start) for pk, start in starts.items()))
+
+
+async def states(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CertificateState]:
+    stmt = select(CertificateState).where(CertificateState.account_pk.in_(account_pks))
+    return {s.account_pk: s for s in (await session.execute(stmt)).scalars()}
+
+
+async def first_days(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, date]:
+    """Each account's earliest day with a line or a bank figure (where a first run starts)."""
+    out: dict[uuid.UUID, date] = {}
+    for table, day in (
+        (BankTransaction, BankTransaction.cleared_on),
+        (DailyBalance, DailyBalance.day),
+    ):
+        stmt = (
+            select(table.account_pk, func.min(day))
+            .where(table.account_pk.in_(account_pks))
+            .group_by(table.account_pk)
+        )
+        for pk, first in (await session.execute(stmt)).all():
+            out[pk] = min(first, out.get(pk, first))
+    return out
+
+
+async def touched_from(
+    session: AsyncSession, since: dict[uuid.UUID, datetime]
+) -> dict[uuid.UUID, date]:
+    """Each account's earliest day with a line pending (the pending index) or sent since its
+    last run (the pulls' index)."""
+    out: dict[uuid.UUID, date] = {}
+    pending = (
+        select(BankTransaction.account_pk, func.min(BankTransaction.cleared_on))
+        .where(BankTransaction.account_pk.in_(list(since)), BankTransaction.sent_at.is_(None))
+        .group_by(BankTransaction.account_pk)
+    )
+    sent = (
+        select(BankTransaction.account_pk, func.min(BankTransaction.cleared_on))
+        .where(_per_account(BankTransaction.account_pk, BankTransaction.sent_at, since))
+        .group_by(BankTransaction.account_pk)
+    )
+    for stmt in (pending, sent):
+        for pk, first in (await session.execute(stmt)).all():
+            out[pk] = min(first, out.get(pk, first))
+    return out
+
+
+async def chunk_lines(
+    session: AsyncSession, starts: dict[uuid.UUID, date]
+) -> dict[uuid.UUID, list[tuple[Line, datetime | None, int]]]:
+    stmt = (
+        select(
+            BankTransaction.account_pk,
+            BankTransaction.transaction_id,
+            BankTransaction.cleared_on,
+            BankTransaction.description,
+            BankTransaction.amount,
+            BankTransaction.balance,
+            BankTransaction.sent_at,
+            BankTransaction.id,
+        )
+        .where(_per_account(BankTransaction.account_pk, BankTransaction.cleared_on, starts))
+        .order_by(BankTransaction.account_pk, BankTransaction.cleared_on, BankTransaction.id)
+    )
+    out: dict[uuid.UUID, list[tuple[Line, datetime | None, int]]] = {pk: [] for pk in starts}
+    for pk, tid, on, text, amount, balance, sent_at, row_id in (await session.execute(stmt)).all():
+        out[pk].append((Line(tid, on, text, amount, balance), sent_at, row_id))
+    return out
+
+
+async def chunk_pulls(
+    session: AsyncSession, since: dict[uuid.UUID, datetime]
+) -> dict[uuid.UUID, list[tuple[datetime, datetime, int, datetime, int]]]:
+    out: dict[uuid.UUID, list[tuple[datetime, datetime, int, datetime, int]]] = {
+        pk: [] for pk in since
+    }
+    if not since:
+        return out
+    stmt = (
+        select(
+            IdxPull.account_pk,
+            IdxPull.pulled_at,
+            IdxPull.first_sent_at,
+            IdxPull.first_id,
+            IdxPull.last_sent_at,
+            IdxPull.last_id,
+        )
+        .where(
+            _per_account(IdxPull.account_pk, IdxPull.pulled_at, since),
+            IdxPull.status == 200,
+            IdxPull.rows > 0,
+        )
+        .order_by(IdxPull.account_pk, IdxPull.pulled_at)
+    )
+    for pk, *pull in (await session.execute(stmt)).all():
+        out[pk].append(tuple(pull))  # type: ignore[arg-type]
+    return out
+
+
+async def chunk_figures(
+    session: AsyncSession, starts: dict[uuid.UUID, date]
+) -> dict[uuid.UUID, dict[date, Decimal]]:
+    stmt = select(DailyBalance.account_pk, DailyBalance.day, DailyBalance.closing).where(
+        _per_account(DailyBalance.account_pk, DailyBalance.day, starts)
+    )
+    out: dict[uuid.UUID, dict[date, Decimal]] = {pk: {} for pk in starts}
+    for pk, day, closing in (await session.execute(stmt)).all():
+        out[pk][day] = closing
+    return out
+
+
+async def chunk_current(
+    session: AsyncSession, starts: dict[uuid.UUID, date]
+) -> dict[uuid.UUID, list[BalanceCertificate]]:
+    """Current certificates from CARRY_DAYS before each account's start: the day before the
+    start is nearly always among them (else `current_before` finds it)."""
+    early = {pk: start - timedelta(days=CARRY_DAYS) for pk, start in starts.items()}
+    stmt = (
+        select(BalanceCertificate)
+        .where(
+            BalanceCertificate.is_current,
+            _per_account(BalanceCertificate.account_pk, BalanceCertificate.day, early),
+        )
+        .order_by(BalanceCertificate.account_pk, BalanceCertificate.day)
+    )
+    out: dict[uuid.UUID, list[BalanceCertificate]] = {pk: [] for pk in starts}
+    for row in (await session.execute(stmt)).scalars():
+        out[row.account_pk].append(row)
+    return out
