@@ -24,6 +24,7 @@ BODIES: dict[str, Any] = {
     "update-source-account": {"accountName": "Hijacked"},
     "create-bank-transactions": {"accountId": "chk-1", "transactions": [tx("x1", day(0))]},
     "reserve-source-account-transactions": {"fromDate": day(-7), "toDate": day(0)},
+    "create-source-account-balances": {"balances": [{"date": day(0), "closingBalance": 1}]},
 }
 
 
@@ -41,6 +42,7 @@ async def test_every_route_with_an_id_is_404_to_another_tenant(
         "accountId": "chk-1",
         "pushOperationKey": pushed["pushOperationKey"],
         "endpointId": endpoint["id"],
+        "date": day(0),
     }
     walked = 0
     for op in client_api.operations:

@@ -130,8 +130,11 @@ async def _starts(
         found = [d for d in (st.dirty_from, st.waiting_from, touched.get(pk)) if d is not None]
         if found:
             starts[pk] = min(found)
-    for st in states.values():
-        st.sent_through, st.dirty_from, st.updated_at = now, None, now
+    # An account nothing touched keeps its state as it is: a pull that finds nothing new
+    # writes nothing (a later send's instant is after `sent_through` anyway).
+    for pk, st in states.items():
+        if pk in starts or pk in new:
+            st.sent_through, st.dirty_from, st.updated_at = now, None, now
     return states, starts
 
 

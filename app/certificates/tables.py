@@ -8,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -21,9 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime
-from app.transactions.tables import BankTransaction
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from app.transactions.tables import BankTransaction, BigId
 
 # An account's lines by date: certification reads the days it recomputes, never the history.
 BY_DAY = Index(
