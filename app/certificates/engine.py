@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,7 +54,8 @@ def _delivered(
 
 def _issue(
     st: CertificateState, made: rules.Day, revision: int, after_gap: bool, now: datetime
-) -> BalanceCertificate:
+) -> dict[str, Any]:
+    """The new revision's row, as values for one bulk INSERT (no ORM object per row)."""
     record = rules.chain_record(
         made.day,
         revision,
@@ -68,29 +70,30 @@ def _issue(
     previous = st.chain_tip
     st.chain_tip = rules.chain_digest(previous, record)
     st.seq += 1
-    return BalanceCertificate(
-        account_pk=st.account_pk,
-        day=made.day,
-        revision=revision,
-        seq=st.seq,
-        is_current=True,
-        opening=made.opening,
-        credits=made.credits,
-        debits=made.debits,
-        count=made.count,
-        closing=made.closing,
-        expected_closing=made.expected_closing,
-        lines_digest=made.lines_digest,
-        chain_digest=st.chain_tip,
-        previous_digest=previous,
-        status=made.status,
-        first_break=made.first_break,
-        difference=made.difference,
-        delivered_through=made.delivered_through,
-        after_gap=after_gap,
-        issued_at=now,
-        certified_at=now if made.status == rules.CERTIFIED else None,
-    )
+    return {
+        "account_pk": st.account_pk,
+        "day": made.day,
+        "revision": revision,
+        "seq": st.seq,
+        "is_current": True,
+        "opening": made.opening,
+        "credits": made.credits,
+        "debits": made.debits,
+        "count": made.count,
+        "closing": made.closing,
+        "expected_closing": made.expected_closing,
+        "lines_digest": made.lines_digest,
+        "chain_digest": st.chain_tip,
+        "previous_digest": previous,
+        "status": made.status,
+        "first_break": made.first_break,
+        "difference": made.difference,
+        "delivered_through": made.delivered_through,
+        "after_gap": after_gap,
+        "issued_at": now,
+        "certified_at": now if made.status == rules.CERTIFIED else None,
+        "digested_at": None,
+    }
 
 
 def _restate(row: BalanceCertificate, made: rules.Day, after_gap: bool, now: datetime) -> None:
@@ -171,8 +174,8 @@ async def _certify_account(
     start: date,
     chunk: _Chunk,
     now: datetime,
-) -> list[BalanceCertificate]:
-    """Bring one (locked) account's certificates up to date; returns the revisions issued."""
+) -> list[dict[str, Any]]:
+    """Bring one (locked) account's certificates up to date; returns the revisions to insert."""
     pk = st.account_pk
     nearby = chunk.current[pk]
     carry = await _carry(session, st, start, nearby)
@@ -184,7 +187,7 @@ async def _certify_account(
     figures = chunk.figures[pk]
     existing = {c.day: c for c in nearby if c.day >= start}
 
-    issued: list[BalanceCertificate] = []
+    issued: list[dict[str, Any]] = []
     gaps = st.gaps - sum(1 for c in existing.values() if c.status == rules.GAP)
     waiting: date | None = None
     oldest = (
@@ -198,9 +201,7 @@ async def _certify_account(
         else:
             if old is not None:
                 old.is_current = False
-            row = _issue(st, made, old.revision + 1 if old else 1, carry.after_gap, now)
-            repository.add(session, row)
-            issued.append(row)
+            issued.append(_issue(st, made, old.revision + 1 if old else 1, carry.after_gap, now))
         carry = made.carry(carry)
         gaps += made.status == rules.GAP
         if made.status == rules.PENDING and waiting is None:
@@ -219,13 +220,14 @@ async def certify(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> in
         return 0
     now = clock.now()
     states, starts = await _starts(session, account_pks, now)
-    issued: list[BalanceCertificate] = []
+    issued: list[dict[str, Any]] = []
     if starts:
         chunk = await _read(session, starts)
         for pk, start in starts.items():
             issued += await _certify_account(session, states[pk], start, chunk, now)
     await session.flush()
-    gaps = [c for c in issued if c.status == rules.GAP]
+    await repository.insert_certificates(session, issued)
+    gaps = [BalanceCertificate(**row) for row in issued if row["status"] == rules.GAP]
     if gaps:
         await events.gaps_found(session, gaps)
     return len(issued)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
@@ -28,6 +28,13 @@ from app.transactions.tables import BankTransaction
 
 def add(session: AsyncSession, row: Any) -> None:
     session.add(row)
+
+
+async def insert_certificates(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """New revisions, in one INSERT (executemany); (account, day, revision) and (account,
+    sequence) are unique: a revision issued twice fails the transaction, never lands twice."""
+    if rows:
+        await session.execute(insert(BalanceCertificate), list(rows))
 
 
 async def current_before(
