@@ -61,6 +61,8 @@ EXPLICIT: dict[str, str] = {
     "app.transactions.rules": "tables",
     "app.companies.zone": "tables",
     "app.pendings.rules": "tables",
+    "app.certificates.rules": "tables",
+    "app.certificates.verify": "tables",
     # Domain helpers with the rules of one domain sit with the services.
     "app.connections.links": "services",
     "app.transactions.options": "services",
@@ -68,6 +70,8 @@ EXPLICIT: dict[str, str] = {
     "app.pendings.views": "services",  # holds as the portal and the Link page show them
     "app.pendings.reversals": "services",  # reversal lines, pushed through the push's rules
     "app.portal.status": "services",
+    "app.certificates.engine": "services",
+    "app.certificates.calendar": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
     "app.idx.quickbooks": "services",

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import bodies, hashing, metrics, openapi, ops, ratelimit, vault
 from app.accounts import routes as accounts
 from app.api import Api
+from app.certificates import routes as certificates
 from app.companies import routes as companies
 from app.config import Settings, get_settings
 from app.connections import routes as connections
@@ -67,6 +68,7 @@ client_api: Api[Principal] = Api(
         connections.OPERATIONS,
         credentials.OPERATIONS,
         feeds.OPERATIONS,
+        certificates.OPERATIONS,
         transactions.OPERATIONS,
         pendings.OPERATIONS,
         webhooks.OPERATIONS,

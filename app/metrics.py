@@ -85,6 +85,20 @@ ACCOUNTS = Gauge(
 DELIVERIES = Gauge(
     "bankfeeds_webhook_deliveries", "Webhook deliveries by status.", ["status"], registry=REGISTRY
 )
+BALANCE_GAP_ACCOUNTS = Gauge(
+    "bankfeeds_balance_gap_accounts",
+    "Source accounts with at least one day whose balance certificate is a gap.",
+    registry=REGISTRY,
+)
+BALANCE_GAP_DAYS = Gauge(
+    "bankfeeds_balance_gap_days", "Days whose balance certificate is a gap.", registry=REGISTRY
+)
+BALANCE_OLDEST_UNCERTIFIED = Gauge(
+    "bankfeeds_balance_oldest_uncertified_day_timestamp_seconds",
+    "Start (UTC midnight, Unix time) of the oldest day still pendingDelivery or gap across all "
+    "accounts; 0 when every day with data is certified or unknown.",
+    registry=REGISTRY,
+)
 OPERATIONS = Gauge(
     "bankfeeds_push_operations", "Push operations by status.", ["status"], registry=REGISTRY
 )

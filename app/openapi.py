@@ -42,6 +42,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
         "description": "Unique identifier for a source account.",
     },
     "pushOperationKey": {"type": "string", "format": "uuid", "description": "Push operation key."},
+    "date": {"type": "string", "format": "date", "description": "A day (YYYY-MM-DD)."},
     "endpointId": {"type": "string", "format": "uuid", "description": "Webhook endpoint id."},
     "pendingTransactionId": {"type": "string", "description": "A pending transaction's id."},
     "transactionId": {"type": "string", "description": "A bank transaction's id."},

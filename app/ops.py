@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import UTC, datetime, time
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_TYPE
 from prometheus_client import generate_latest
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from app import i18n
 from app import metrics as m
 from app.accounts.tables import SourceAccount
+from app.certificates import repository as certificates_repo
 from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.errors import Unauthorized, render
@@ -64,6 +66,12 @@ async def readyz(request: Request) -> Response:
 
 async def _refresh(session: AsyncSession) -> None:
     m.PENDING.set(await send_repository.count_pending(session))
+    accounts, gaps, oldest = await certificates_repo.totals(session)
+    m.BALANCE_GAP_ACCOUNTS.set(accounts)
+    m.BALANCE_GAP_DAYS.set(gaps)
+    m.BALANCE_OLDEST_UNCERTIFIED.set(
+        datetime.combine(oldest, time(), UTC).timestamp() if oldest else 0
+    )
     m.STALE.clear()
     stale = (
         select(Company.tenant_id, func.count())

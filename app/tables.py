@@ -2,6 +2,14 @@
 
 from app.access.tables import AccessEntry
 from app.accounts.tables import SourceAccount
+from app.certificates.tables import (
+    BalanceCertificate,
+    BalanceDigest,
+    CertificateSettings,
+    CertificateState,
+    DailyBalance,
+    DailyBalanceChange,
+)
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
@@ -25,10 +33,16 @@ from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "AccessEntry",
     "ApiKey",
+    "BalanceCertificate",
+    "BalanceDigest",
     "BankTransaction",
+    "CertificateSettings",
+    "CertificateState",
     "Company",
     "Connection",
     "Credential",
+    "DailyBalance",
+    "DailyBalanceChange",
     "DestructionEntry",
     "IdempotencyKey",
     "IdxPull",

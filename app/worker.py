@@ -20,6 +20,7 @@ from arq.connections import RedisSettings
 from app import vault
 from app.accounts.jobs import detect_disconnects as _detect_disconnects
 from app.accounts.jobs import detect_stale as _detect_stale
+from app.certificates.jobs import certify_balances as _certify_balances
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
@@ -40,6 +41,7 @@ purge_expired = recorded(_purge_expired)
 detect_stale = recorded(_detect_stale)
 purge_retention = recorded(_purge_retention)
 expire_pendings = recorded(_expire_pendings)
+certify_balances = recorded(_certify_balances)
 
 _BY_NAME = {
     job.__name__: job
@@ -51,6 +53,7 @@ _BY_NAME = {
         detect_stale,
         purge_retention,
         expire_pendings,
+        certify_balances,
     )
 }
 JOBS: dict[str, Any] = {spec.command: _BY_NAME[spec.name] for spec in registry.JOBS}
@@ -102,6 +105,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         # Daily, at a quiet minute: bounded batches, so it never holds a lock for long.
         cron(purge_retention, hour={4}, minute={41}, unique=True, timeout=3600),
         cron(expire_pendings, **_at(settings.pending_expiry_time), unique=True, timeout=3600),
+        # Hourly: what pulls and sends did not certify already; digests go out once a day.
+        cron(certify_balances, minute={41}, unique=True, timeout=3600),
     ]
 
 

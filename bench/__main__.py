@@ -1,8 +1,8 @@
-"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|export] —
-prints a table of median, p99 and spread over several runs. `all` runs every scenario in turn
-(about 12 minutes) and prints one table (`export` runs on its own). `cost` (also the last section
-of `push`) prints CPU per request of every part from /proc, with bench's client and an
-independent one (docs/BENCHMARKS.md, session 8)."""
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|export|
+certify] — prints a table of median, p99 and spread over several runs. `all` runs every scenario
+in turn (about 12 minutes) and prints one table (`export` and `certify` run on their own). `cost`
+(also the last section of `push`) prints CPU per request of every part from /proc, with bench's
+client and an independent one (docs/BENCHMARKS.md, session 8)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ import os
 import platform
 from typing import Any
 
-from bench import cost, export, load, more, push, scaling, send, signin, slowclients, soak
+from bench import (
+    certify,
+    cost,
+    export,
+    load,
+    more,
+    push,
+    scaling,
+    send,
+    signin,
+    slowclients,
+    soak,
+)
 from bench.harness import PG
 
 
@@ -54,6 +66,7 @@ def main() -> None:
             "wal",
             "partition",
             "export",
+            "certify",
         ],
         nargs="?",
         default="push",
@@ -85,7 +98,7 @@ def main() -> None:
     parser.add_argument(
         "--send-workers", type=int, default=1, help="send: worker processes sharing the run"
     )
-    parser.add_argument("--days", type=int, default=30, help="soak: simulated days")
+    parser.add_argument("--days", type=int, default=30, help="soak: simulated days; certify: days")
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
     )
@@ -107,6 +120,7 @@ def main() -> None:
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
         "export": export.run,
+        "certify": certify.run,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -116,9 +130,11 @@ def main() -> None:
             f"Python {platform.python_version()}"
         )
         print("| figure | median | p99 | spread (sd) | n |\n|---|---|---|---|---|", flush=True)
-    # The scaling figures (wal, partition) and export are run on their own, not by `all`; cost is
-    # in push.
-    every = [name for name in runners if name not in ("wal", "partition", "cost", "export")]
+    # The scaling figures (wal, partition), export and certify are run on their own, not by
+    # `all`; cost is in push.
+    every = [
+        name for name in runners if name not in ("wal", "partition", "cost", "export", "certify")
+    ]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told
         # otherwise.

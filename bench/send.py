@@ -22,6 +22,55 @@ import asyncpg
 from bench.harness import BIN, PG, fresh_schema, summary
 
 
+async def owner(
+    conn: asyncpg.Connection, schema: str, now: datetime
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant, its company and a Linked connection: (company, connection)."""
+    tenant, company, connection = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)", tenant, f"bench-{schema}", now
+    )
+    await conn.execute(
+        "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
+        "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
+        company,
+        tenant,
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO connections (id, company_id, platform_key, status, created_at) "
+        "VALUES ($1, $2, 'hcws', 'Linked', $3)",
+        connection,
+        company,
+        now,
+    )
+    return company, connection
+
+
+async def add_accounts(
+    conn: asyncpg.Connection, connection: uuid.UUID, accounts: int, now: datetime
+) -> list[uuid.UUID]:
+    pks = [uuid.uuid4() for _ in range(accounts)]
+    await conn.copy_records_to_table(
+        "source_accounts",
+        records=[
+            (pk, connection, f"acc-{n}", 1, "USD", "connected", now, now)
+            for n, pk in enumerate(pks)
+        ],
+        columns=[
+            "pk",
+            "connection_id",
+            "account_id",
+            "version",
+            "currency",
+            "status",
+            "created_at",
+            "last_queried_at",
+        ],
+    )
+    return pks
+
+
 async def load(schema: str, accounts: int, per_account: int) -> None:
     conn = await asyncpg.connect(
         PG.replace("postgresql+asyncpg://", "postgresql://"),
@@ -29,45 +78,8 @@ async def load(schema: str, accounts: int, per_account: int) -> None:
     )
     try:
         now = datetime.now(UTC)
-        tenant, company, connection = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)",
-            tenant,
-            f"bench-{schema}",
-            now,
-        )
-        await conn.execute(
-            "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
-            "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
-            company,
-            tenant,
-            now,
-        )
-        await conn.execute(
-            "INSERT INTO connections (id, company_id, platform_key, status, created_at) "
-            "VALUES ($1, $2, 'hcws', 'Linked', $3)",
-            connection,
-            company,
-            now,
-        )
-        pks = [uuid.uuid4() for _ in range(accounts)]
-        await conn.copy_records_to_table(
-            "source_accounts",
-            records=[
-                (pk, connection, f"acc-{n}", 1, "USD", "connected", now, now)
-                for n, pk in enumerate(pks)
-            ],
-            columns=[
-                "pk",
-                "connection_id",
-                "account_id",
-                "version",
-                "currency",
-                "status",
-                "created_at",
-                "last_queried_at",
-            ],
-        )
+        company, connection = await owner(conn, schema, now)
+        pks = await add_accounts(conn, connection, accounts, now)
         ops = [uuid.uuid4() for _ in range(accounts)]
         await conn.copy_records_to_table(
             "push_operations",

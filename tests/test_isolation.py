@@ -30,6 +30,7 @@ BODIES: dict[str, Any] = {
     },
     "release-pending-transaction": {"reason": "voided"},
     "reverse-bank-transaction": {},
+    "create-source-account-balances": {"balances": [{"date": day(0), "closingBalance": 1}]},
 }
 
 
@@ -53,6 +54,7 @@ async def test_every_route_with_an_id_is_404_to_another_tenant(
         "endpointId": endpoint["id"],
         "pendingTransactionId": "held-1",
         "transactionId": "mine",
+        "date": day(0),
     }
     walked = 0
     for op in client_api.operations:

@@ -59,6 +59,20 @@ EXTENSIONS: set[tuple[str, str]] = {
     ),
     ("GET", "/settings/pendingTransactions"),
     ("PUT", "/settings/pendingTransactions"),
+    *(
+        (
+            method,
+            "/companies/{companyId}/connections/{connectionId}/connectionInfo/bankFeedAccounts"
+            f"/{{accountId}}/{tail}",
+        )
+        for method, tail in (
+            ("POST", "balances"),
+            ("GET", "balanceCertificates"),
+            ("GET", "balanceCertificates/{date}"),
+        )
+    ),
+    ("GET", "/settings/balances"),
+    ("PUT", "/settings/balances"),
 }
 
 

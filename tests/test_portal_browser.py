@@ -48,6 +48,8 @@ TEXT = {
         "resent": "Queued again",
         "privacy": "Privacy",
         "access": "Viewed",
+        "calendar": "Calendar",
+        "first_gap": "First gap",
     },
     "fr": {
         "sign_in": "Ouvrir une session",
@@ -65,6 +67,8 @@ TEXT = {
         "resent": "Remise en file",
         "privacy": "Confidentialité",
         "access": "Consultation",
+        "calendar": "Calendrier",
+        "first_gap": "Premier écart",
     },
 }
 
@@ -127,9 +131,13 @@ def tenant_with_activity(live: LiveServer) -> tuple[str, str, dict[str, Any]]:
                 for i in range(n)
             ]
 
-        http.post(
-            push, json={"accountId": "chk-1", "transactions": items("a", today - timedelta(1), 3)}
-        ).raise_for_status()
+        # Running balances with a break at a2 (93.25 expected): a balance-certificate gap.
+        balances = ("98.75", "96.50", "92.00")
+        first = [
+            {**item, "balance": b}
+            for item, b in zip(items("a", today - timedelta(1), 3), balances, strict=True)
+        ]
+        http.post(push, json={"accountId": "chk-1", "transactions": first}).raise_for_status()
         _run(live, "jobs", "run", "daily-send")
         # Still pending; QuickBooks is told money out by the sign, so "Credit" draws a warning.
         later = [{**item, "transactionType": "Credit"} for item in items("b", today, 2)]
@@ -194,6 +202,14 @@ async def test_sign_in_drill_down_and_branding(
         await page.wait_for_url("**state=pending")
         assert await page.locator("[aria-labelledby=transactions-caption] tbody tr").count() == 2
         await check("4-account")
+
+        await page.get_by_role("link", name=t["calendar"]).click()
+        await page.wait_for_url("**/certificates")
+        assert t["first_gap"] in await page.locator("h2#first-gap").inner_text()
+        await auditor.add_cookies(await context.cookies())
+        await checker.goto(page.url)
+        await audit(checker, f"portal-{language}-certificates", shot=False)
+        await page.go_back()
 
         await page.get_by_role("link", name=t["branding"]).click()
         await page.wait_for_url("**/portal/branding")

@@ -312,6 +312,11 @@ class FeedHealthList(Wire):
     model_config = ConfigDict(title="Connection feed health")
 
     results: list[AccountFeedHealth]
+    accountsWithBalanceGap: int = Field(
+        default=0,
+        description="How many of the accounts have a day whose balance certificate is a gap "
+        "(see balanceCertificates).",
+    )
 
 
 # ---- mappers: the stored account on the wire ----------------------------------------------

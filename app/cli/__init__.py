@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import companies, demo, doctor, jobs, secrets, serve, tenants
+from app.cli import certificates, companies, demo, doctor, jobs, secrets, serve, tenants
 from app.cli.common import data_dir_after, data_dir_option, load_settings
 from app.idx.sandbox import sandbox_group
 
@@ -34,6 +34,7 @@ for command in (
     companies.companies_group,
     secrets.secrets_group,
     jobs.jobs_group,
+    certificates.certificates_group,
     doctor.doctor,
     demo.demo,
     sandbox_group,

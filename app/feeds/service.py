@@ -16,6 +16,7 @@ from app import clock
 from app.accounts import repository as accounts_repo
 from app.accounts import schemas as account_schemas
 from app.accounts.tables import SourceAccount
+from app.certificates import service as certificates
 from app.connections import service as connections
 from app.errors import BadRequest
 from app.feeds import schemas
@@ -32,7 +33,11 @@ async def connection_health(
 ) -> account_schemas.FeedHealthList:
     connection = await connections.get(session, principal, company_id, connection_id)
     rows = await accounts_repo.of_connection(session, connection.id)
-    return account_schemas.FeedHealthList(results=[account_schemas.to_health_wire(a) for a in rows])
+    gaps = await certificates.accounts_with_gap(session, [a.pk for a in rows])
+    return account_schemas.FeedHealthList(
+        results=[account_schemas.to_health_wire(a) for a in rows],
+        accountsWithBalanceGap=len(gaps),
+    )
 
 
 def pull_wire(row: IdxPull) -> schemas.Pull:
@@ -84,6 +89,7 @@ async def reserve(
         record_id = None
     else:
         rows = await repository.reserve(session, account.pk, first, last, now)
+        await certificates.certify(session, [account.pk])  # re-served: awaiting delivery again
         record = Reserve(
             id=uuid.uuid4(),
             tenant_id=principal.tenant_id,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, lifecycle, metrics, vault
 from app.accounts.tables import SourceAccount
+from app.certificates import service as certificates
 from app.config import Settings
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
@@ -355,6 +356,8 @@ async def list_transactions(
     await repository.record_pull(
         session, _pull_row(principal, account, q, start, end, now, 200, rows, total, lag)
     )
+    # After the Update's send and this answer's deliveries: the account's days, certified.
+    await certificates.certify(session, [account.pk])
     if lag is not None and q.page == 1:
         metrics.PULL_LAG.labels(str(principal.tenant_id)).observe(lag)
     return schemas.IntuitTransactions(

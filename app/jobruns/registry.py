@@ -75,5 +75,14 @@ JOBS = (
         "after authorization, expire (`bankTransactions.pending.expired`); pendings that ended "
         "90 days ago go with their links ([docs/PENDING.md](PENDING.md))",
     ),
+    JobSpec(
+        "certify_balances",
+        timedelta(hours=2),
+        "hourly (minute 41)",
+        "balance certificates of every account with something new (sends, Update and re-serves "
+        "certify at once; this catches the rest), and one "
+        "`bankFeeds.sourceAccount.balanceCertified` digest a day per connection "
+        "([docs/CERTIFICATES.md](CERTIFICATES.md))",
+    ),
 )
 COMMANDS = tuple(job.command for job in JOBS)

@@ -19,7 +19,15 @@ from starlette.staticfiles import StaticFiles
 from app import i18n
 from app.db import transaction
 from app.errors import TooManyRequests
-from app.portal import branding_routes, feed_routes, guard, privacy_routes, service, status_routes
+from app.portal import (
+    branding_routes,
+    certificate_routes,
+    feed_routes,
+    guard,
+    privacy_routes,
+    service,
+    status_routes,
+)
 from app.portal.pages import (
     COOKIE,
     SIGN_IN_CSRF,
@@ -220,6 +228,7 @@ def _routes() -> list[Route | Mount]:
         *status_routes.routes(signed_in),
         *feed_routes.routes(signed_in),
         *privacy_routes.routes(signed_in),
+        *certificate_routes.routes(signed_in),
         *branding_routes.routes(),
         Route("/portal/webhooks", signed_in(_webhooks), methods=["GET"]),
         Route(

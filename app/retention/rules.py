@@ -91,6 +91,14 @@ RULES: dict[str, TableRule] = {
     "transaction_reversals": TableRule(
         "owner", "cascade", "reversal audit: original and offsetting line ids"
     ),
+    # Balance certificates (app/certificates): kept with the account (SPEC §5 "Retention"), so an
+    # auditor can verify the chain for as long as the account exists.
+    "balance_certificates": TableRule("owner", "cascade", "daily certificates: sums, digests"),
+    "certificate_states": TableRule("owner", "cascade", "each account's running chain state"),
+    "daily_balances": TableRule("owner", "cascade", "the bank's end-of-day balances"),
+    "daily_balance_changes": TableRule("owner", "cascade", "audit of replaced day balances"),
+    "balance_digests": TableRule("latest", "cascade", "the last daily digest per connection"),
+    "certificate_settings": TableRule("owner", "none", "the tenant's strict balance mode"),
     "access_log": TableRule(
         "policy", "kept", "who read a company's data (company id only)", policy="audit"
     ),

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import lifecycle
+from app.certificates import service as certificates
 from app.db import transaction
 from app.transactions import send_repository, service
 
@@ -39,6 +40,7 @@ async def send_all(
             if not claimed:
                 break
             sent, operations = await service.send(session, claimed)
+            await certificates.certify(session, claimed)  # after every send, in its transaction
         after = claimed[-1]
         totals["accounts"] += len(claimed)
         totals["transactions"] += sent

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock, metrics, querying
 from app.accounts import service as accounts
 from app.accounts.schemas import to_health_wire
+from app.certificates import service as certificates
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
@@ -206,6 +207,15 @@ async def push(
     verdict = rules.judge(body.transactions, state)
     if verdict.errors:
         await _reject(session, target, body, state)
+    broken = await certificates.continuity_error(
+        session, principal.tenant_id, account.pk, verdict.items
+    )
+    if broken is not None:  # the tenant's strict balance mode (off by default)
+        raise BadRequest(
+            "The push was rejected and nothing was stored: a line's balance breaks the running "
+            "balance (strict balance mode).",
+            errors=[broken],
+        )
 
     # Links to pendings (app/pendings): planned now, under the account's lock, written with the
     # rows below in this same transaction. They never change what is stored or published.

@@ -14,6 +14,8 @@ EventType = Literal[
     "bankFeeds.sourceAccount.disconnected",
     "bankFeeds.sourceAccount.stale",
     "bankFeeds.sourceAccount.fresh",
+    "bankFeeds.sourceAccount.balanceGap",
+    "bankFeeds.sourceAccount.balanceCertified",
     "connection.connected",
     "connection.disconnected",
     "bankTransactions.write.successful",

@@ -24,7 +24,7 @@ from app.db import UTCDateTime
 from app.vault import PREFIX, keyring, seal
 
 revision: str = "0020"
-down_revision: str | None = "0015"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
