@@ -24,6 +24,7 @@ from tests.helpers import (
     v1_account,
 )
 from tests.helpers.dump import dump, tables_with
+from tests.pendings import hold, post_holds
 from tests.receiver import receiver
 from tests.test_worker import subscribe
 
@@ -65,6 +66,8 @@ async def _marked_company(api: Api, tenant: TenantKeys, marker: str) -> Feed:
         headers={"Idempotency-Key": f"p-{marker}"},
     )
     assert pushed.status_code == 200, pushed.text
+    held = await post_holds(feed, [hold("h1", day(0), description=f"Hold {marker}")])
+    assert held.status_code == 201, held.text
     refused = await feed.push([tx("m1", day(0), description=f"Again {marker}")])
     assert refused.status_code == 400, refused.text
     clock.freeze(NOW + timedelta(minutes=10))
@@ -96,6 +99,7 @@ async def test_deleting_a_company_leaves_no_trace_of_it_in_any_table(
         "webhook_events",
         "idempotency_keys",
         "reserves",
+        "pending_transactions",
     ):
         assert table in found, f"the test's marker never reached {table}"
 

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.exports.service import SCHEMA, VERSION
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.helpers import Api, Linkable, TenantKeys
+from tests.pendings import hold, post_holds
 from tests.test_cli import cli  # noqa: F401  (the fixture)
 from tests.test_worker import run_job
 
@@ -137,3 +138,52 @@ async def test_the_cli_exports_the_same_document(
     assert doc["audit"]["accessLog"][-1]["actorKind"] == "operator"
     missing = await asyncio.to_thread(cli, "companies", "export", str(uuid.uuid4()), ok=False)
     assert missing.exit_code != 0 and "No company" in missing.output
+
+
+async def test_the_export_carries_holds_certificates_payees_and_references(
+    linkable: Linkable, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The document's additions within version 1: an account's holds, every revision of its balance
+    certificates, and each line's counterparty and reference, in JSON and as CSV tables."""
+    feed = await connect(linkable)
+    pushed = await feed.push(
+        [
+            tx(
+                "b1", day(0), amount="-10.00", balance="90.00", counterparty="Hydro", reference="R1"
+            ),
+            tx("b2", day(0), amount="-5.00", balance="85.00"),
+        ]
+    )
+    assert pushed.status_code == 200, pushed.text
+    held = await post_holds(feed, [hold("h1", day(0), description="Café hold")])
+    assert held.status_code == 201, held.text
+    clock.freeze(NOW + timedelta(hours=1))
+    await run_job(settings, sessions, "daily_send")
+    company_id = linkable.company["id"]
+
+    doc = (await feed.api.call("GET", f"/companies/{company_id}/export")).json()
+    assert doc["version"] == VERSION == 1
+    lines = {line["id"]: line for line in doc["lines"]}
+    assert (lines["b1"]["counterparty"], lines["b1"]["reference"]) == ("Hydro", "R1")
+    assert lines["b2"]["counterparty"] is None
+    assert [(p["id"], p["status"], p["description"]) for p in doc["pendings"]] == [
+        ("h1", "held", "Café hold")
+    ]
+    days = [c for c in doc["balanceCertificates"] if c["accountId"] == feed.account_id]
+    assert [(c["date"], c["count"], c["closing"]) for c in days if c["current"]] == [
+        (day(0), 2, "85.00")
+    ]
+    assert all(len(c["chainDigest"]) == 64 for c in days)
+
+    r = await feed.api.call(
+        "GET",
+        f"/companies/{company_id}/export",
+        params={"format": "csv", "table": "pendings"},
+    )
+    assert [row["id"] for row in csv.DictReader(io.StringIO(r.text))] == ["h1"]
+    r = await feed.api.call(
+        "GET",
+        f"/companies/{company_id}/export",
+        params={"format": "csv", "table": "balanceCertificates"},
+    )
+    assert {row["closing"] for row in csv.DictReader(io.StringIO(r.text))} >= {"85.00"}

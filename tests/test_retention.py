@@ -241,3 +241,39 @@ async def test_purges_on_several_workers_beside_a_push_and_a_pull_all_succeed(
             )
         ).scalar_one()
     assert logged == purged
+
+
+async def test_a_day_whose_certificate_is_not_final_keeps_its_lines(
+    linkable: Linkable,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Day 0's line balances break (a gap): 500 days on, its batch is still there for whoever
+    fixes or audits it, while the policy would have destroyed it."""
+    feed = await connect(linkable)
+    await feed.push(
+        [
+            tx("a1", day(0), amount="-10.00", balance="90.00"),
+            tx("a2", day(0), amount="-10.00", balance="50.00"),  # 30.00 missing before it
+        ]
+    )
+    clock.freeze(NOW + HOUR)
+    await run_job(settings, sessions, "daily_send")
+    clock.freeze(NOW + 2 * HOUR)
+    assert (await feed.pull(day(0), day(1))).status_code == 200
+    clock.freeze(NOW + DAY)
+    await feed.push([tx("b1", day(1))])
+    clock.freeze(NOW + DAY + HOUR)
+    await run_job(settings, sessions, "daily_send")
+    clock.freeze(NOW + DAY + 2 * HOUR)
+    assert (await feed.pull(day(1), day(2))).status_code == 200
+    r = await feed.api.call(
+        "GET",
+        f"{feed.link.connection_path}/connectionInfo/bankFeedAccounts/{feed.account_id}"
+        f"/balanceCertificates/{day(0)}",
+    )
+    assert r.status_code == 200 and r.json()["status"] == "gap", r.text
+
+    clock.freeze(NOW + DAY + 2 * HOUR + 500 * DAY)
+    await run_job(settings, sessions, "purge_retention")
+    assert await _lines(sessions, feed) == {"a1", "a2", "b1"}

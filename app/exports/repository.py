@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.tables import AccessEntry
 from app.accounts.tables import SourceAccount
+from app.certificates.tables import BalanceCertificate
 from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.idx.tables import Reserve
+from app.pendings.tables import PendingTransaction
 from app.transactions.history_repository import delivered_at
 from app.transactions.tables import BankTransaction, PushOperation
 
@@ -96,5 +98,25 @@ async def accesses(session: AsyncSession, company_id: uuid.UUID) -> list[AccessE
         select(AccessEntry)
         .where(AccessEntry.company_id == company_id)
         .order_by(AccessEntry.at, AccessEntry.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def pendings(session: AsyncSession, account_pk: uuid.UUID) -> list[PendingTransaction]:
+    """The account's holds (held, posted, released, expired), oldest first."""
+    stmt = (
+        select(PendingTransaction)
+        .where(PendingTransaction.account_pk == account_pk)
+        .order_by(PendingTransaction.created_at, PendingTransaction.pending_id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def certificates(session: AsyncSession, account_pk: uuid.UUID) -> list[BalanceCertificate]:
+    """Every revision of the account's balance certificates, in chain order."""
+    stmt = (
+        select(BalanceCertificate)
+        .where(BalanceCertificate.account_pk == account_pk)
+        .order_by(BalanceCertificate.seq)
     )
     return list((await session.execute(stmt)).scalars())

@@ -17,8 +17,20 @@ from app import clock, spreadsheet, vault
 from app.exports import repository
 
 SCHEMA = "bankfeeds.company-export"
-VERSION = 1
-TABLES = ("company", "connections", "accounts", "lines", "pushOperations", "reserves", "accessLog")
+VERSION = 1  # additions (pendings, balanceCertificates, counterparty) stay in version 1
+TABLES = (
+    "company",
+    "connections",
+    "accounts",
+    "lines",
+    "pendings",
+    "balanceCertificates",
+    "pushOperations",
+    "reserves",
+    "accessLog",
+)
+# The document's arrays after the company, in order; the audit tables go under "audit".
+_ARRAYS = TABLES[1:7]
 
 
 def _value(value: Any) -> Any:
@@ -107,6 +119,51 @@ def _line(account: Any, row: Any) -> dict[str, Any]:
     )
 
 
+def _pending(account: Any, p: Any) -> dict[str, Any]:
+    return _clean(
+        {
+            "connectionId": account.connection_id,
+            "accountId": account.account_id,
+            "id": p.pending_id,
+            "authorizedDate": p.authorized_on,
+            "amount": p.amount,
+            "description": p.description,
+            "counterparty": p.counterparty,
+            "reference": p.reference,
+            "expiresOn": p.expires_on,
+            "status": p.status,
+            "releaseReason": p.release_reason,
+            "createdOnUtc": p.created_at,
+            "endedOnUtc": p.ended_at,
+            "history": p.history,
+        }
+    )
+
+
+def _certificate(account: Any, c: Any) -> dict[str, Any]:
+    return _clean(
+        {
+            "connectionId": account.connection_id,
+            "accountId": account.account_id,
+            "date": c.day,
+            "revision": c.revision,
+            "current": c.is_current,
+            "status": c.status,
+            "opening": c.opening,
+            "credits": c.credits,
+            "debits": c.debits,
+            "count": c.count,
+            "closing": c.closing,
+            "expectedClosing": c.expected_closing,
+            "linesDigest": c.lines_digest,
+            "chainDigest": c.chain_digest,
+            "firstBreak": c.first_break,
+            "difference": c.difference,
+            "deliveredThroughUtc": c.delivered_through,
+        }
+    )
+
+
 def _operation(op: Any) -> dict[str, Any]:
     return _clean(
         {
@@ -160,13 +217,19 @@ async def rows_of(
     elif table == "connections":
         for c in await repository.connections(session, company_id):
             yield _connection(c)
-    elif table in ("accounts", "lines"):
+    elif table in ("accounts", "lines", "pendings", "balanceCertificates"):
         for a in await repository.accounts(session, company_id):
             if table == "accounts":
                 yield _account(a)
-                continue
-            async for row in repository.lines(session, a.pk):
-                yield _line(a, row)
+            elif table == "lines":
+                async for row in repository.lines(session, a.pk):
+                    yield _line(a, row)
+            elif table == "pendings":
+                for p in await repository.pendings(session, a.pk):
+                    yield _pending(a, p)
+            else:
+                for c in await repository.certificates(session, a.pk):
+                    yield _certificate(a, c)
     elif table == "pushOperations":
         for op in await repository.operations(session, company_id):
             yield _operation(op)
@@ -198,7 +261,7 @@ async def json_chunks(session: AsyncSession, company_id: uuid.UUID) -> AsyncIter
     company = _company(found) if found is not None else None
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ',"company":').encode()
     yield json.dumps(company, ensure_ascii=False).encode()
-    for table in TABLES[1:5]:
+    for table in _ARRAYS:
         yield f',"{table}":['.encode()
         async for chunk in _array(rows_of(session, company_id, table)):
             yield chunk.encode()
@@ -213,7 +276,21 @@ async def json_chunks(session: AsyncSession, company_id: uuid.UUID) -> AsyncIter
 
 
 # Numbers written as text (a negative amount starts with "-"): not defused as formulas.
-NUMERIC = {"amount", "balance", "rows", "statusCode", "transactionCount"}
+NUMERIC = {
+    "amount",
+    "balance",
+    "rows",
+    "statusCode",
+    "transactionCount",
+    "opening",
+    "credits",
+    "debits",
+    "count",
+    "closing",
+    "expectedClosing",
+    "difference",
+    "revision",
+}
 
 
 def _csv_line(columns: list[str], values: Iterable[Any]) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.tables import AccessEntry
 from app.accounts.tables import SourceAccount
+from app.certificates.tables import BalanceCertificate
 from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.idx.tables import IdxPull, Reserve
@@ -120,9 +121,23 @@ async def purge_sent_lines(
     session: AsyncSession, tenant_id: uuid.UUID, cutoff: datetime, limit: int
 ) -> dict[str, Purged]:
     """Whole batches delivered before `cutoff`, never an account's latest batch (its latest
-    line), never a pending line (pending lines are in no batch): their lines, then the batch
-    rows, so the IDX page arithmetic over the batches left stays exact."""
+    line), never a pending line (pending lines are in no batch), never a batch with a line of a
+    day whose balance certificate is not final (`pendingDelivery` or `gap`: the lines are still
+    what an auditor or a fix needs): their lines, then the batch rows, so the IDX page
+    arithmetic over the batches left stays exact."""
     newer = SentBatch.__table__.alias("newer")
+    unsettled = (
+        exists()
+        .where(
+            BankTransaction.account_pk == SentBatch.account_pk,
+            BankTransaction.sent_at == SentBatch.sent_at,
+            BalanceCertificate.account_pk == BankTransaction.account_pk,
+            BalanceCertificate.day == BankTransaction.cleared_on,
+            BalanceCertificate.is_current,
+            BalanceCertificate.status.in_(("pendingDelivery", "gap")),
+        )
+        .correlate(SentBatch)
+    )
     stmt = (
         select(SentBatch.account_pk, SentBatch.sent_at, SentBatch.row_count, SentBatch.delivered_at)
         .where(
@@ -131,6 +146,7 @@ async def purge_sent_lines(
             exists().where(
                 newer.c.account_pk == SentBatch.account_pk, newer.c.sent_at > SentBatch.sent_at
             ),
+            not_(unsettled),
         )
         .order_by(SentBatch.delivered_at)
         .limit(limit)
