@@ -228,8 +228,8 @@ async def rows_of(
                 for p in await repository.pendings(session, a.pk):
                     yield _pending(a, p)
             else:
-                for c in await repository.certificates(session, a.pk):
-                    yield _certificate(a, c)
+                for cert in await repository.certificates(session, a.pk):
+                    yield _certificate(a, cert)
     elif table == "pushOperations":
         for op in await repository.operations(session, company_id):
             yield _operation(op)
