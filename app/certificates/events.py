@@ -15,7 +15,7 @@ from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.certificates import repository
 from app.certificates.schemas import to_wire
-from app.certificates.tables import BalanceCertificate, BalanceDigest
+from app.certificates.tables import BalanceCertificate
 from app.connections import repository as connections_repo
 from app.webhooks import events as webhooks
 
@@ -70,9 +70,8 @@ async def send_digests(session: AsyncSession, today: date, now: datetime) -> int
     subscribers = webhooks.Subscribers()
     sent = 0
     for connection_id, items in by_connection.items():
-        last = await session.get(BalanceDigest, connection_id)
-        if last is not None and last.sent_on >= today:
-            continue
+        if not await repository.claim_digest(session, connection_id, today):
+            continue  # told today already (or another worker is telling it now)
         company = companies[connection_id]
         payload = {
             "referenceCompany": webhooks.company_reference(company.id, company.name),
@@ -85,9 +84,5 @@ async def send_digests(session: AsyncSession, today: date, now: datetime) -> int
         )
         for row, _ in items:
             row.digested_at = now
-        if last is None:
-            session.add(BalanceDigest(connection_id=connection_id, sent_on=today))
-        else:
-            last.sent_on = today
         sent += 1
     return sent

@@ -17,6 +17,7 @@ from app.accounts.tables import SourceAccount
 from app.certificates.rules import Line
 from app.certificates.tables import (
     BalanceCertificate,
+    BalanceDigest,
     CertificateSettings,
     CertificateState,
     DailyBalance,
@@ -372,3 +373,27 @@ async def chunk_current(
     for row in (await session.execute(stmt)).scalars():
         out[row.account_pk].append(row)
     return out
+
+
+async def claim_digest(session: AsyncSession, connection_id: uuid.UUID, today: date) -> bool:
+    """Today's digest of the connection, claimed in one statement: true for the one caller that
+    moved (or made) its `sent_on` to today. A second worker waits on the first's row and then
+    finds it claimed, so two workers never announce the same connection on the same day."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(BalanceDigest)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(BalanceDigest)
+    stmt = (
+        stmt.values(connection_id=connection_id, sent_on=today)
+        .on_conflict_do_update(
+            index_elements=[BalanceDigest.connection_id],
+            set_={"sent_on": today},
+            where=BalanceDigest.sent_on < today,
+        )
+        .returning(BalanceDigest.connection_id)
+    )
+    return (await session.execute(stmt)).first() is not None

@@ -29,7 +29,8 @@ def _ids(path: AccountPath | schemas.DayPath) -> tuple[str, str, str]:
     operation_id="create-source-account-balances",
     summary="Give the bank's end-of-day balances (extension)",
     tag=TAG,
-    body=schemas.BalancesRequest,
+    body=schemas.BalancesBody,
+    parser=schemas.BalancesRequest.model_validate,
     responses={200: schemas.BalancesResponse},
 )
 async def post_balances(

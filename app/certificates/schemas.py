@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.certificates import rules
 from app.certificates.tables import BalanceCertificate
@@ -96,12 +96,28 @@ class DayPath:
     date: str
 
 
+# A decimal figure, documented as a JSON number (what clients send); the reader also takes a
+# decimal string, as Codat's push does.
+Figure = Annotated[
+    Decimal, Field(allow_inf_nan=False), WithJsonSchema({"type": "number"}, mode="validation")
+]
+
+
 class BalanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     date: date
-    closingBalance: Annotated[Decimal, Field(allow_inf_nan=False)]
-    availableBalance: Annotated[Decimal, Field(allow_inf_nan=False)] | None = None
+    closingBalance: Figure
+    availableBalance: Figure | None = None
+
+
+class BalancesBody(BaseModel):
+    """`POST …/balances` as documented; the body is read loosely (BalancesRequest) so that every
+    item is judged and named on its own."""
+
+    model_config = ConfigDict(extra="ignore", title="Give end-of-day balances")
+
+    balances: list[BalanceIn] = Field(min_length=1, max_length=1000)
 
 
 class BalancesRequest(BaseModel):
@@ -128,7 +144,7 @@ class BalanceSettings(Wire):
 
 
 class BalanceSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # true or false, never 0 or "yes"
 
     strict: bool
 

@@ -63,7 +63,7 @@ def _judge_balances(
             ("closingBalance", item.closingBalance),
             ("availableBalance", item.availableBalance),
         ):
-            if amount is not None and ((amount * _HUNDRED) % 1 or abs(amount) >= _LIMIT):
+            if amount is not None and (abs(amount) >= _LIMIT or (amount * _HUNDRED) % 1):
                 errors.append(
                     _item_error(ident, f"{ident}: {name} must have at most 2 places and 13 digits")
                 )

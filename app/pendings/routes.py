@@ -9,7 +9,7 @@ from app.api import Result
 from app.db import parse_uuid
 from app.errors import NotFound
 from app.pendings import linking, reversals, schemas, service
-from app.schemas import AccountPath
+from app.schemas import AccountPath, ErrorMessage
 from app.tenants.auth import ClientCall, ClientOperations
 from app.transactions.service import remember_rejection
 
@@ -51,7 +51,9 @@ def _ids(path: AccountPath | PendingPath | TransactionPath) -> tuple[str, str, s
     responses={
         201: list[schemas.PendingItem],
         207: list[schemas.PendingItem],
-        400: list[schemas.PendingItem],
+        # Every item refused: the per-item answers; a body that is not an envelope at all is
+        # the usual ErrorMessage.
+        400: list[schemas.PendingItem] | ErrorMessage,
     },
     errors=(400, 401, 404, 409, 422),
     idempotent=True,

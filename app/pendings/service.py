@@ -94,17 +94,17 @@ async def _account(
 def _problems(item: schemas.PendingIn, today: date) -> list[schemas.ItemError]:
     found: list[schemas.ItemError] = []
     amount = item.amount
-    if (amount * _HUNDRED) % 1:
-        found.append(
-            schemas.ItemError(
-                message="amount has more than 2 decimal places", validatorName="Amount"
-            )
-        )
-    elif amount == 0 or abs(amount) >= _LIMIT:
+    if amount == 0 or abs(amount) >= _LIMIT:  # the size first: 1e220 % 1 is InvalidOperation
         found.append(
             schemas.ItemError(
                 message="amount must be non-zero with at most 13 digits before the point",
                 validatorName="Amount",
+            )
+        )
+    elif (amount * _HUNDRED) % 1:
+        found.append(
+            schemas.ItemError(
+                message="amount has more than 2 decimal places", validatorName="Amount"
             )
         )
     if item.authorizedDate > today:

@@ -106,12 +106,13 @@ _LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
 
 
 def _money_problem(value: Decimal, *, zero_ok: bool) -> str | None:
+    # The size first: a remainder of 1e220 is beyond the decimal context (InvalidOperation).
+    if abs(value) >= _LIMIT:
+        return f"is too large (at most {MAX_INTEGER_DIGITS} digits before the point)"
     if (value * _HUNDRED) % 1:
         return "has more than 2 decimal places"
     if not zero_ok and value == 0:
         return "is zero; QuickBooks needs a non-zero amount"
-    if abs(value) >= _LIMIT:
-        return f"is too large (at most {MAX_INTEGER_DIGITS} digits before the point)"
     return None
 
 

@@ -63,6 +63,9 @@ CASES: list[tuple[str, list[Any], AccountState, set[str], list[str]]] = [
     ("three decimals", [item(amount=1.234)], CONNECTED, set(), ["Amount"]),
     ("zero", [item(amount=0)], CONNECTED, set(), ["Amount"]),
     ("fourteen digits", [item(amount=10**13)], CONNECTED, set(), ["Amount"]),
+    # Beyond the decimal context: a remainder of it raised InvalidOperation (a 500).
+    ("a 220-digit amount", [item(amount=-2.291876570663043e220)], CONNECTED, set(), ["Amount"]),
+    ("a balance of 220 digits", [item(balance=1e220)], CONNECTED, set(), ["Balance"]),
     ("zero balance is fine", [item(balance=0)], CONNECTED, set(), []),
     ("balance of three decimals", [item(balance=1.005)], CONNECTED, set(), ["Balance"]),
 ]
