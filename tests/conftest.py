@@ -233,6 +233,16 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(autouse=True)
+def root_log_level() -> Iterator[None]:
+    """A command run in-process (`jobs run`, `demo`) sets the root level to WARNING for its
+    human output; the next test gets the level back, so its INFO lines are still seen."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def _real_clock() -> Iterator[None]:
     yield
     clock.reset()

@@ -86,7 +86,7 @@ async def test_the_export_round_trips_every_line_and_its_delivery_state(
         assert line["sentOnUtc"] == history[tid]["sentOnUtc"]
     assert lines["d2"]["amount"] == "12.50"
     assert len(doc["pushOperations"]) == 3
-    assert [e["action"] for e in doc["audit"]["accessLog"]] == ["read_lines", "export"]
+    assert sorted(e["action"] for e in doc["audit"]["accessLog"]) == ["export", "read_lines"]
 
     r = await feed.api.call("GET", f"/companies/{company_id}/export", params={"format": "csv"})
     assert r.headers["content-type"].startswith("text/csv")
@@ -116,7 +116,8 @@ async def test_the_export_round_trips_every_line_and_its_delivery_state(
         entries = [(e.actor_kind, e.actor, e.action) for e in logged]
     prefix = tenant.api_key[: len(entries[0][1])]
     assert entries[0][1] and prefix == entries[0][1], "the key's prefix, never the key"
-    assert [a for _, _, a in entries] == ["read_lines", "export", "export", "export"]
+    # One frozen instant: the four entries share their time, so no order is asserted.
+    assert sorted(a for _, _, a in entries) == ["export", "export", "export", "read_lines"]
 
 
 async def test_the_cli_exports_the_same_document(
