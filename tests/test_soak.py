@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.soak,
     pytest.mark.configured(
         bool(os.environ.get("BANKFEEDS_SOAK")),
-        "the simulated month: BANKFEEDS_SOAK=1 (CI's first round)",
+        "the simulated month: BANKFEEDS_SOAK=1 (CI's PostgreSQL round)",
     ),
 ]
 
