@@ -37,10 +37,12 @@ from app.portal import service as portal_service
 from app.portal.status import to_csv
 from app.ratelimit import caller
 from app.webhooks.tables import WebhookEndpoint
-from tests.feeds import NOW
-from tests.helpers import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
-from tests.images import image, png
-from tests.portal import Staff, add_user
+from tests.helpers.builders import make_tenant, v1_account
+from tests.helpers.clients import Api, Idx, Linkable, assert_error
+from tests.helpers.feeds import NOW
+from tests.helpers.images import image, png
+from tests.helpers.logs import request_log
+from tests.helpers.portal import Staff, add_user
 
 migration = importlib.import_module("app.migrations.versions.0010_sealed_webhook_secrets")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app import clock
-from tests.certificates import line
-from tests.feeds import NOW, connect, day
-from tests.helpers import Linkable
-from tests.portal import Staff
+from tests.helpers.certificates import line
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day
+from tests.helpers.portal import Staff
 from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
 
 

@@ -21,8 +21,10 @@ from app.cli import main
 from app.config import Settings, get_settings
 from app.db import transaction
 from app.jobruns import repository as jobruns
-from tests.helpers import basic, created_tenant, remember_secret
-from tests.portal import Staff
+from tests.helpers.builders import created_tenant
+from tests.helpers.clients import basic
+from tests.helpers.logs import remember_secret
+from tests.helpers.portal import Staff
 
 
 @pytest.fixture

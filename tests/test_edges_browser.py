@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.chromium import audit, reflow
-from tests.helpers import LiveServer, v1_account, v2_account
+from tests.helpers.builders import v1_account, v2_account
+from tests.helpers.chromium import audit, reflow
+from tests.helpers.servers import LiveServer
 from tests.test_link_browser import tenant_with_feed
 from tests.test_portal_browser import tenant_with_activity
 

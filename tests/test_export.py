@@ -20,9 +20,10 @@ from app import clock
 from app.access.tables import AccessEntry
 from app.config import Settings
 from app.exports.service import SCHEMA, VERSION
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Api, Linkable, TenantKeys
-from tests.pendings import hold, post_holds
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.pendings import hold, post_holds
 from tests.test_cli import cli  # noqa: F401  (the fixture)
 from tests.test_worker import run_job
 

@@ -26,8 +26,11 @@ import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from tests.faults import Load, ThrowawayPostgres, ThrowawayRedis, connected_feed
-from tests.helpers import BIN, created_tenant, free_port, scan_server_log
+from bench.throwaway import ThrowawayRedis
+from tests.helpers.builders import created_tenant
+from tests.helpers.faults import Load, connected_feed, throwaway_postgres
+from tests.helpers.logs import scan_server_log
+from tests.helpers.servers import BIN, free_port
 
 RUN = int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")) > 1 or bool(
     os.environ.get("BANKFEEDS_FAULT_RUN")
@@ -91,7 +94,7 @@ async def _until_ready(url: str) -> None:
 
 
 async def test_two_apis_two_workers_kills_and_a_redis_restart(tmp_path: Path) -> None:
-    pg = ThrowawayPostgres()
+    pg = throwaway_postgres()
     redis = ThrowawayRedis(tmp_path / "redis")
     procs: list[Proc] = []
     try:

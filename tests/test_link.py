@@ -19,16 +19,10 @@ from babel.messages.pofile import read_po
 from PIL import Image
 
 from app import clock
-from tests.helpers import (
-    Api,
-    Idx,
-    TenantKeys,
-    remember_credentials,
-    request_log,
-    v1_account,
-    v2_account,
-)
-from tests.images import jpeg, png
+from tests.helpers.builders import TenantKeys, v1_account, v2_account
+from tests.helpers.clients import Api, Idx
+from tests.helpers.images import jpeg, png
+from tests.helpers.logs import remember_credentials, request_log
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = png()

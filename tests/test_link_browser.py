@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chromium import SHOTS, audit
-from tests.helpers import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
+from tests.helpers.builders import created_tenant, v1_account, v2_account
+from tests.helpers.chromium import SHOTS, audit
+from tests.helpers.clients import basic
+from tests.helpers.servers import BIN, LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGO = base64.b64decode(

@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 
 from app import clock
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Api, Linkable
-from tests.pendings import hold, post_holds
-from tests.portal import Staff
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.pendings import hold, post_holds
+from tests.helpers.portal import Staff
 from tests.test_link import csrf_of, link_url, open_link
 from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
 

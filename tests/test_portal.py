@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.housekeeping import purge_expired
 from app.transactions.jobs import send_all
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys, metric_value, request_log
-from tests.images import png
-from tests.portal import Staff, add_user, csrf_of
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable, metric_value
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.images import png
+from tests.helpers.logs import request_log
+from tests.helpers.portal import Staff, add_user, csrf_of
 
 PNG = png()
 

@@ -19,17 +19,11 @@ import httpx
 import pytest
 
 from app import clock
-from tests.chromium import ROOT, audit
-from tests.helpers import (
-    BIN,
-    LiveServer,
-    basic,
-    created_tenant,
-    remember_credentials,
-    remember_secret,
-    v1_account,
-    v2_account,
-)
+from tests.helpers.builders import created_tenant, v1_account, v2_account
+from tests.helpers.chromium import ROOT, audit
+from tests.helpers.clients import basic
+from tests.helpers.logs import remember_credentials, remember_secret
+from tests.helpers.servers import BIN, LiveServer
 
 TEXT = {
     "en": {

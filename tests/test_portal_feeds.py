@@ -16,9 +16,9 @@ from app import clock
 from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings
 from app.idx.tables import Reserve
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Linkable
-from tests.portal import Staff
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.portal import Staff
 from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
 
 

@@ -8,8 +8,8 @@ import csv
 import io
 import json
 
-from tests.helpers import Linkable
-from tests.portal import Staff
+from tests.helpers.clients import Linkable
+from tests.helpers.portal import Staff
 from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
 
 

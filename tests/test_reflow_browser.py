@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.chromium import audit, reflow
-from tests.helpers import LiveServer
+from tests.helpers.chromium import audit, reflow
+from tests.helpers.servers import LiveServer
 from tests.test_link_browser import tenant_with_feed
 from tests.test_portal_browser import tenant_with_activity
 

@@ -21,9 +21,10 @@ from app.retention.service import effective_days
 from app.retention.tables import DestructionEntry
 from app.transactions.tables import BankTransaction, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys
-from tests.receiver import receiver
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.receiver import receiver
 from tests.test_worker import run_job, subscribe
 
 HOUR = timedelta(hours=1)

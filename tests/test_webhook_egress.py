@@ -26,11 +26,13 @@ from app.main import create_app
 from app.webhooks import egress, repository
 from app.webhooks import events as webhooks
 from app.webhooks.delivery import Limits, deliver_due
-from tests.dns import Zone
-from tests.helpers import Api, TenantKeys, assert_error, make_tenant, remember_secret
-from tests.hostile import closed_port_url, hostile
-from tests.portal import Staff, add_user
-from tests.receiver import receiver
+from tests.helpers.builders import TenantKeys, make_tenant
+from tests.helpers.clients import Api, assert_error
+from tests.helpers.dns import Zone
+from tests.helpers.hostile import closed_port_url, hostile
+from tests.helpers.logs import remember_secret
+from tests.helpers.portal import Staff, add_user
+from tests.helpers.receiver import receiver
 from tests.test_worker import run_job
 
 PUBLIC = egress.Policy()

@@ -21,9 +21,10 @@ from app.connections.tables import LinkOtp
 from app.jobruns.repository import all_runs
 from app.webhooks import egress
 from app.worker import JOBS
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import LOG_LINES, Linkable, remember_secret
-from tests.receiver import Receiver, receiver
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.logs import LOG_LINES, remember_secret
+from tests.helpers.receiver import Receiver, receiver
 
 
 async def run_job(settings: Settings, sessions: async_sessionmaker[AsyncSession], name: str) -> Any:

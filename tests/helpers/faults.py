@@ -1,29 +1,43 @@
-"""For the fault tests: a throwaway PostgreSQL cluster, `bankfeeds serve` processes, a feed
-connected over real HTTP, and a load of pushes that records what was acknowledged.
+"""For the fault tests: a feed connected over real HTTP, a load of pushes that records what was
+acknowledged, and the daily send under faults (a connection with many pending rows, arq workers
+SIGKILLed part-way, the check that every row was sent exactly once). The throwaway PostgreSQL and
+Redis servers are bench/throwaway.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
+import random
+import signal
 import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.helpers import basic, free_port, remember_credentials, remember_secret, v1_account
+from app.accounts.tables import SourceAccount
+from app.config import Settings
+from app.db import transaction
+from app.embedded_redis import EmbeddedRedis
+from app.transactions.tables import BankTransaction
+from bench.throwaway import PG_BINS, ThrowawayPostgres
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Api, basic
+from tests.helpers.logs import remember_credentials, remember_secret, scan_output, scan_server_log
+from tests.helpers.servers import BIN, BIN_DIR, worker_env
 
-PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REQUIRED = bool(os.environ.get("BANKFEEDS_REQUIRE_FAULTS"))
 
 
@@ -36,45 +50,10 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL cluster of our own, in a temporary directory on a free port, so stopping it
-    disturbs no other test run. As root, the server runs as the `postgres` user."""
-
-    def __init__(self) -> None:
-        need(bool(PG_BINS), "no PostgreSQL server binaries under /usr/lib/postgresql")
-        self.bin = Path(PG_BINS[-1])
-        self.root = Path(tempfile.mkdtemp(prefix="bankfeeds-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            shutil.chown(self.root, self.user)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [str(self.bin / tool), *args], check=True, capture_output=True, user=self.user
-        )
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off -c synchronous_commit=on"
-        )
-        log = str(self.root / "log")
-        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
+def throwaway_postgres() -> ThrowawayPostgres:
+    """bench/throwaway.py's cluster of our own; skipped (or failed in CI) without the binaries."""
+    need(bool(PG_BINS), "no PostgreSQL server binaries under /usr/lib/postgresql")
+    return ThrowawayPostgres()
 
 
 def push_day() -> str:
@@ -172,47 +151,141 @@ class Load:
         return [a for a in self.answers if a[0] >= moment]
 
 
-class ThrowawayRedis:
-    """A redis-server of our own on a free TCP port (never the shared 6379), appending every
-    write to a file so that queued jobs survive its restart, as a production Redis's would."""
-
-    def __init__(self, root: Path, *, persist: bool = True) -> None:
-        from app.embedded_redis import binary
-
-        self.persist = persist
-        self.binary = shutil.which("redis-server") or binary()
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        import redis
-
-        self.process = subprocess.Popen(
+async def pending_feed(
+    api: Api, sessions: async_sessionmaker[AsyncSession], accounts: int, per_account: int
+) -> list[uuid.UUID]:
+    """A connection with `accounts` connected accounts, each holding `per_account` pending rows."""
+    company = await api.company("Big Sender")
+    connection = await api.connection(company["id"])
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    pks = [uuid.uuid4() for _ in range(accounts)]
+    async with transaction(sessions) as session:
+        await session.execute(
+            insert(SourceAccount),
             [
-                self.binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "yes" if self.persist else "no", "--appendfsync", "always"),
-                *("--dir", str(self.root), "--logfile", str(self.root / "redis.log")),
+                {
+                    "pk": pk,
+                    "connection_id": uuid.UUID(connection["id"]),
+                    "account_id": f"bulk-{n}",
+                    "version": 1,
+                    "currency": "USD",
+                    "status": "connected",
+                    "created_at": now,
+                    "last_queried_at": now,
+                    "feed_start_date": date(2026, 3, 3),
+                }
+                for n, pk in enumerate(pks)
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_connect_timeout=0.5).ping():
-                    return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        await session.execute(
+            insert(BankTransaction),
+            [
+                {
+                    "account_pk": pk,
+                    "transaction_id": f"t{i}",
+                    "cleared_on": date(2026, 3, 9),
+                    "description": "Bulk",
+                    "amount": Decimal("-1.00"),
+                    "accepted_at": now,
+                }
+                for pk in pks
+                for i in range(per_account)
+            ],
+        )
+    return pks
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+
+async def sent_count(sessions: async_sessionmaker[AsyncSession], pks: list[uuid.UUID]) -> int:
+    async with sessions() as session:
+        stmt = select(func.count()).where(
+            BankTransaction.account_pk.in_(pks), BankTransaction.sent_at.is_not(None)
+        )
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def assert_sent_once(
+    sessions: async_sessionmaker[AsyncSession], log: str, pks: list[uuid.UUID], expected: int
+) -> None:
+    """Every row of `pks` sent, and each once: `log` (the `send_log` fixture's table) holds one
+    change of `sent_at` per row, from nothing."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(BankTransaction.id, BankTransaction.sent_at).where(
+                    BankTransaction.account_pk.in_(pks)
+                )
+            )
+        ).all()
+        logged = (await session.execute(text(f"SELECT id, old_sent FROM {log}"))).all()
+    assert len(rows) == expected
+    never = [i for i, sent in rows if sent is None]
+    assert never == [], f"{len(never)} transactions never sent"
+    mine = {i for i, _ in rows}
+    sends = [row for row in logged if row[0] in mine]
+    assert all(old is None for _, old in sends), "a transaction was sent twice"
+    assert sorted(i for i, _ in sends) == sorted(mine), "each transaction sent exactly once"
+
+
+async def kill_workers_mid_send(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    pks: list[uuid.UUID],
+    tmp_path: Path,
+    *,
+    rounds: int,
+    seed: int,
+    jobs: Iterable[str] = ("daily_send",),
+) -> int:
+    """`rounds` times: a Redis of its own, new and empty (flushed and restarted), `jobs` queued,
+    and a real arq worker sending one account per chunk, SIGKILLed once it has got part of the
+    way (this round sent something) at a random moment just after: wherever a chunk's
+    transaction happens to be. Returns how many rounds were cut off mid-run."""
+    rng = random.Random(seed)
+    killed = 0
+    for round_ in range(rounds):
+        with EmbeddedRedis(tmp_path / f"redis-{round_}") as redis_server:
+            pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
+            for job in jobs:
+                await pool.enqueue_job(job)
+            await pool.aclose()
+            env = worker_env(
+                settings, REDIS_URL=redis_server.url, BANKFEEDS_SEND_CHUNK_ACCOUNTS="1"
+            )
+            # Its log goes to a file (the process is killed) and is scanned for secrets after.
+            with (tmp_path / f"worker-{round_}.log").open("wb") as worker_log:
+                proc = await asyncio.create_subprocess_exec(
+                    str(BIN_DIR / "arq"),
+                    "app.worker.WorkerSettings",
+                    "--burst",
+                    env=env,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=worker_log,
+                )
+            before = await sent_count(sessions, pks)
+            while proc.returncode is None and await sent_count(sessions, pks) == before:  # noqa: ASYNC110 (polls the database, not an event)
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(rng.uniform(0, 0.005))
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
+                killed += 1
+            await proc.wait()
+            scan_server_log(tmp_path / f"worker-{round_}.log")
+    return killed
+
+
+async def jobs_run(settings: Settings, job: str) -> str:
+    """`bankfeeds jobs run <job>` to its end in a process of its own (what finishes the work the
+    killed workers left); its summary (stdout) returned, its log scanned for secrets."""
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN),
+        "jobs",
+        "run",
+        job,
+        env=worker_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    scan_output(err)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return out.decode()

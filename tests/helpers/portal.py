@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import transaction
 from app.portal import service as portal
-from tests.helpers import remember_secret
+from tests.helpers.logs import remember_secret
 
 
 def csrf_of(html: str) -> str:
