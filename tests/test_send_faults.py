@@ -7,7 +7,6 @@ and arq workers.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +21,7 @@ from tests.helpers.faults import (
     sent_count,
 )
 from tests.helpers.logs import scan_output
-from tests.helpers.servers import BIN, worker_env
+from tests.helpers.servers import start_jobs_run, worker_env
 
 
 async def test_two_workers_sending_at_once(
@@ -30,18 +29,7 @@ async def test_two_workers_sending_at_once(
 ) -> None:
     pks = await pending_feed(api, sessions, accounts=60, per_account=20)
     env = worker_env(settings, BANKFEEDS_SEND_CHUNK_ACCOUNTS="3")
-    procs = [
-        await asyncio.create_subprocess_exec(
-            str(BIN),
-            "jobs",
-            "run",
-            "daily-send",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
+    procs = [await start_jobs_run(env, "daily-send") for _ in range(2)]
     outputs = [await p.communicate() for p in procs]
     for _, err in outputs:
         scan_output(err)

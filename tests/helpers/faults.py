@@ -36,7 +36,7 @@ from bench.throwaway import PG_BINS, ThrowawayPostgres
 from tests.helpers.builders import v1_account
 from tests.helpers.clients import Api, basic
 from tests.helpers.logs import remember_credentials, remember_secret, scan_output, scan_server_log
-from tests.helpers.servers import BIN, BIN_DIR, worker_env
+from tests.helpers.servers import BIN_DIR, start_jobs_run, worker_env
 
 REQUIRED = bool(os.environ.get("BANKFEEDS_REQUIRE_FAULTS"))
 
@@ -276,15 +276,7 @@ async def kill_workers_mid_send(
 async def jobs_run(settings: Settings, job: str) -> str:
     """`bankfeeds jobs run <job>` to its end in a process of its own (what finishes the work the
     killed workers left); its summary (stdout) returned, its log scanned for secrets."""
-    proc = await asyncio.create_subprocess_exec(
-        str(BIN),
-        "jobs",
-        "run",
-        job,
-        env=worker_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_jobs_run(worker_env(settings), job)
     out, err = await proc.communicate()
     scan_output(err)
     assert proc.returncode == 0, err.decode()[-2000:]

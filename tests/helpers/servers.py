@@ -3,10 +3,12 @@ DATABASE_URL is set), `bankfeeds serve` processes, and the environment of worker
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from asyncio.subprocess import PIPE
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +74,15 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment of a worker process (`arq`, `bankfeeds jobs run`) on the test database
     and Redis, logging warnings only; `extra` variables added or overriding."""
     return {**_database_and_redis(settings), "BANKFEEDS_LOG_LEVEL": "WARNING", **extra}
+
+
+async def start_jobs_run(
+    env: dict[str, str], job: str, *, stdout: int = PIPE, stderr: int = PIPE
+) -> asyncio.subprocess.Process:
+    """`bankfeeds jobs run <job>` in a process of its own (its output piped unless told)."""
+    return await asyncio.create_subprocess_exec(
+        str(BIN), "jobs", "run", job, env=env, stdout=stdout, stderr=stderr
+    )
 
 
 @contextmanager
