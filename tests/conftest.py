@@ -20,11 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, migrate
-from app.config import Settings
+from app.cli import main
+from app.config import Settings, get_settings
 from app.db import transaction
 from app.main import create_app
 from app.services import Services
@@ -40,6 +42,7 @@ from tests.helpers.logs import (
     Collect,
     remember_credentials,
 )
+from tests.helpers.portal import Staff, add_user
 from tests.helpers.servers import LOOPBACK_RECEIVERS, LiveServer, drop_schema, serve, server_env
 
 
@@ -301,3 +304,50 @@ async def send_log(
             await session.execute(text(f"DROP TRIGGER IF EXISTS {name}_t ON bank_transactions"))
             await session.execute(text(f"DROP FUNCTION IF EXISTS {name}_f()"))
         await session.execute(text(f"DROP TABLE {name}"))
+
+
+@pytest.fixture
+async def portal_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of the portal (cookies kept), on the suite's app."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def staff(
+    portal_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tenant: TenantKeys,
+) -> Staff:
+    """A portal user of the test's tenant, not signed in yet."""
+    email, password = await add_user(sessions, tenant.name)
+    return Staff(portal_client, email, password)
+
+
+@pytest.fixture
+async def signed_in(staff: Staff) -> Staff:
+    r = await staff.sign_in()
+    assert r.status_code == 303, r.text
+    return staff
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`bankfeeds …` in this process on the suite's database: `cli("tenants", "list")` returns
+    click's result, its exit code checked unless `ok=False`."""
+    monkeypatch.setenv("BANKFEEDS_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    if settings.db_schema:
+        monkeypatch.setenv("BANKFEEDS_DB_SCHEMA", settings.db_schema)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    yield run
+    get_settings.cache_clear()

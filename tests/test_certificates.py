@@ -19,8 +19,8 @@ from tests.helpers.builders import TenantKeys
 from tests.helpers.certificates import DIGEST_EVENT, GAP_EVENT, certificates, from_scratch, line
 from tests.helpers.clients import Linkable, assert_error, metric_value
 from tests.helpers.feeds import NOW, Feed, connect, day
-from tests.helpers.receiver import receiver
-from tests.test_worker import run_job, subscribe
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 
 async def sdk_push(codat: sdk.Sdk, feed: Feed, items: list[dict[str, Any]]) -> None:

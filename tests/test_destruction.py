@@ -19,8 +19,7 @@ from tests.helpers.dump import dump, tables_with
 from tests.helpers.feeds import NOW, Feed, connect, day, tx
 from tests.helpers.logs import remember_credentials, remember_personal
 from tests.helpers.pendings import hold, post_holds
-from tests.helpers.receiver import receiver
-from tests.test_worker import subscribe
+from tests.helpers.receiver import receiver, subscribe
 
 
 async def _keyed(api: Api, method: str, path: str, body: object, key: str) -> httpx.Response:

@@ -20,10 +20,10 @@ from app.credentials.service import LOOK_ALIKES, new_password, new_username
 from app.portal import messages
 from app.transactions import rules
 from tests.helpers.builders import TenantKeys
-from tests.helpers.clients import Api, Linkable
+from tests.helpers.clients import Api, Linkable, csrf_of
 from tests.helpers.feeds import connect, day, tx
+from tests.helpers.link import link_url, open_link
 from tests.helpers.portal import Staff, add_user
-from tests.test_link import csrf_of, link_url, open_link
 
 ROOT = Path(__file__).resolve().parents[1]
 NB, NNB = "\u00a0", "\u202f"

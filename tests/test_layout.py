@@ -1,5 +1,6 @@
-"""The test tree's layout (docs/DEVELOPMENT.md): nothing outside tests/ imports it, shared code
-lives in tests/helpers/, and conftest.py holds only fixtures (and pytest's hooks)."""
+"""The test tree's layout (docs/DEVELOPMENT.md): nothing outside tests/ imports it, no test file
+imports another, shared code lives in tests/helpers/, and conftest.py holds only fixtures (and
+pytest's hooks)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ def test_nothing_outside_tests_imports_tests() -> None:
         for path in sources
         for line, module in imports_of(path)
         if module == "tests" or module.startswith("tests.")
+    ]
+    assert found == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What two test files share is a helper (tests/helpers/) or a fixture (conftest.py)."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in TESTS.rglob("*.py")
+        for line, module in imports_of(path)
+        if module.split(".")[-1].startswith("test_") and module.startswith("tests.")
     ]
     assert found == []
 

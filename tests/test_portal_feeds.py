@@ -19,11 +19,10 @@ from app.idx.tables import Reserve
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, connect, day, tx
 from tests.helpers.portal import Staff
-from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
 
 
 async def test_feed_health_lists_stale_first_and_draws_the_lag(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -54,7 +53,7 @@ async def test_feed_health_lists_stale_first_and_draws_the_lag(
 
 
 async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

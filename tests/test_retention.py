@@ -24,8 +24,8 @@ from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, Feed, connect, day, tx
-from tests.helpers.receiver import receiver
-from tests.test_worker import run_job, subscribe
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -8,11 +8,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import transaction
 from app.tenants import service as tenants
-from tests.helpers.clients import basic
+from tests.helpers.clients import Api, Idx, basic
 from tests.helpers.logs import remember_secret
 
 
@@ -83,3 +84,17 @@ def v2_account(account_id: str = "acc-2", **kw: Any) -> dict[str, Any]:
     }
     body.update(kw)
     return body
+
+
+async def linked_on(http: httpx.AsyncClient, sessions: Any) -> tuple[Idx, Api]:
+    """A tenant with a connection, an account and a set of credentials, seen through `http`."""
+    tenant = await make_tenant(sessions)
+    api = Api(http, tenant.headers)
+    company = await api.company()
+    connection = await api.connection(company["id"])
+    base = f"/companies/{company['id']}/connections/{connection['id']}"
+    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts", v1_account("chk-1"))
+    assert r.status_code == 200, r.text
+    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts/credentials")
+    body = r.json()
+    return Idx(http, body["username"], body["password"], tenant.partner_keys["production"]), api

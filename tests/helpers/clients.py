@@ -55,6 +55,18 @@ def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
 
 
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
 @dataclass
 class Api:
     """A thin client for tests: the tenant's headers on every call, JSON in and out."""
