@@ -1,7 +1,7 @@
 """Servers of our own for the fault tests and the soak: a throwaway PostgreSQL cluster and a
 throwaway redis-server, each in a temporary directory on a free port, so stopping or killing one
 disturbs no other run. The bench owns them (`python -m bench soak` starts one); the tests import
-them from here, never the other way round (tests/test_architecture.py checks that).
+them from here, never the other way round (tests/test_layout.py checks that).
 """
 
 from __future__ import annotations
