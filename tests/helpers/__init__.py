@@ -1,7 +1,5 @@
-"""Shared test code, one module per concern (fixtures are in tests/conftest.py):
-
-logs (what the service logs, the secrets it must not), clients (Api, Idx, Linkable and the
-answer checks), builders (tenants, accounts), servers (the database, `bankfeeds serve`, worker
-environments), faults (feeds over HTTP, loads, killed workers), and the domain steps: feeds,
-pendings, certificates, portal, receiver, hostile, dns, images, chromium, dump.
+"""Shared test code, one module per concern (fixtures are in tests/conftest.py; the table of
+modules is in docs/DEVELOPMENT.md, "Test layout"): logs, clients, builders, servers, worker,
+faults, the domain steps (feeds, pendings, certificates, link, portal, webhooks), live-server
+tenants (live), servers on loopback (receiver, hostile, dns), chromium, images and dump.
 """
