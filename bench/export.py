@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from bench.harness import BIN, PG, fresh_schema, summary
-from bench.send import _peak_rss_mb
+from bench.send import _peak_rss_mb, bench_company, linked_connection
 
 BATCH = 10_000  # lines per send (one sent_batches row each)
 
@@ -33,24 +33,9 @@ async def load(schema: str, rows: int) -> str:
     )
     try:
         now = datetime.now(UTC)
-        tenant, company, connection, pk = (uuid.uuid4() for _ in range(4))
-        await conn.execute(
-            "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)", tenant, schema, now
-        )
-        await conn.execute(
-            "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
-            "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
-            company,
-            tenant,
-            now,
-        )
-        await conn.execute(
-            "INSERT INTO connections (id, company_id, platform_key, status, created_at) "
-            "VALUES ($1, $2, 'hcws', 'Linked', $3)",
-            connection,
-            company,
-            now,
-        )
+        tenant, company = await bench_company(conn, schema, now)
+        connection = await linked_connection(conn, company, now)
+        pk = uuid.uuid4()
         await conn.execute(
             "INSERT INTO source_accounts (pk, connection_id, account_id, version, currency, "
             "status, created_at) VALUES ($1, $2, 'acc-1', 1, 'USD', 'connected', $3)",

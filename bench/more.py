@@ -29,6 +29,7 @@ from bench.harness import (
     server,
     summary,
 )
+from bench.send import bench_company
 
 DSN = PG.replace("postgresql+asyncpg://", "postgresql://")
 
@@ -346,17 +347,7 @@ async def load_accounts(schema: str, count: int) -> None:
     try:
         now = datetime.now(UTC)
         old = now - timedelta(days=11)
-        tenant, company = uuid.uuid4(), uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)", tenant, schema, now
-        )
-        await conn.execute(
-            "INSERT INTO companies (id, tenant_id, environment, name, tags, created_at) "
-            "VALUES ($1, $2, 'production', 'Bench', '{}', $3)",
-            company,
-            tenant,
-            now,
-        )
+        _, company = await bench_company(conn, schema, now)
         connections = [uuid.uuid4() for _ in range(count // 10)]
         await conn.copy_records_to_table(
             "connections",

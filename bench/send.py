@@ -22,11 +22,11 @@ import asyncpg
 from bench.harness import BIN, PG, fresh_schema, summary
 
 
-async def owner(
+async def bench_company(
     conn: asyncpg.Connection, schema: str, now: datetime
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A tenant, its company and a Linked connection: (company, connection)."""
-    tenant, company, connection = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    """A tenant and its production company, straight into the schema: (tenant, company)."""
+    tenant, company = uuid.uuid4(), uuid.uuid4()
     await conn.execute(
         "INSERT INTO tenants VALUES ($1, $2, 'America/Toronto', $3)", tenant, f"bench-{schema}", now
     )
@@ -37,6 +37,13 @@ async def owner(
         tenant,
         now,
     )
+    return tenant, company
+
+
+async def linked_connection(
+    conn: asyncpg.Connection, company: uuid.UUID, now: datetime
+) -> uuid.UUID:
+    connection = uuid.uuid4()
     await conn.execute(
         "INSERT INTO connections (id, company_id, platform_key, status, created_at) "
         "VALUES ($1, $2, 'hcws', 'Linked', $3)",
@@ -44,7 +51,15 @@ async def owner(
         company,
         now,
     )
-    return company, connection
+    return connection
+
+
+async def owner(
+    conn: asyncpg.Connection, schema: str, now: datetime
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant, its company and a Linked connection: (company, connection)."""
+    _, company = await bench_company(conn, schema, now)
+    return company, await linked_connection(conn, company, now)
 
 
 async def add_accounts(

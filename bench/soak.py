@@ -608,7 +608,7 @@ def run(args: Any) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from tests.faults import ThrowawayPostgres
+    from bench.throwaway import ThrowawayPostgres
 
     pg = ThrowawayPostgres()
     pg.start()

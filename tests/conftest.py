@@ -20,68 +20,45 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, migrate
-from app.config import Settings
+from app.cli import main
+from app.config import Settings, get_settings
+from app.db import transaction
 from app.kit.services import Services
-from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
-from tests.contracts import codat
-from tests.dns import CLOSED, PUBLIC, Zone, dns_server
-from tests.helpers import (
+from tests.helpers import chromium
+from tests.helpers.builders import TenantKeys, make_tenant, v1_account, v2_account
+from tests.helpers.clients import Api, Idx, Linkable, codat_shapes
+from tests.helpers.dns import CLOSED, PUBLIC, Zone, dns_server
+from tests.helpers.logs import (
     IN_PROCESS_APPS,
-    LOG_LINES,
-    LOOPBACK_RECEIVERS,
     PERSONAL,
     SECRETS,
     SERVER_LOG_LINES,
-    Api,
-    Idx,
-    Linkable,
-    LiveServer,
-    TenantKeys,
-    drop_schema,
-    make_tenant,
+    Collect,
     remember_credentials,
-    serve,
-    server_env,
-    v1_account,
-    v2_account,
 )
-
-# Headless Chromium (the `browser` fixture) for the Link and portal browser tests.
-pytest_plugins = ("tests.chromium",)
-
-
-class _Collect(logging.Handler):
-    """Keeps every log line the service writes, formatted as it ships (JSON)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines = LOG_LINES
-        self.setFormatter(JsonFormatter())
-        self.addFilter(ContextFilter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("httpx", "httpcore")):
-            return  # the test client's own log of the URLs it requests, not the service's
-        self.lines.append(self.format(record))
+from tests.helpers.portal import Staff, add_user
+from tests.helpers.servers import LOOPBACK_RECEIVERS, LiveServer, drop_schema, serve, server_env
 
 
 @pytest.fixture(scope="session", autouse=True)
 def secrets_never_logged() -> Iterator[None]:
     """Fails the session if any secret made during it, or any personal information the suite
     sent (account numbers, marked names and descriptions), appears in any log line."""
-    handler = _Collect()
+    handler = Collect()
     root = logging.getLogger()
     root.addHandler(handler)
     yield
     root.removeHandler(handler)
-    text = "\n".join(handler.lines + SERVER_LOG_LINES)
-    leaks = sorted(s[:6] + "…" for s in SECRETS if s in text)
+    logged = "\n".join(handler.lines + SERVER_LOG_LINES)
+    leaks = sorted(s[:6] + "…" for s in SECRETS if s in logged)
     assert not leaks, f"secrets found in the logs: {leaks}"
-    personal = sorted(p[:4] + "…" for p in PERSONAL if p in text)
+    personal = sorted(p[:4] + "…" for p in PERSONAL if p in logged)
     assert not personal, f"personal information found in the logs: {personal}"
     if IN_PROCESS_APPS or SERVER_LOG_LINES:
         assert handler.lines or SERVER_LOG_LINES, "the log scan saw no log lines at all"
@@ -132,7 +109,7 @@ def redis_url(data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def dns_zone() -> Zone:
-    """What the suite's DNS server answers (tests/dns.py); tests may add names to it. Names
+    """What the suite's DNS server answers (tests/helpers/dns.py); tests may add names to it. Names
     under example.com and example.test are a closed loopback port (the suite allows loopback
     receivers), so a send to one fails at once instead of waiting on an unreachable address;
     hooks.example.com alone is a public address, for the tests of the default policy."""
@@ -208,26 +185,13 @@ def sessions(services: Services) -> async_sessionmaker[AsyncSession]:
     return services.sessions
 
 
-async def _codat_shapes(response: httpx.Response) -> None:
-    """Every client-API answer the suite gets is checked against Codat's reference document,
-    additional properties refused (tests/contracts/codat.py): a non-conforming answer fails the
-    test that produced it."""
-    if "json" not in response.headers.get("content-type", ""):
-        return
-    await response.aread()
-    request = response.request
-    if codat.OPT_IN_HEADER in request.headers:  # asked for our additions: not Codat's shape
-        return
-    codat.check_answer(request.method, request.url.path, response.status_code, response.content)
-
-
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://api.test",
-        event_hooks={"response": [_codat_shapes]},
+        event_hooks={"response": [codat_shapes]},
     ) as c:
         yield c
 
@@ -284,3 +248,106 @@ async def linkable(api: Api, tenant: TenantKeys) -> Linkable:
         api.http, r.json()["username"], r.json()["password"], tenant.partner_keys["production"]
     )
     return Linkable(api, company, connection, idx)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's headless Chromium driven by Playwright (tests/helpers/chromium.py)."""
+    chromium.require()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(
+            executable_path=str(chromium.CHROMIUM), args=chromium.FLAGS
+        )
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+async def send_log(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[str]:
+    """A table of its own logging every change of a transaction's `sent_at` (a trigger): a row
+    sent twice logs twice (tests/helpers/faults.py `assert_sent_once` reads it)."""
+    name = f"send_log_{secrets.token_hex(3)}"
+    async with transaction(sessions) as session:
+        await session.execute(
+            text(f"CREATE TABLE {name} (id BIGINT, old_sent TEXT, new_sent TEXT)")
+        )
+        if settings.is_sqlite:
+            await session.execute(
+                text(
+                    f"CREATE TRIGGER {name}_t AFTER UPDATE OF sent_at ON bank_transactions "
+                    f"BEGIN INSERT INTO {name} VALUES (old.id, old.sent_at, new.sent_at); END"
+                )
+            )
+        else:
+            await session.execute(
+                text(
+                    f"CREATE FUNCTION {name}_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"INSERT INTO {name} VALUES (OLD.id, OLD.sent_at::text, NEW.sent_at::text); "
+                    "RETURN NEW; END $$"
+                )
+            )
+            await session.execute(
+                text(
+                    f"CREATE TRIGGER {name}_t AFTER UPDATE OF sent_at ON bank_transactions "
+                    f"FOR EACH ROW EXECUTE FUNCTION {name}_f()"
+                )
+            )
+    yield name
+    async with transaction(sessions) as session:
+        if settings.is_sqlite:
+            await session.execute(text(f"DROP TRIGGER IF EXISTS {name}_t"))
+        else:
+            await session.execute(text(f"DROP TRIGGER IF EXISTS {name}_t ON bank_transactions"))
+            await session.execute(text(f"DROP FUNCTION IF EXISTS {name}_f()"))
+        await session.execute(text(f"DROP TABLE {name}"))
+
+
+@pytest.fixture
+async def portal_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of the portal (cookies kept), on the suite's app."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def staff(
+    portal_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tenant: TenantKeys,
+) -> Staff:
+    """A portal user of the test's tenant, not signed in yet."""
+    email, password = await add_user(sessions, tenant.name)
+    return Staff(portal_client, email, password)
+
+
+@pytest.fixture
+async def signed_in(staff: Staff) -> Staff:
+    r = await staff.sign_in()
+    assert r.status_code == 303, r.text
+    return staff
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`bankfeeds …` in this process on the suite's database: `cli("tenants", "list")` returns
+    click's result, its exit code checked unless `ok=False`."""
+    monkeypatch.setenv("BANKFEEDS_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    if settings.db_schema:
+        monkeypatch.setenv("BANKFEEDS_DB_SCHEMA", settings.db_schema)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    yield run
+    get_settings.cache_clear()

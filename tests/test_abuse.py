@@ -37,10 +37,12 @@ from app.main import create_app
 from app.portal import service as portal_service
 from app.portal.status import to_csv
 from app.webhooks.tables import WebhookEndpoint
-from tests.feeds import NOW
-from tests.helpers import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account
-from tests.images import image, png
-from tests.portal import Staff, add_user
+from tests.helpers.builders import linked_on, make_tenant
+from tests.helpers.clients import Api, Idx, Linkable, assert_error
+from tests.helpers.feeds import NOW
+from tests.helpers.images import image, png
+from tests.helpers.logs import request_log
+from tests.helpers.portal import Staff, add_user, portal_app
 
 migration = importlib.import_module("app.migrations.versions.0010_sealed_webhook_secrets")
 
@@ -57,20 +59,6 @@ async def own_app(
         transport = httpx.ASGITransport(app=application, client=(peer, 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://abuse.test") as http:
             yield http
-
-
-async def linked_on(http: httpx.AsyncClient, sessions: Any) -> tuple[Idx, Api]:
-    """A tenant with a connection, an account and a set of credentials, seen through `http`."""
-    tenant = await make_tenant(sessions)
-    api = Api(http, tenant.headers)
-    company = await api.company()
-    connection = await api.connection(company["id"])
-    base = f"/companies/{company['id']}/connections/{connection['id']}"
-    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts", v1_account("chk-1"))
-    assert r.status_code == 200, r.text
-    r = await api.call("POST", f"{base}/connectionInfo/bankFeedAccounts/credentials")
-    body = r.json()
-    return Idx(http, body["username"], body["password"], tenant.partner_keys["production"]), api
 
 
 # ---- IDX lock-outs ------------------------------------------------------------------------
@@ -309,29 +297,6 @@ async def test_logo_is_decoded_bounded_and_stored_re_encoded(
 
 
 # ---- portal sign-in floods ----------------------------------------------------------------
-
-
-@asynccontextmanager
-async def portal_app(
-    settings: Settings, *peers: str, **update: Any
-) -> AsyncIterator[tuple[Any, list[httpx.AsyncClient]]]:
-    own = settings.model_copy(
-        update={"redis_prefix": f"{settings.redis_prefix}pa{secrets.token_hex(3)}:", **update}
-    )
-    application = create_app(own)
-    async with application.router.lifespan_context(application):
-        clients = [
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application, client=(peer, 4000)),
-                base_url="http://portal.test",
-            )
-            for peer in peers
-        ]
-        try:
-            yield application, clients
-        finally:
-            for c in clients:
-                await c.aclose()
 
 
 async def test_a_stranger_cannot_lock_staff_out(

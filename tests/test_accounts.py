@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts.tables import SourceAccount
 from app.db import transaction
 from tests.contracts.sdk import read
-from tests.helpers import Api, v1_account, v2_account
+from tests.helpers.builders import v1_account, v2_account
+from tests.helpers.clients import Api
 
 
 async def set_status(

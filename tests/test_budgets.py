@@ -28,22 +28,16 @@ from app.credentials.tables import Credential
 from app.db import make_engine, transaction
 from app.kit.errors import TooManyRequests
 from app.webhooks import events as webhooks
-from tests.dns import Zone, silent_dns
-from tests.feeds import NOW
-from tests.helpers import (
-    Api,
-    Idx,
-    TenantKeys,
-    assert_error,
-    make_tenant,
-    remember_credentials,
-)
-from tests.hostile import hostile
-from tests.portal import Staff, add_user
-from tests.receiver import receiver
-from tests.test_abuse import linked_on, portal_app
-from tests.test_link import csrf_of, link_url, open_link
-from tests.test_webhook_egress import app_with, deliver, limits, subscribe
+from tests.helpers.builders import TenantKeys, linked_on, make_tenant
+from tests.helpers.clients import Api, Idx, assert_error, csrf_of
+from tests.helpers.dns import Zone, silent_dns
+from tests.helpers.feeds import NOW
+from tests.helpers.hostile import hostile
+from tests.helpers.link import link_url, open_link
+from tests.helpers.logs import remember_credentials
+from tests.helpers.portal import Staff, add_user, portal_app
+from tests.helpers.receiver import receiver
+from tests.helpers.webhooks import app_with, deliver, limits, subscribe
 
 SHOWN = re.compile(r'<code id="username">([^<]+)</code>.*?<code id="password">([^<]+)</code>', re.S)
 

@@ -25,9 +25,10 @@ from app import clock
 from app.certificates.jobs import certify_all
 from app.cli.certificates import certificates_group
 from app.transactions.jobs import send_all
-from tests.certificates import certificates, from_scratch, line, stored
-from tests.feeds import NOW, Feed, connect, day
-from tests.helpers import Linkable, v1_account
+from tests.helpers.builders import v1_account
+from tests.helpers.certificates import certificates, from_scratch, line, stored
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day
 
 
 async def gap_then_fixed(linkable: Linkable, sessions: async_sessionmaker[AsyncSession]) -> Feed:

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.certificates.tables import DailyBalanceChange
 from app.config import Settings
-from tests.certificates import DIGEST_EVENT, GAP_EVENT, certificates, from_scratch, line
 from tests.contracts import sdk
-from tests.feeds import NOW, Feed, connect, day
-from tests.helpers import Linkable, TenantKeys, assert_error, metric_value
-from tests.receiver import receiver
-from tests.test_worker import run_job, subscribe
+from tests.helpers.builders import TenantKeys
+from tests.helpers.certificates import DIGEST_EVENT, GAP_EVENT, certificates, from_scratch, line
+from tests.helpers.clients import Linkable, assert_error, metric_value
+from tests.helpers.feeds import NOW, Feed, connect, day
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 
 async def sdk_push(codat: sdk.Sdk, feed: Feed, items: list[dict[str, Any]]) -> None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app import clock
-from tests.certificates import line
-from tests.feeds import NOW, connect, day
-from tests.helpers import Linkable
-from tests.portal import Staff
-from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
+from tests.helpers.certificates import line
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day
+from tests.helpers.portal import Staff
 
 
 async def test_the_calendar_names_each_day_and_shows_the_first_gap(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
 ) -> None:
     feed = await connect(linkable)
@@ -45,7 +44,7 @@ async def test_the_calendar_names_each_day_and_shows_the_first_gap(
 
 
 async def test_the_calendar_is_another_tenants_404(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     other_api: object,
     linkable: Linkable,
 ) -> None:

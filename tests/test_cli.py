@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,10 @@ from app.cli import main
 from app.config import Settings, get_settings
 from app.db import transaction
 from app.jobruns import repository as jobruns
-from tests.helpers import basic, created_tenant, remember_secret
-from tests.portal import Staff
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("BANKFEEDS_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    if settings.db_schema:
-        monkeypatch.setenv("BANKFEEDS_DB_SCHEMA", settings.db_schema)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Any:
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    yield run
-    get_settings.cache_clear()
+from tests.helpers.builders import created_tenant
+from tests.helpers.clients import basic
+from tests.helpers.logs import remember_secret
+from tests.helpers.portal import Staff
 
 
 def test_tenants_create_prints_keys_once_as_json(cli: Any) -> None:

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tests.contracts import codat
-from tests.feeds import connect, day, tx
-from tests.helpers import Api, Linkable, v1_account, v2_account
+from tests.helpers.builders import v1_account, v2_account
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import connect, day, tx
 
 ACCOUNTS = "/companies/c/connections/k/connectionInfo/bankFeedAccounts"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Api
+from tests.helpers.clients import Api
 
 
 async def test_create_read_update_replace_delete(api: Api) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.connections.tables import LinkOtp
 from app.tenants.service import digest
-from tests.helpers import Api
+from tests.helpers.clients import Api
 
 
 def otp_of(link_url: str) -> str | None:

@@ -13,20 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.retention.tables import DestructionEntry
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import (
-    Api,
-    Idx,
-    Linkable,
-    TenantKeys,
-    remember_credentials,
-    remember_personal,
-    v1_account,
-)
+from tests.helpers.builders import TenantKeys, v1_account
+from tests.helpers.clients import Api, Idx, Linkable
 from tests.helpers.dump import dump, tables_with
-from tests.pendings import hold, post_holds
-from tests.receiver import receiver
-from tests.test_worker import subscribe
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.logs import remember_credentials, remember_personal
+from tests.helpers.pendings import hold, post_holds
+from tests.helpers.receiver import receiver, subscribe
 
 
 async def _keyed(api: Api, method: str, path: str, body: object, key: str) -> httpx.Response:

@@ -20,8 +20,10 @@ from app.tenants.tables import ApiKey, Tenant
 from app.transactions import repository
 from app.transactions.rules import Accepted
 from app.transactions.tables import BankTransaction, PushOperation
-from tests.feeds import connect
-from tests.helpers import ON_POSTGRES, Linkable, TenantKeys
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import connect
+from tests.helpers.servers import ON_POSTGRES
 
 # A literal ('production') next to a parameter, a join and an id: what the push's own carry.
 _KEYS = (

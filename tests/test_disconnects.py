@@ -24,8 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.transactions.tables import BankTransaction
-from tests.faults import connected_feed, push_day
-from tests.helpers import LiveServer, basic, make_tenant
+from tests.helpers.builders import make_tenant
+from tests.helpers.clients import basic
+from tests.helpers.faults import connected_feed, push_day
+from tests.helpers.servers import LiveServer
 
 ROUNDS = 10
 

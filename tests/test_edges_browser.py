@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.chromium import audit, reflow
-from tests.helpers import LiveServer, v1_account, v2_account
-from tests.test_link_browser import tenant_with_feed
-from tests.test_portal_browser import tenant_with_activity
+from tests.helpers.builders import v1_account, v2_account
+from tests.helpers.chromium import audit, reflow
+from tests.helpers.live import tenant_with_activity, tenant_with_feed
+from tests.helpers.servers import LiveServer
 
 LONG_NAME = "Établissements Rénovations Résidentielles Tremblay-Gagnon inc."
 assert len(LONG_NAME) >= 60

@@ -21,7 +21,8 @@ from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
 from app.tenants import service as tenants
 from app.tenants.tables import ApiKey
-from tests.helpers import Api, TenantKeys, assert_error, basic
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Api, assert_error, basic
 
 
 @pytest.mark.parametrize(

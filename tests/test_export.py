@@ -20,11 +20,11 @@ from app import clock
 from app.access.tables import AccessEntry
 from app.config import Settings
 from app.exports.service import SCHEMA, VERSION
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Api, Linkable, TenantKeys
-from tests.pendings import hold, post_holds
-from tests.test_cli import cli  # noqa: F401  (the fixture)
-from tests.test_worker import run_job
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.pendings import hold, post_holds
+from tests.helpers.worker import run_job
 
 
 async def _fed(linkable: Linkable, settings: Settings, sessions: Any) -> Feed:
@@ -124,7 +124,7 @@ async def test_the_cli_exports_the_same_document(
     linkable: Linkable,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    cli: Any,  # noqa: F811
+    cli: Any,
     tmp_path: Path,
 ) -> None:
     feed = await _fed(linkable, settings, sessions)

@@ -26,8 +26,11 @@ import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from tests.faults import Load, ThrowawayPostgres, ThrowawayRedis, connected_feed
-from tests.helpers import BIN, created_tenant, free_port, scan_server_log
+from bench.throwaway import ThrowawayRedis
+from tests.helpers.builders import created_tenant
+from tests.helpers.faults import Load, connected_feed, throwaway_postgres
+from tests.helpers.logs import scan_server_log
+from tests.helpers.servers import BIN, free_port, start_jobs_run
 
 RUN = int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")) > 1 or bool(
     os.environ.get("BANKFEEDS_FAULT_RUN")
@@ -91,7 +94,7 @@ async def _until_ready(url: str) -> None:
 
 
 async def test_two_apis_two_workers_kills_and_a_redis_restart(tmp_path: Path) -> None:
-    pg = ThrowawayPostgres()
+    pg = throwaway_postgres()
     redis = ThrowawayRedis(tmp_path / "redis")
     procs: list[Proc] = []
     try:
@@ -144,15 +147,7 @@ async def test_two_apis_two_workers_kills_and_a_redis_restart(tmp_path: Path) ->
             events.append(f"{time.monotonic() - began:5.1f} s  {what}")
 
         async def send_by_hand() -> int:
-            proc = await asyncio.create_subprocess_exec(
-                str(BIN),
-                "jobs",
-                "run",
-                "daily-send",
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            proc = await start_jobs_run(env, "daily-send", stderr=asyncio.subprocess.DEVNULL)
             await proc.communicate()
             return proc.returncode or 0
 
@@ -183,15 +178,8 @@ async def test_two_apis_two_workers_kills_and_a_redis_restart(tmp_path: Path) ->
         note("api1 back")
         hand = [asyncio.create_task(send_by_hand()) for _ in range(2)]
         await asyncio.sleep(1.0)
-        killer = await asyncio.create_subprocess_exec(
-            str(BIN),
-            "jobs",
-            "run",
-            "daily-send",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        quiet = asyncio.subprocess.DEVNULL
+        killer = await start_jobs_run(env, "daily-send", stdout=quiet, stderr=quiet)
         await asyncio.sleep(0.5)
         if killer.returncode is None:
             killer.send_signal(signal.SIGKILL)

@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.embedded_redis import EmbeddedRedis
 from app.transactions.tables import BankTransaction
-from tests.faults import Load, ThrowawayPostgres, connected_feed
-from tests.helpers import BIN, make_tenant, scan_output, serve
-from tests.test_send_faults import worker_env
+from bench.throwaway import ThrowawayPostgres
+from tests.helpers.builders import make_tenant
+from tests.helpers.faults import Load, connected_feed, throwaway_postgres
+from tests.helpers.logs import scan_output
+from tests.helpers.servers import BIN, serve, worker_env
 
 REPEAT = range(int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")))
 PUSHERS = 6
@@ -55,7 +57,7 @@ def _fails_fast_and_retryable(answers: list[tuple[float, float, int, Any]]) -> N
 
 @pytest.mark.parametrize("attempt", REPEAT)
 async def test_postgres_restarted_under_load(attempt: int, tmp_path: Path) -> None:
-    pg = ThrowawayPostgres()
+    pg = throwaway_postgres()
     redis: EmbeddedRedis | None = None
     try:
         pg.start()

@@ -15,10 +15,11 @@ from app import clock
 from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings
 from app.idx.tables import IdxPull, Reserve
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys, metric_value
-from tests.receiver import receiver
-from tests.test_worker import run_job, subscribe
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable, metric_value
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 
 async def states(feed: Feed, status: str | None = None) -> dict[str, dict[str, Any]]:

@@ -19,10 +19,11 @@ from app import contrast, i18n
 from app.credentials.service import LOOK_ALIKES, new_password, new_username
 from app.portal import messages
 from app.transactions import rules
-from tests.feeds import connect, day, tx
-from tests.helpers import Api, Linkable, TenantKeys
-from tests.portal import Staff, add_user
-from tests.test_link import csrf_of, link_url, open_link
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Api, Linkable, csrf_of
+from tests.helpers.feeds import connect, day, tx
+from tests.helpers.link import link_url, open_link
+from tests.helpers.portal import Staff, add_user
 
 ROOT = Path(__file__).resolve().parents[1]
 NB, NNB = "\u00a0", "\u202f"

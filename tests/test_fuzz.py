@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import LiveServer, make_tenant
+from tests.helpers.builders import make_tenant
+from tests.helpers.servers import LiveServer
 
 CONFIG = Path(__file__).parent / "fuzz" / "schemathesis.toml"
 ST = Path(sys.executable).parent / "st"

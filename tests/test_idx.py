@@ -26,7 +26,8 @@ from app.main import create_app
 from app.transactions.tables import BankTransaction, SentBatch
 from tests.contracts import assert_idx_valid
 from tests.contracts.sdk import read
-from tests.helpers import Api, Idx, Linkable, TenantKeys, assert_error, make_tenant, v1_account
+from tests.helpers.builders import TenantKeys, make_tenant, v1_account
+from tests.helpers.clients import Api, Idx, Linkable, assert_error
 
 
 async def account_row(

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import clock
-from tests.feeds import Feed, connect, tx
-from tests.helpers import Linkable, v1_account
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import Feed, connect, tx
 
 CALLERS = {
     "UTC": ZoneInfo("UTC"),

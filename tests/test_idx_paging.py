@@ -22,8 +22,9 @@ from app.idx import schemas, service
 from app.idx.tables import IdxPull
 from app.transactions import send_repository
 from app.transactions.tables import BankTransaction, SentBatch
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import ON_POSTGRES, Linkable
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.servers import ON_POSTGRES
 
 START = datetime.fromisoformat(day(0)).replace(tzinfo=UTC)
 END = START + timedelta(days=1)

@@ -15,8 +15,9 @@ from app import clock
 from app.transactions.rules import PAYEE_MAX, REFERENCE_MAX, trimmed
 from app.transactions.tables import BankTransaction
 from tests.contracts import assert_idx_valid
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, v2_account
+from tests.helpers.builders import v2_account
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
 
 
 async def idx_balance(feed: Feed) -> dict[str, Any]:

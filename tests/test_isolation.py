@@ -8,9 +8,10 @@ import re
 from typing import Any
 
 from app.main import client_api
-from tests.feeds import connect, day, tx
-from tests.helpers import Api, Linkable, v1_account
-from tests.images import png
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import connect, day, tx
+from tests.helpers.images import png
 
 PNG = png()
 

@@ -19,53 +19,15 @@ from babel.messages.pofile import read_po
 from PIL import Image
 
 from app import clock
-from tests.helpers import (
-    Api,
-    Idx,
-    TenantKeys,
-    remember_credentials,
-    request_log,
-    v1_account,
-    v2_account,
-)
-from tests.images import jpeg, png
+from tests.helpers.builders import TenantKeys, v1_account
+from tests.helpers.clients import Api, Idx, csrf_of, hidden
+from tests.helpers.images import jpeg, png
+from tests.helpers.link import link_url, open_link
+from tests.helpers.logs import remember_credentials, request_log
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = png()
 JPEG = jpeg()
-
-
-async def link_url(api: Api, **account: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    company = await api.company()
-    connection = await api.connection(company["id"])
-    base = (
-        f"/companies/{company['id']}/connections/{connection['id']}/connectionInfo/bankFeedAccounts"
-    )
-    await api.call("POST", f"{base}/batch", [v1_account("chk-1", **account), v2_account("sav-2")])
-    return connection["linkUrl"].replace("http://link.test", ""), company, connection
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html[:500]
-    return match.group(1)
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, html[:500]
-    return match.group(1)
-
-
-async def open_link(client: httpx.AsyncClient, url: str, **headers: str) -> httpx.Response:
-    """What the SMB does: open the link (a GET that spends nothing), press Start (a POST)."""
-    landing = await client.get(url, headers=headers)
-    assert landing.status_code == 200, landing.text[:300]
-    form = {name: hidden(landing.text, name) for name in ("csrf", "otp", "lang")}
-    r = await client.post(url.split("?")[0], data=form, headers=headers)
-    assert r.status_code == 303, r.text[:300]
-    assert r.headers["location"] == "/link/connect"
-    return r
 
 
 async def test_otp_opens_a_session_once(client: httpx.AsyncClient, api: Api) -> None:

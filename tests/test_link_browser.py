@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,54 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chromium import SHOTS, audit
-from tests.helpers import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
+from tests.helpers.chromium import SHOTS, audit
+from tests.helpers.live import tenant_with_feed
+from tests.helpers.servers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGO = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAGklEQVR4nGNkaPjPQApgIkn1qIZRDaMa"
-    "hpIGAEbAAUz4EqS7AAAAAElFTkSuQmCC"
-)
-
-
-def tenant_with_feed(live: LiveServer) -> tuple[dict[str, Any], str, httpx.Client]:
-    made = subprocess.run(
-        [str(BIN), "tenants", "create", f"Maple Lending {os.urandom(3).hex()}", "--json"],
-        env=live.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    tenant = created_tenant(made.stdout)
-    http = httpx.Client(base_url=live.url, headers=basic(tenant["apiKey"]), timeout=30)
-    http.put(
-        "/settings/link",
-        json={
-            "accentColor": "#0b6e4f",
-            "callout": {
-                "en": {"title": "Questions?", "body": "Call Maple Lending at 1-800-555-0100."},
-                "fr": {
-                    "title": "Des questions?",
-                    "body": "Appelez Maple Lending au 1-800-555-0100.",
-                },
-            },
-        },
-    ).raise_for_status()
-    http.put(
-        "/settings/link/logo", content=LOGO, headers={"Content-Type": "image/png"}
-    ).raise_for_status()
-    company = http.post("/companies", json={"name": "Toft Stores"}).json()
-    connection = http.post(
-        f"/companies/{company['id']}/connections", json={"platformKey": "hcws"}
-    ).json()
-    base = (
-        f"/companies/{company['id']}/connections/{connection['id']}/connectionInfo/bankFeedAccounts"
-    )
-    http.post(
-        f"{base}/batch",
-        json=[v1_account("chk-1", balance=1234.56), v2_account("sav-2", balance=98765.43)],
-    ).raise_for_status()
-    return tenant, connection["linkUrl"], http
 
 
 def idx_status(live: LiveServer, tenant: dict[str, Any], username: str, password: str) -> int:

@@ -16,8 +16,9 @@ from app.config import Settings
 from app.kit.services import Services
 from app.main import create_app
 from app.worker import build_ctx, daily_send
-from tests.feeds import connect, day, tx
-from tests.helpers import LOG_LINES, Linkable, metric_value, remember_secret
+from tests.helpers.clients import Linkable, metric_value
+from tests.helpers.feeds import connect, day, tx
+from tests.helpers.logs import LOG_LINES, remember_secret
 
 
 async def test_metrics_count_requests_pushes_and_state(

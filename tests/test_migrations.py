@@ -24,7 +24,7 @@ from app.connections.tables import Connection
 from app.db import make_engine, make_sessionmaker, transaction
 from app.tenants.tables import Tenant
 from app.transactions.tables import BankTransaction
-from tests.helpers import drop_schema
+from tests.helpers.servers import drop_schema
 
 AT = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
 

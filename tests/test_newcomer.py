@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from app import instance
-from tests.helpers import BIN, free_port
+from tests.helpers.servers import BIN, free_port
 
 
 def _newcomer_env(tmp_path: Path) -> dict[str, str]:

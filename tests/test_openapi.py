@@ -11,7 +11,8 @@ from openapi_spec_validator import validate
 
 from app.main import client_api, idx_api
 from tests.contracts import assert_idx_valid, idx_document, idx_operations, request_examples, sdk
-from tests.helpers import TenantKeys, remember_credentials, v1_account, v2_account
+from tests.helpers.builders import TenantKeys, v1_account, v2_account
+from tests.helpers.logs import remember_credentials
 
 # Operations the spec lacks but clients need; documented in the README as extensions.
 EXTENSIONS: set[tuple[str, str]] = {

@@ -30,18 +30,12 @@ from app.jobruns.repository import all_runs
 from app.jobruns.tables import JobRun
 from app.logs import JsonFormatter, setup_logging
 from app.main import create_app
-from tests.faults import ThrowawayRedis
-from tests.feeds import connect, day, tx
-from tests.helpers import (
-    BIN,
-    ON_POSTGRES,
-    Linkable,
-    free_port,
-    make_tenant,
-    metric_value,
-    scan_output,
-)
-from tests.test_send_faults import worker_env
+from bench.throwaway import ThrowawayRedis
+from tests.helpers.builders import make_tenant
+from tests.helpers.clients import Linkable, metric_value
+from tests.helpers.feeds import connect, day, tx
+from tests.helpers.logs import scan_output
+from tests.helpers.servers import BIN, ON_POSTGRES, free_port, worker_env
 
 OUTAGE_SECONDS = 30
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from app import clock
 from app.kit.services import Services
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Linkable, assert_error
-from tests.pendings import (
+from tests.helpers.clients import Linkable, assert_error
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.pendings import (
     add_card,
     assert_once,
     hold,

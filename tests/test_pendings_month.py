@@ -19,9 +19,16 @@ from app.devtools.quickbooks import QuickBooks
 from app.idx.service import intuit_transaction_id
 from app.kit.services import Services
 from app.transactions.jobs import send_all
-from tests.feeds import NOW, connect
-from tests.helpers import Linkable
-from tests.pendings import add_card, pending, pendings_path, post_holds, run_expiry, set_matching
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect
+from tests.helpers.pendings import (
+    add_card,
+    pending,
+    pendings_path,
+    post_holds,
+    run_expiry,
+    set_matching,
+)
 
 DAYS = 30
 HOLDS_PER_DAY = 6

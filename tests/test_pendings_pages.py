@@ -7,16 +7,15 @@ from datetime import timedelta
 import httpx
 
 from app import clock
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Api, Linkable
-from tests.pendings import hold, post_holds
-from tests.portal import Staff
-from tests.test_link import csrf_of, link_url, open_link
-from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
+from tests.helpers.clients import Api, Linkable, csrf_of
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.link import link_url, open_link
+from tests.helpers.pendings import hold, post_holds
+from tests.helpers.portal import Staff
 
 
 async def test_the_portal_shows_holds_links_and_old_holds(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
 ) -> None:
     feed = await connect(linkable)

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from app import clock
 from app.kit.services import Services
-from tests.feeds import NOW, TODAY, connect
-from tests.helpers import Linkable, v1_account
-from tests.pendings import assert_once, pendings_path, post_holds, run_expiry, set_matching
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, TODAY, connect
+from tests.helpers.pendings import assert_once, pendings_path, post_holds, run_expiry, set_matching
 
 AMOUNTS = ["-10.00", "-20.00", "-21.00"]
 EVENT = st.one_of(

@@ -22,8 +22,9 @@ from app.config import Settings
 from app.main import create_app
 from app.transactions.jobs import send_all
 from app.transactions.tables import BankTransaction
-from tests.faults import Load, connected_feed, need
-from tests.helpers import ON_POSTGRES, free_port, make_tenant
+from tests.helpers.builders import make_tenant
+from tests.helpers.faults import Load, connected_feed, need
+from tests.helpers.servers import ON_POSTGRES, free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,34 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.housekeeping import purge_expired
 from app.transactions.jobs import send_all
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys, metric_value, request_log
-from tests.images import png
-from tests.portal import Staff, add_user, csrf_of
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable, csrf_of, metric_value
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.images import png
+from tests.helpers.logs import request_log
+from tests.helpers.portal import Staff
 
 PNG = png()
-
-
-@pytest.fixture
-async def browser(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as c:
-        yield c
-
-
-@pytest.fixture
-async def staff(
-    browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], tenant: TenantKeys
-) -> Staff:
-    email, password = await add_user(sessions, tenant.name)
-    return Staff(browser, email, password)
-
-
-@pytest.fixture
-async def signed_in(staff: Staff) -> Staff:
-    r = await staff.sign_in()
-    assert r.status_code == 303, r.text
-    return staff
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -55,11 +34,11 @@ def rows_of(text: str) -> list[dict[str, str]]:
 # ---- sign-in ------------------------------------------------------------------------------
 
 
-async def test_pages_need_a_sign_in(browser: httpx.AsyncClient) -> None:
-    r = await browser.get("/portal/companies?status=Linked")
+async def test_pages_need_a_sign_in(portal_client: httpx.AsyncClient) -> None:
+    r = await portal_client.get("/portal/companies?status=Linked")
     assert r.status_code == 303
     assert r.headers["location"] == "/portal/sign-in?next=%2Fportal%2Fcompanies%3Fstatus%3DLinked"
-    form = await browser.get("/portal/sign-in")
+    form = await portal_client.get("/portal/sign-in")
     assert form.status_code == 200
     assert "default-src 'none'" in form.headers["content-security-policy"]
     assert form.headers["x-frame-options"] == "DENY"
@@ -237,10 +216,10 @@ async def test_branding_limits_are_shown_and_enforced(signed_in: Staff, api: Any
     assert (await api.call("GET", "/settings/link")).json() == before
 
 
-async def test_preview_css_only_takes_a_colour(browser: httpx.AsyncClient) -> None:
-    good = await browser.get("/portal/branding/preview.css", params={"accent": "#ffee00"})
+async def test_preview_css_only_takes_a_colour(portal_client: httpx.AsyncClient) -> None:
+    good = await portal_client.get("/portal/branding/preview.css", params={"accent": "#ffee00"})
     assert "--accent: #ffee00; --on-accent: #000000" in good.text
-    bad = await browser.get("/portal/branding/preview.css", params={"accent": "red;}*{x:y"})
+    bad = await portal_client.get("/portal/branding/preview.css", params={"accent": "red;}*{x:y"})
     assert "red" not in bad.text and "--accent: #0b6e4f" in bad.text
 
 

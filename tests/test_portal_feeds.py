@@ -16,14 +16,13 @@ from app import clock
 from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings
 from app.idx.tables import Reserve
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Linkable
-from tests.portal import Staff
-from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.portal import Staff
 
 
 async def test_feed_health_lists_stale_first_and_draws_the_lag(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -54,7 +53,7 @@ async def test_feed_health_lists_stale_first_and_draws_the_lag(
 
 
 async def test_account_shows_delivery_and_pulls_and_reserve_confirms_first(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

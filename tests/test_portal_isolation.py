@@ -14,10 +14,11 @@ from starlette.routing import Route
 
 from app.portal.routes import portal_routes
 from app.transactions.jobs import send_all
-from tests.feeds import connect, day, tx
-from tests.helpers import Linkable, TenantKeys
-from tests.images import png
-from tests.portal import Staff, add_user
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import connect, day, tx
+from tests.helpers.images import png
+from tests.helpers.portal import Staff, add_user
 
 # Routes anyone may fetch: they hold no tenant data.
 PUBLIC = {"/portal", "/portal/sign-in", "/portal/branding/preview.css"}

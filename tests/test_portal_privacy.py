@@ -8,13 +8,12 @@ import csv
 import io
 import json
 
-from tests.helpers import Linkable
-from tests.portal import Staff
-from tests.test_portal import browser, signed_in, staff  # noqa: F401  (fixtures)
+from tests.helpers.clients import Linkable
+from tests.helpers.portal import Staff
 
 
 async def test_staff_views_and_exports_are_in_the_access_log(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
 ) -> None:
     company_id = linkable.company["id"]
@@ -45,7 +44,7 @@ async def test_staff_views_and_exports_are_in_the_access_log(
 
 
 async def test_the_retention_policy_is_overridden_from_the_portal(
-    signed_in: Staff,  # noqa: F811
+    signed_in: Staff,
     linkable: Linkable,
 ) -> None:
     r = await signed_in.post("/portal/privacy", {"pullLogDays": "30", "auditDays": ""})

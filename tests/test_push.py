@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.transactions.tables import PushOperation
 from tests.contracts.sdk import read
-from tests.feeds import NOW, TODAY, Feed, connect, day, tx
-from tests.helpers import Api, Linkable, v1_account
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Api, Linkable
+from tests.helpers.feeds import NOW, TODAY, Feed, connect, day, tx
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from app.transactions.repository import UNNEST_MAX_ITEMS
-from tests.feeds import connect, day, tx
-from tests.helpers import Linkable
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import connect, day, tx
 
 
 @pytest.mark.parametrize("size", [3, UNNEST_MAX_ITEMS + 5])

@@ -19,8 +19,10 @@ from app.accounts.tables import SourceAccount
 from app.kit.idempotency import service as idempotency
 from app.kit.principal import Principal
 from app.transactions.tables import BankTransaction, PushOperation
-from tests.feeds import Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys, request_log, v1_account
+from tests.helpers.builders import TenantKeys, v1_account
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import Feed, connect, day, tx
+from tests.helpers.logs import request_log
 
 
 async def rows_of(sessions: async_sessionmaker[AsyncSession], feed: Feed) -> list[BankTransaction]:

@@ -11,8 +11,8 @@ from app import clock
 from app.config import Settings
 from app.devtools.quickbooks import QuickBooks, nightly_after, retry_times
 from app.devtools.simulate import simulate
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Linkable
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day, tx
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 
 from app import instance
-from tests.helpers import BIN, LiveServer, basic, created_tenant, free_port
-from tests.test_webhook_egress import MUST_REFUSE
+from tests.helpers.builders import created_tenant
+from tests.helpers.clients import basic
+from tests.helpers.servers import BIN, LiveServer, free_port
+from tests.helpers.webhooks import MUST_REFUSE
 
 
 def test_walkthrough_over_real_http(live_server: LiveServer) -> None:

@@ -26,7 +26,9 @@ from app.config import Settings
 from app.db import transaction
 from app.kit.services import Services
 from app.main import create_app
-from tests.helpers import ON_POSTGRES, Api, Idx, Linkable, TenantKeys, assert_error, make_tenant
+from tests.helpers.builders import TenantKeys, make_tenant
+from tests.helpers.clients import Api, Idx, Linkable, assert_error
+from tests.helpers.servers import ON_POSTGRES
 
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
 

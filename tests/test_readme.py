@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import BIN, created_tenant, free_port, remember_credentials, scan_server_log
+from tests.helpers.builders import created_tenant
+from tests.helpers.logs import remember_credentials, scan_server_log
+from tests.helpers.servers import BIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.chromium import audit, reflow
-from tests.helpers import LiveServer
-from tests.test_link_browser import tenant_with_feed
-from tests.test_portal_browser import tenant_with_activity
+from tests.helpers.chromium import audit, reflow
+from tests.helpers.live import tenant_with_activity, tenant_with_feed
+from tests.helpers.servers import LiveServer
 
 FOCUSED_SUMMARY = "document.activeElement?.hasAttribute('data-error-summary')"
 ACCENTS = ("#ff5a00", "#2e8b57", "#ffdd00")

@@ -21,10 +21,11 @@ from app.retention.service import effective_days
 from app.retention.tables import DestructionEntry
 from app.transactions.tables import BankTransaction, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import Linkable, TenantKeys
-from tests.receiver import receiver
-from tests.test_worker import run_job, subscribe
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, Feed, connect, day, tx
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -52,12 +53,14 @@ async def _log(
         return {(e.policy, e.table_name): e for e in (await session.execute(stmt)).scalars()}
 
 
-async def _history(
-    feed: Feed, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+async def _two_days(
+    feed: Feed,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    first: list[dict[str, Any]],
 ) -> None:
-    """Batch A (a1, a2) sent and pulled on day 0, batch B (b1) on day 1, c1 pushed on day 2 and
-    still pending; webhooks announced each push's success and were delivered."""
-    await feed.push([tx("a1", day(0)), tx("a2", day(0))])
+    """`first` pushed on day 0, b1 on day 1, each day's batch sent and pulled by QuickBooks."""
+    await feed.push(first)
     clock.freeze(NOW + HOUR)
     await run_job(settings, sessions, "daily_send")
     clock.freeze(NOW + 2 * HOUR)
@@ -68,6 +71,14 @@ async def _history(
     await run_job(settings, sessions, "daily_send")
     clock.freeze(NOW + DAY + 2 * HOUR)
     assert (await feed.pull(day(1), day(2))).status_code == 200
+
+
+async def _history(
+    feed: Feed, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Batch A (a1, a2) sent and pulled on day 0, batch B (b1) on day 1, c1 pushed on day 2 and
+    still pending; webhooks announced each push's success and were delivered."""
+    await _two_days(feed, settings, sessions, [tx("a1", day(0)), tx("a2", day(0))])
     clock.freeze(NOW + DAY + 3 * HOUR)
     await run_job(settings, sessions, "deliver_webhooks")
     clock.freeze(NOW + 2 * DAY)
@@ -251,22 +262,15 @@ async def test_a_day_whose_certificate_is_not_final_keeps_its_lines(
     """Day 0's line balances break (a gap): 500 days on, its batch is still there for whoever
     fixes or audits it, while the policy would have destroyed it."""
     feed = await connect(linkable)
-    await feed.push(
+    await _two_days(
+        feed,
+        settings,
+        sessions,
         [
             tx("a1", day(0), amount="-10.00", balance="90.00"),
             tx("a2", day(0), amount="-10.00", balance="50.00"),  # 30.00 missing before it
-        ]
+        ],
     )
-    clock.freeze(NOW + HOUR)
-    await run_job(settings, sessions, "daily_send")
-    clock.freeze(NOW + 2 * HOUR)
-    assert (await feed.pull(day(0), day(1))).status_code == 200
-    clock.freeze(NOW + DAY)
-    await feed.push([tx("b1", day(1))])
-    clock.freeze(NOW + DAY + HOUR)
-    await run_job(settings, sessions, "daily_send")
-    clock.freeze(NOW + DAY + 2 * HOUR)
-    assert (await feed.pull(day(1), day(2))).status_code == 200
     r = await feed.api.call(
         "GET",
         f"{feed.link.connection_path}/connectionInfo/bankFeedAccounts/{feed.account_id}"

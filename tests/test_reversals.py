@@ -12,9 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.webhooks.tables import WebhookEvent
-from tests.feeds import NOW, connect, day, tx
-from tests.helpers import Linkable, TenantKeys, assert_error
-from tests.pendings import assert_once, hold, pending, post_holds, quickbooks_sees, set_matching
+from tests.helpers.builders import TenantKeys
+from tests.helpers.clients import Linkable, assert_error
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.pendings import (
+    assert_once,
+    hold,
+    pending,
+    post_holds,
+    quickbooks_sees,
+    set_matching,
+)
 
 
 async def _events(

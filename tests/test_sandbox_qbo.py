@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.helpers import BIN, LiveServer, basic, created_tenant, v1_account, v2_account
+from tests.helpers.builders import created_tenant, v1_account, v2_account
+from tests.helpers.clients import basic
+from tests.helpers.servers import BIN, LiveServer
 
 
 def sandbox(

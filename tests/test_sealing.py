@@ -20,7 +20,8 @@ from app.config import Settings
 from app.connections.tables import Connection
 from app.sealing.jobs import reseal
 from app.webhooks.tables import WebhookEndpoint
-from tests.helpers import Api, TenantKeys, v1_account, v2_account
+from tests.helpers.builders import TenantKeys, v1_account, v2_account
+from tests.helpers.clients import Api
 
 
 def keyed(settings: Settings, *keys: str) -> Settings:

@@ -28,19 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from app.config import Settings
 from app.main import create_app
 from bench.slowclients import API_DRIPS, PORTAL_DRIPS, api_drip, drip, portal_drip, signed_in_cookie
-from tests.faults import Feed, linked_feed
-from tests.helpers import (
-    IN_PROCESS_APPS,
-    LOG_LINES,
-    LiveServer,
-    TenantKeys,
-    assert_error,
-    basic,
-    make_tenant,
-    serve,
-    server_env,
-)
-from tests.portal import Staff, add_user
+from tests.helpers.builders import TenantKeys, make_tenant
+from tests.helpers.clients import assert_error, basic
+from tests.helpers.faults import Feed, linked_feed
+from tests.helpers.logs import IN_PROCESS_APPS, LOG_LINES
+from tests.helpers.portal import Staff, add_user
+from tests.helpers.servers import LiveServer, serve, server_env
 
 # The server under test gives a body this long; the drippers (a byte every 250 ms, bodies of
 # ~250 bytes) never finish before it.

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from ipaddress import ip_address
 from typing import Any
@@ -22,26 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock, vault
 from app.config import Settings
 from app.db import transaction
-from app.main import create_app
 from app.webhooks import egress, repository
 from app.webhooks import events as webhooks
-from app.webhooks.delivery import Limits, deliver_due
-from tests.dns import Zone
-from tests.helpers import Api, TenantKeys, assert_error, make_tenant, remember_secret
-from tests.hostile import closed_port_url, hostile
-from tests.portal import Staff, add_user
-from tests.receiver import receiver
-from tests.test_worker import run_job
+from tests.helpers.builders import TenantKeys, make_tenant
+from tests.helpers.clients import Api, assert_error
+from tests.helpers.dns import Zone
+from tests.helpers.hostile import closed_port_url, hostile
+from tests.helpers.portal import Staff, add_user
+from tests.helpers.receiver import receiver
+from tests.helpers.webhooks import MUST_REFUSE, app_with, deliver, limits, subscribe
+from tests.helpers.worker import run_job
 
 PUBLIC = egress.Policy()
-MUST_REFUSE = [
-    "http://127.0.0.1/",
-    "http://169.254.169.254/",
-    "http://10.0.0.1/",
-    "http://[::1]/",
-    "http://0x7f000001/",
-    "http://localhost/",
-]
 
 
 # ---- the address rules, table-driven -----------------------------------------------------------
@@ -104,16 +94,6 @@ def test_allowed_networks_open_exactly_their_range() -> None:
 
 
 # ---- registration ----------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def app_with(settings: Settings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An app of its own on the suite's database, with some settings changed."""
-    application = create_app(settings.model_copy(update=changes))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
-            yield http
 
 
 async def test_registration_refuses_local_addresses_by_default(
@@ -186,13 +166,6 @@ async def test_endpoints_are_capped_per_tenant_and_environment(
 # ---- sending -----------------------------------------------------------------------------------
 
 
-async def subscribe(api: Api, url: str) -> tuple[str, str]:
-    r = await api.call("POST", "/webhooks/endpoints", {"url": url})
-    assert r.status_code == 201, r.text
-    remember_secret(r.json()["secret"])
-    return r.json()["id"], r.json()["secret"]
-
-
 async def emit(
     sessions: async_sessionmaker[AsyncSession], tenant: TenantKeys, count: int = 1
 ) -> None:
@@ -207,22 +180,6 @@ async def deliveries(api: Api, endpoint_id: str) -> list[dict[str, Any]]:
     r = await api.call("GET", f"/webhooks/endpoints/{endpoint_id}/deliveries")
     assert r.status_code == 200, r.text
     return r.json()["results"]  # type: ignore[no-any-return]
-
-
-def limits(settings: Settings, **changes: Any) -> Limits:
-    return Limits.of(settings.model_copy(update=changes))
-
-
-async def deliver(
-    sessions: async_sessionmaker[AsyncSession], lim: Limits
-) -> tuple[dict[str, int], float]:
-    http = egress.client()
-    started = time.monotonic()
-    try:
-        counts = await deliver_due(sessions, http, lim)
-    finally:
-        await http.aclose()
-    return counts, time.monotonic() - started
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,10 @@ detection and webhook delivery to a real HTTP receiver. Time moves by the clock,
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from arq import create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,51 +15,11 @@ from app import clock
 from app.config import Settings
 from app.connections.tables import LinkOtp
 from app.jobruns.repository import all_runs
-from app.webhooks import egress
-from app.worker import JOBS
-from tests.feeds import NOW, Feed, connect, day, tx
-from tests.helpers import LOG_LINES, Linkable, remember_secret
-from tests.receiver import Receiver, receiver
-
-
-async def run_job(settings: Settings, sessions: async_sessionmaker[AsyncSession], name: str) -> Any:
-    """Enqueue `name` on real Redis and let a real arq worker run it in burst mode."""
-    queue = f"test:{secrets.token_hex(4)}"
-    redis_settings = RedisSettings.from_dsn(settings.redis_url or "")
-    pool = await create_pool(redis_settings, default_queue_name=queue)
-    http = egress.client()
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx.update(settings=settings, sessions=sessions, http=http)
-
-    try:
-        job = await pool.enqueue_job(name)
-        assert job is not None
-        worker = Worker(
-            functions=list(JOBS.values()),
-            redis_settings=redis_settings,
-            queue_name=queue,
-            burst=True,
-            on_startup=startup,
-            handle_signals=False,
-            poll_delay=0.05,
-        )
-        await worker.main()
-        assert worker.jobs_failed == 0
-        await worker.close()
-        return await job.result(timeout=5)
-    finally:
-        await http.aclose()
-        await pool.aclose()
-
-
-async def subscribe(feed_or_link: Feed | Linkable, rec: Receiver, *types: str) -> str:
-    api = feed_or_link.api
-    r = await api.call("POST", "/webhooks/endpoints", {"url": rec.url, "eventTypes": list(types)})
-    assert r.status_code == 201, r.text
-    rec.secret = r.json()["secret"]
-    remember_secret(rec.secret)
-    return str(r.json()["id"])
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import NOW, connect, day, tx
+from tests.helpers.logs import LOG_LINES
+from tests.helpers.receiver import receiver, subscribe
+from tests.helpers.worker import run_job
 
 
 async def test_purge_job_forgets_only_long_expired_otps(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from app import clock
-from tests.helpers import Api, Idx, Linkable
+from tests.helpers.clients import Api, Idx, Linkable
 
 # 11:00 in Toronto (EDT): "today" is 2026-03-10 for the company.
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)

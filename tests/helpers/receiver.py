@@ -12,6 +12,10 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import Feed
+from tests.helpers.logs import remember_secret
+
 
 @dataclass
 class Receiver:
@@ -66,3 +70,13 @@ def receiver(fail_first: int = 0) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def subscribe(feed_or_link: Feed | Linkable, rec: Receiver, *types: str) -> str:
+    """`rec` subscribed through the client API to `types`: the endpoint's id."""
+    api = feed_or_link.api
+    r = await api.call("POST", "/webhooks/endpoints", {"url": rec.url, "eventTypes": list(types)})
+    assert r.status_code == 201, r.text
+    rec.secret = r.json()["secret"]
+    remember_secret(rec.secret)
+    return str(r.json()["id"])

@@ -15,7 +15,7 @@ from app.certificates import rules
 from app.certificates.tables import BalanceCertificate, DailyBalance
 from app.transactions.history_repository import delivered_at
 from app.transactions.tables import BankTransaction
-from tests.feeds import Feed
+from tests.helpers.feeds import Feed
 
 GAP_EVENT = "bankFeeds.sourceAccount.balanceGap"
 DIGEST_EVENT = "bankFeeds.sourceAccount.balanceCertified"

@@ -7,13 +7,12 @@ browser or axe-core: the tests skip, or fail when BANKFEEDS_REQUIRE_BROWSER is s
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("BANKFEEDS_CHROMIUM", "/usr/bin/chromium"))
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -29,24 +28,14 @@ FLAGS = [
 ]
 
 
-def _require() -> None:
+def require() -> None:
+    """Skip without the browser or axe-core; fail instead when CI asks for them."""
     missing = [str(p) for p in (CHROMIUM, AXE) if not p.exists()]
     if missing:
         message = f"browser tests need {', '.join(missing)} (see docs/DEVELOPMENT.md)"
         if os.environ.get("BANKFEEDS_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    _require()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield instance
-        await instance.close()
 
 
 async def audit(page: Any, name: str, *, shot: bool = True) -> None:

@@ -1,24 +1,23 @@
-"""A portal user and a signed-in browser-like client for the portal tests."""
+"""A portal user, a signed-in browser-like client, and a portal app of its own seen from chosen
+peer addresses, for the portal tests."""
 
 from __future__ import annotations
 
-import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.db import transaction
+from app.main import create_app
 from app.portal import service as portal
-from tests.helpers import remember_secret
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html[:500]
-    return match.group(1)
+from tests.helpers.clients import csrf_of
+from tests.helpers.logs import remember_secret
 
 
 @dataclass
@@ -57,3 +56,28 @@ async def add_user(sessions: async_sessionmaker[AsyncSession], tenant_name: str)
         await portal.add_user(session, tenant_name, email, password)
     remember_secret(password)
     return email, password
+
+
+@asynccontextmanager
+async def portal_app(
+    settings: Settings, *peers: str, **update: Any
+) -> AsyncIterator[tuple[Any, list[httpx.AsyncClient]]]:
+    """An app of its own (its own Redis prefix, `update` applied) and one portal client per
+    peer address, for the per-address limits."""
+    own = settings.model_copy(
+        update={"redis_prefix": f"{settings.redis_prefix}pa{secrets.token_hex(3)}:", **update}
+    )
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application, client=(peer, 4000)),
+                base_url="http://portal.test",
+            )
+            for peer in peers
+        ]
+        try:
+            yield application, clients
+        finally:
+            for c in clients:
+                await c.aclose()

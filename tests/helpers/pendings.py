@@ -10,8 +10,9 @@ import httpx
 
 from app.idx.service import intuit_transaction_id
 from app.pendings.jobs import expire_pendings
-from tests.feeds import Feed, day
-from tests.helpers import Linkable, v1_account
+from tests.helpers.builders import v1_account
+from tests.helpers.clients import Linkable
+from tests.helpers.feeds import Feed, day
 
 
 def hold(pid: str, on: str, amount: Any = "-50.00", **kw: Any) -> dict[str, Any]:
