@@ -1,6 +1,7 @@
 """The month in a few minutes (bench/soak.py): 30 simulated days over 330 accounts, with its
 faults, invariants checked every simulated day. It runs when BANKFEEDS_SOAK=1 (CI's
-PostgreSQL round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its own."""
+PostgreSQL round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its
+own."""
 
 from __future__ import annotations
 
