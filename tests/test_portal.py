@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
-from app.housekeeping import purge_expired
+from app.lifecycle.housekeeping import purge_expired
 from app.transactions.jobs import send_all
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.helpers import Linkable, TenantKeys, metric_value, request_log
