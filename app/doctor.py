@@ -19,7 +19,7 @@ from app import clock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.jobruns import registry
-from app.jobruns import repository as jobruns
+from app.jobruns import service as jobruns
 from app.jobruns.tables import JobRun
 from app.logs import correlation_id
 from app.migrate import alembic_config

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import bodies, hashing, metrics, openapi, ops, vault
+from app import bodies, hashing, lifecycle, metrics, openapi, ops, vault
 from app.accounts import routes as accounts
 from app.certificates import routes as certificates
 from app.companies import routes as companies
@@ -212,6 +212,7 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     setup_logging(settings.log_level)
+    lifecycle.install()  # the cascades answer the domains' signals
     document: dict[str, Any] = {}
 
     @asynccontextmanager

@@ -20,13 +20,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from app import i18n
 from app import metrics as m
 from app.accounts.tables import SourceAccount
-from app.certificates import repository as certificates_repo
+from app.certificates import service as certificates
 from app.companies.tables import Company
 from app.connections.tables import Connection
-from app.jobruns.repository import all_runs
+from app.jobruns.service import all_runs
 from app.kit.errors import Unauthorized, render
 from app.kit.services import Services
-from app.transactions import send_repository
+from app.transactions import service as transactions
 from app.transactions.tables import PushOperation
 from app.webhooks.tables import WebhookDelivery
 
@@ -65,8 +65,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def _refresh(session: AsyncSession) -> None:
-    m.PENDING.set(await send_repository.count_pending(session))
-    accounts, gaps, oldest = await certificates_repo.totals(session)
+    m.PENDING.set(await transactions.count_pending(session))
+    accounts, gaps, oldest = await certificates.totals(session)
     m.BALANCE_GAP_ACCOUNTS.set(accounts)
     m.BALANCE_GAP_DAYS.set(gaps)
     m.BALANCE_OLDEST_UNCERTIFIED.set(

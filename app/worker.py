@@ -17,15 +17,15 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 
-from app import vault
-from app.accounts.jobs import detect_disconnects as _detect_disconnects
+from app import lifecycle, vault
 from app.accounts.jobs import detect_stale as _detect_stale
 from app.certificates.jobs import certify_balances as _certify_balances
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
-from app.housekeeping import purge_expired as _purge_expired
 from app.jobruns import registry
+from app.lifecycle.detection import detect_disconnects as _detect_disconnects
+from app.lifecycle.housekeeping import purge_expired as _purge_expired
 from app.logs import setup_logging
 from app.pendings.jobs import expire_pendings as _expire_pendings
 from app.resilience import ResilientWorker
@@ -69,6 +69,7 @@ async def build_ctx(ctx: dict[str, Any], settings: Settings | None = None) -> No
     settings = settings or get_settings()
     setup_logging(settings.log_level)
     ctx["settings"] = settings
+    lifecycle.install()  # the cascades answer the domains' signals
     vault.configure(settings)  # webhook secrets are sealed at rest
     ctx["engine"] = make_engine(settings)
     ctx["sessions"] = make_sessionmaker(ctx["engine"])

@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy import func, select
 
 from app import clock, migrate
-from app.accounts.jobs import detect, detect_stale_feeds
+from app.accounts.jobs import detect_stale_feeds
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.db import transaction
@@ -36,6 +36,7 @@ from app.devtools.quickbooks import (
     nightly_after,
     retry_times,
 )
+from app.lifecycle.detection import detect
 from app.main import create_app
 from app.tenants import service as tenants
 from app.transactions.jobs import send_all

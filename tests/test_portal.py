@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
-from app.housekeeping import purge_expired
+from app.lifecycle.housekeeping import purge_expired
 from app.transactions.jobs import send_all
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable, csrf_of, metric_value

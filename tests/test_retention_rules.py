@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import app.tables  # noqa: F401  (every table in the metadata)
 from app.db import Base
-from app.destruction import SCRUBS
+from app.lifecycle.destruction import SCRUBS
 from app.retention.repository import PURGES
 from app.retention.rules import POLICIES, RULES
 

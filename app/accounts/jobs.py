@@ -1,4 +1,5 @@
-"""The ten-day disconnect detection (a daily arq cron job)."""
+"""Feed health: accounts QuickBooks has not pulled for a while become stale (an arq cron job).
+The ten-day disconnect detection spans domains: app/lifecycle/detection.py."""
 
 from __future__ import annotations
 
@@ -9,43 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, lifecycle
+from app import clock
 from app.accounts import events, repository
 from app.config import Settings
 from app.db import transaction
 
 log = logging.getLogger("app.jobs")
-
-
-async def detect(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, progress: Any = None
-) -> dict[str, Any]:
-    """Connected accounts Intuit has not queried for `disconnect_after_days` become
-    disconnected (their pending pushes fail); then Linked connections whose accounts are all
-    disconnected become Unlinked. Each step announces itself by webhook."""
-    started = time.perf_counter()
-    cutoff = clock.now() - timedelta(days=settings.disconnect_after_days)
-    totals = {"accounts": 0, "connections": 0, "failedOperations": 0}
-    async with transaction(sessions) as session:
-        # Set-based: one statement disconnects them all, one finds the pushes that now fail.
-        gone, totals["failedOperations"] = await lifecycle.disconnect_stale(session, cutoff)
-    totals["accounts"] = gone
-    if progress is not None:
-        progress(gone)
-    async with transaction(sessions) as session:
-        totals["connections"] = await lifecycle.unlink_disconnected(session, settings)
-    seconds = round(time.perf_counter() - started, 3)
-    log.info(
-        "disconnect detection: %(accounts)d accounts disconnected, %(connections)d connections "
-        "unlinked",
-        totals,
-        extra={"fields": {"job": "detect_disconnects", **totals, "seconds": seconds}},
-    )
-    return {**totals, "seconds": seconds}
-
-
-async def detect_disconnects(ctx: dict[str, Any]) -> dict[str, Any]:
-    return await detect(ctx["sessions"], ctx["settings"], ctx.get("progress"))
 
 
 async def detect_stale_feeds(

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, destruction, lifecycle, vault
-from app.accounts import repository, schemas
+from app import clock, vault
+from app.accounts import events, repository, schemas
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
 from app.connections.tables import Connection
 from app.kit.errors import BadRequest, Conflict, NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
+from app.kit.signals import Signal
 
 DUPLICATE = "A bank account already exists with the same Id"
 
 Prototype = schemas.SourceAccountPrototype | schemas.SourceAccountV2Prototype
+
+# Answered by the cascades above the domains (app/lifecycle/), in the caller's transaction.
+DISCONNECTED: Signal[[AsyncSession, SourceAccount]] = Signal("source account disconnected")
+DELETING: Signal[[AsyncSession, Principal, SourceAccount]] = Signal("source account deleting")
 
 
 def _row(body: Prototype) -> dict[str, Any]:
@@ -228,7 +234,7 @@ async def update(
         account.own_balance_at = account.modified_date
     await session.flush()
     if disconnecting:
-        await lifecycle.account_disconnected(session, account)
+        await DISCONNECTED.send(session, account)
     return account
 
 
@@ -240,5 +246,67 @@ async def delete(
     account_id: str,
 ) -> None:
     _, account = await get(session, principal, company_id, connection_id, account_id)
-    await destruction.account_deleted(session, principal, account)
+    await DELETING.send(session, principal, account)  # the rows that only name it go first
     await repository.remove(session, account)
+
+
+# What the cross-domain cascades (app/lifecycle/) and the edge ask of the accounts.
+DISCONNECTED_EVENT = "bankFeeds.sourceAccount.disconnected"
+CONNECTED_EVENT = "bankFeeds.sourceAccount.connected"
+FRESH_EVENT = "bankFeeds.sourceAccount.fresh"
+
+
+async def of_connection(session: AsyncSession, connection_id: uuid.UUID) -> list[SourceAccount]:
+    return await repository.of_connection(session, connection_id)
+
+
+async def disconnect(
+    session: AsyncSession, accounts: Sequence[SourceAccount], now: datetime
+) -> list[SourceAccount]:
+    """These accounts become disconnected at `now`; returns those that were not already."""
+    ended = [a for a in accounts if a.status != "disconnected"]
+    for account in ended:
+        account.status = "disconnected"
+        account.modified_date = now
+    await session.flush()
+    return ended
+
+
+async def announce(
+    session: AsyncSession, accounts: Sequence[SourceAccount], event_type: str
+) -> None:
+    """bankFeeds.sourceAccount.connected / .disconnected / .stale / .fresh, by webhook."""
+    await events.accounts_changed(session, accounts, event_type)
+
+
+async def disconnect_stale(
+    session: AsyncSession, cutoff: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Connected accounts not queried since `cutoff` become disconnected (one statement);
+    returns their (pk, connection id)."""
+    return await repository.disconnect_stale(session, cutoff)
+
+
+async def announce_stale_disconnected(
+    session: AsyncSession, gone: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    await events.stale_accounts_disconnected(session, gone)
+
+
+async def count_stale(session: AsyncSession, cutoff: datetime) -> int:
+    """Connected accounts not queried since `cutoff` (what the detection will disconnect)."""
+    return await repository.count_stale(session, cutoff)
+
+
+async def mark_queried(session: AsyncSession, account: SourceAccount, now: datetime) -> list[str]:
+    """QuickBooks queried the account at `now` (the caller holds its lock): connected and fresh
+    again. Returns the events the change calls for (connected, fresh), for the caller to
+    announce once the rest of the query's cascade is written."""
+    due = [CONNECTED_EVENT] if account.status != "connected" else []
+    if account.stale_since is not None:
+        due.append(FRESH_EVENT)
+    account.status = "connected"
+    account.last_queried_at = now
+    account.stale_since = None
+    await session.flush()
+    return due

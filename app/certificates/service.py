@@ -351,3 +351,9 @@ async def continuity_error(
             )
         running = item.balance if item.balance is not None else expected
     return None
+
+
+async def totals(session: AsyncSession) -> tuple[int, int, date | None]:
+    """(accounts with a gap, gap days, the oldest day not certified) across the service: the
+    gauges of /metrics."""
+    return await repository.totals(session)

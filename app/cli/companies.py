@@ -15,7 +15,7 @@ from app.access import service as access
 from app.cli.common import pass_settings, say_database
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
-from app.exports import repository, service
+from app.exports import service
 
 
 @click.group("companies")
@@ -30,7 +30,7 @@ async def _export(
     sessions = make_sessionmaker(engine)
     try:
         async with transaction(sessions) as session:
-            company = await repository.company(session, company_id)
+            company = await service.company(session, company_id)
             if company is None:
                 raise click.ClickException(f"No company was found with ID {company_id}")
             await access.record_access(

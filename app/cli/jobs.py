@@ -23,7 +23,7 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
     from datetime import timedelta
 
     from app import clock
-    from app.accounts import repository as accounts_repo
+    from app.accounts import service as accounts
     from app.transactions.jobs import count_pending
 
     if name == "daily-send":
@@ -31,7 +31,7 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
     if name == "detect-disconnects":
         cutoff = clock.now() - timedelta(days=ctx["settings"].disconnect_after_days)
         async with transaction(ctx["sessions"]) as session:
-            return await accounts_repo.count_stale(session, cutoff)
+            return await accounts.count_stale(session, cutoff)
     return None
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli.common import in_transaction, show
 from app.config import Settings
 from app.portal import service as portal
-from app.tenants import repository as tenants_repo
 from app.tenants import service as tenants
 from app.tenants.tables import ENVIRONMENTS
 
@@ -73,7 +72,7 @@ def tenants_list(as_json: bool) -> None:
     async def work(session: AsyncSession, _: Settings) -> list[dict[str, str]]:
         return [
             {"tenantId": str(t.id), "name": t.name, "timeZone": t.time_zone}
-            for t in await tenants_repo.list_all(session)
+            for t in await tenants.list_tenants(session)
         ]
 
     rows = in_transaction(work)
@@ -122,7 +121,7 @@ def keys_list(tenant: str, as_json: bool) -> None:
                 "created": k.created_at.isoformat(),
                 "revoked": k.revoked_at.isoformat() if k.revoked_at else None,
             }
-            for k in await tenants_repo.keys_of(session, row.id)
+            for k in await tenants.keys_of(session, row.id)
         ]
 
     rows = in_transaction(work)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, destruction
+from app import clock
 from app.companies import repository, schemas
 from app.companies.tables import Company
 from app.companies.zone import zone_of
@@ -20,9 +20,13 @@ from app.kit import querying
 from app.kit.errors import NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import PageQuery
+from app.kit.signals import Signal
 from app.tenants import repository as tenants_repo
 
 PRODUCTS = ["bank-feeds"]
+# Before a company's row goes: answered by the cascades above the domains (app/lifecycle/), which
+# scrub what its ON DELETE CASCADE does not reach, in the caller's transaction.
+DELETING: Signal[[AsyncSession, Company]] = Signal("company deleting")
 
 
 async def get(session: AsyncSession, principal: Principal, company_id: str) -> Company:
@@ -92,7 +96,7 @@ async def update(
 async def delete(session: AsyncSession, principal: Principal, company_id: str) -> None:
     """Destroys the company: the rows that only name it first, then its cascade."""
     company = await get(session, principal, company_id)
-    await destruction.company_deleted(session, company)
+    await DELETING.send(session, company)
     await repository.remove(session, company)
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, lifecycle
+from app import clock
 from app.companies import service as companies
 from app.companies.tables import Company
 from app.config import Settings
-from app.connections import repository, schemas
+from app.connections import events, repository, schemas
 from app.connections.links import fresh_otp
 from app.connections.schemas import PLATFORM_KEY, PLATFORM_NAME, link_url, to_wire
 from app.connections.tables import Connection, LinkOtp
@@ -19,6 +21,11 @@ from app.kit import querying
 from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import PageQuery
+from app.kit.signals import Signal
+
+# The client unlinked the connection (its status is set): answered by the cascades above the
+# domains (app/lifecycle/), in the caller's transaction.
+UNLINKED: Signal[[AsyncSession, Settings, Connection]] = Signal("connection unlinked")
 
 
 async def issue_otp(
@@ -112,7 +119,7 @@ async def update(
             "Linked and PendingAuth follow from QuickBooks' own calls."
         )
     await repository.set_status(session, connection, "Unlinked")
-    await lifecycle.client_unlinked(session, settings, connection)
+    await UNLINKED.send(session, settings, connection)
     return connection
 
 
@@ -120,3 +127,49 @@ async def delete(
     session: AsyncSession, principal: Principal, company_id: str, connection_id: str
 ) -> None:
     await repository.remove(session, await get(session, principal, company_id, connection_id))
+
+
+# What the cross-domain cascades (app/lifecycle/) ask of the connections.
+
+
+async def of_companies(session: AsyncSession, company_ids: Sequence[uuid.UUID]) -> list[Connection]:
+    return await repository.of_companies(session, company_ids)
+
+
+async def announce(
+    session: AsyncSession, settings: Settings, connections: Sequence[Connection], event_type: str
+) -> None:
+    """connection.connected / connection.disconnected, by webhook."""
+    await events.connections_changed(session, settings, connections, event_type)
+
+
+async def mark_linked(session: AsyncSession, settings: Settings, connection_id: uuid.UUID) -> None:
+    """QuickBooks signed in with the connection's credentials: a connection not yet Linked
+    becomes Linked, and it is announced."""
+    if await repository.mark_linked(session, connection_id):
+        await announce_linked(session, settings, connection_id)
+
+
+async def announce_linked(
+    session: AsyncSession, settings: Settings, connection_id: uuid.UUID
+) -> None:
+    connection = await repository.by_id(session, connection_id)
+    assert connection is not None
+    await session.refresh(connection)
+    await announce(session, settings, [connection], "connection.connected")
+
+
+async def queried(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> bool:
+    """QuickBooks queried an account of the connection at `at`: its and its company's lastSync
+    move forward and it is Linked; True when it became Linked (the caller announces it)."""
+    return await repository.queried(session, connection_id, at)
+
+
+async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
+    """Linked connections whose accounts are all disconnected become Unlinked."""
+    return await repository.unlink_all_disconnected(session)
+
+
+async def purge_otps(session: AsyncSession, expired_before: datetime) -> int:
+    """The linkUrl and Company.redirect OTPs that expired before `expired_before`."""
+    return await repository.purge_otps(session, expired_before)

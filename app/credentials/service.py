@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from passlib.context import CryptContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, hashing, lifecycle
+from app import clock, hashing
 from app.config import Settings
 from app.connections import service as connections
 from app.connections.tables import Connection
@@ -187,9 +187,22 @@ async def authenticate(
             if locked.expires_at <= now:
                 return None
             await repository.claim(session, locked.id, now, partner.partner_key_id)
-            await lifecycle.connection_linked(session, settings, locked.connection_id)
+            await connections.mark_linked(session, settings, locked.connection_id)
         return locked
     locked = await repository.lock(session, credential.id, exclusive=False)
     if locked is None or locked.revoked_at is not None:
         return None
     return locked
+
+
+# What the cross-domain cascades (app/lifecycle/) ask of the credentials.
+
+
+async def revoke_all(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> int:
+    """Every set of the connection, revoked at `at` (QuickBooks' next call gets 401)."""
+    return await repository.revoke_all(session, connection_id, at)
+
+
+async def purge_unusable(session: AsyncSession, expired_before: datetime) -> int:
+    """Unclaimed sets past their lifetime, and revoked sets, are of no further use."""
+    return await repository.purge_unusable(session, expired_before)

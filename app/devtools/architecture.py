@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]  # app/
 MAX_LINES = 600
 
 # Floors, top to bottom. Imports may only go down (or stay on the same floor).
-FLOORS = ("edge", "routes", "services", "lifecycle", "events", "repository", "tables", "ground")
+# The cascades across domains (app/lifecycle/) sit above the services they reach through; the
+# domains answer to them only by signals (app/kit/signals.py, ground).
+FLOORS = ("edge", "routes", "lifecycle", "services", "events", "repository", "tables", "ground")
 
 # Modules whose floor does not follow from their file name (see `floor_of`).
 EXPLICIT: dict[str, str] = {
@@ -45,12 +47,15 @@ EXPLICIT: dict[str, str] = {
     "app.ops": "routes",
     "app.kit.services": "routes",  # what the lifespan builds once, handed to routes
     "app.portal.pages": "routes",
+    # Work across domains, above them: cascades, the detection job, purges, deletion's scrubs.
     "app.lifecycle": "lifecycle",
+    "app.lifecycle.cascades": "lifecycle",
+    "app.lifecycle.detection": "lifecycle",
+    "app.lifecycle.housekeeping": "lifecycle",
+    "app.lifecycle.destruction": "lifecycle",
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
     "app.transactions.send_repository": "repository",
     "app.transactions.history_repository": "repository",
-    "app.housekeeping": "lifecycle",
-    "app.destruction": "lifecycle",
     "app.retention.rules": "tables",
     "app.tables": "tables",
     "app.kit.principal": "tables",

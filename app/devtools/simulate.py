@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import httpx
 
 from app import clock, migrate
-from app.accounts.jobs import detect, detect_stale_feeds
+from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings, get_settings
 from app.devtools.quickbooks import PullFailed, QuickBooks, nightly_after, retry_times
+from app.lifecycle.detection import detect
 from app.main import create_app
 from app.transactions.jobs import send_all
 

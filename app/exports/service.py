@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, spreadsheet, vault
+from app.companies.tables import Company
 from app.exports import repository
 
 SCHEMA = "bankfeeds.company-export"
@@ -204,6 +205,11 @@ def _access(a: Any) -> dict[str, Any]:
             "route": a.route,
         }
     )
+
+
+async def company(session: AsyncSession, company_id: uuid.UUID) -> Company | None:
+    """The company whose export is asked for, any tenant's (the operator's command)."""
+    return await repository.company(session, company_id)
 
 
 async def rows_of(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, lifecycle, metrics, vault
+from app import clock, metrics, vault
 from app.accounts.tables import SourceAccount
 from app.certificates import service as certificates
 from app.config import Settings
@@ -26,6 +26,7 @@ from app.db import parse_uuid, transaction
 from app.idx import paging, repository, schemas
 from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import IdxPrincipal
+from app.kit.signals import Signal
 from app.pendings import linking as pendings
 from app.transactions import service as transactions
 from app.transactions.send_repository import PageRow
@@ -33,6 +34,9 @@ from app.transactions.send_repository import PageRow
 Model = TypeVar("Model", bound=BaseModel)
 
 BACKFILL_DAYS = 7
+# QuickBooks queried an account (the caller holds its lock): answered by the cascades above the
+# domains (app/lifecycle/), which bring the account and its connection back.
+QUERIED: Signal[[AsyncSession, Settings, SourceAccount, datetime]] = Signal("account queried")
 # Stable transaction ids for Intuit (its schema wants a uuid; ours are the client's strings).
 TRANSACTION_NAMESPACE = uuid.UUID("0b7e5f0c-6f0e-4d4e-9a53-5c8f4b7c2d10")
 
@@ -346,8 +350,8 @@ async def list_transactions(
         account.feed_start_date = min(max(asked, earliest), today)
     previous = account.last_queried_at
     lag = int((now - previous).total_seconds()) if previous is not None else None
-    # Connected and fresh again, the connection Linked (app/lifecycle.py).
-    await lifecycle.idx_queried(session, settings, account, now)
+    # Connected and fresh again, the connection Linked (app/lifecycle/cascades.py).
+    await QUERIED.send(session, settings, account, now)
     # Update: whatever is pending for the account is sent now, so QuickBooks sees it at once.
     await transactions.send(session, [account.pk])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -292,3 +292,8 @@ async def set_logo(
     row.logo, row.logo_type, row.updated_at = content, kind, clock.now()
     await session.flush()
     return row
+
+
+async def purge_sessions(session: AsyncSession, before: datetime) -> int:
+    """Link sessions that expired before `before` (housekeeping)."""
+    return await repository.purge_sessions(session, before)

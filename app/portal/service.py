@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,3 +151,8 @@ def set_environment(who: Staff, environment: str) -> None:
 
 def parse_id(value: str) -> uuid.UUID | None:
     return parse_uuid(value)
+
+
+async def purge_sessions(session: AsyncSession, expired_before: datetime) -> int:
+    """Portal sessions that expired before `expired_before` (housekeeping)."""
+    return await repository.purge_sessions(session, expired_before)

@@ -86,3 +86,8 @@ def log_rows(
         for table, p in purged.items()
         if p.rows
     ]
+
+
+async def log_destruction(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Destruction log rows (counts only), written in the caller's transaction."""
+    await repository.log_destruction(session, rows)

@@ -114,6 +114,15 @@ async def get_tenant(session: AsyncSession, ref: str) -> Tenant:
     return tenant
 
 
+async def list_tenants(session: AsyncSession) -> list[Tenant]:
+    return await repository.list_all(session)
+
+
+async def keys_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[ApiKey]:
+    """The tenant's API keys, revoked ones included."""
+    return await repository.keys_of(session, tenant_id)
+
+
 async def add_api_key(
     session: AsyncSession, ref: str, environment: str, key_limit: int
 ) -> tuple[Tenant, str]:

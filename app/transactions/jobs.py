@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import lifecycle
 from app.certificates import service as certificates
 from app.db import transaction
 from app.transactions import send_repository, service
@@ -32,7 +31,7 @@ async def send_all(
     async with transaction(sessions) as session:
         # Pending pushes of feeds disconnected before anything sent them fail (normally already
         # done when the account was disconnected; this sweep makes the run self-sufficient).
-        totals["failed"] = await lifecycle.fail_pending(session)
+        totals["failed"] = await service.fail_pending(session)
     after: uuid.UUID | None = None
     while True:
         async with transaction(sessions) as session:

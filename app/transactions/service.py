@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -363,3 +363,37 @@ async def account_transactions(
         totalResults=total,
         feedHealth=to_health_wire(account),
     )
+
+
+# What the cross-domain cascades (app/lifecycle/), the daily send and the edge ask of the pushes.
+
+
+async def fail_pending(
+    session: AsyncSession, account_pks: Sequence[uuid.UUID] | None = None
+) -> int:
+    """The feed of these accounts (None: of every disconnected account) was disconnected before
+    their pending pushes were sent: those pushes fail, announced. Returns how many."""
+    if account_pks is None:
+        pending = await repository.pending_operations_of_disconnected(session)
+    else:
+        pending = await repository.pending_operations(session, account_pks)
+    if pending:
+        await events.finish(
+            session,
+            pending,
+            status="Failed",
+            status_code=400,
+            message="The feed was disconnected in QuickBooks before these transactions were "
+            "sent; none of them was sent.",
+        )
+    return len(pending)
+
+
+async def purge_rejections(session: AsyncSession, before: datetime) -> int:
+    """Support notes of rejected pushes made before `before`."""
+    return await repository.purge_rejections(session, before)
+
+
+async def count_pending(session: AsyncSession) -> int:
+    """Pending transactions of every account (the daily send's work, a gauge)."""
+    return await send_repository.count_pending(session)

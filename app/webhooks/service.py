@@ -186,3 +186,11 @@ async def resend(session: AsyncSession, principal: Principal, delivery_id: str) 
     )
     await repository.add(session, again)
     return again
+
+
+async def forget_mentions(
+    session: AsyncSession, tenant_id: uuid.UUID, environment: str, groups: list[tuple[str, ...]]
+) -> int:
+    """A deletion's scrub: the tenant's events naming what is deleted (every string of any one
+    group in the body) go, with their deliveries and attempts."""
+    return await repository.forget_mentions(session, tenant_id, environment, groups)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -119,3 +119,16 @@ async def finish_apart(
 async def release(sessions: async_sessionmaker[AsyncSession], principal: Caller, key: str) -> None:
     async with transaction(sessions) as session:
         await repository.release(session, principal, key)
+
+
+async def purge(session: AsyncSession, before: datetime) -> int:
+    """Kept answers that expired before `before` (housekeeping)."""
+    return await repository.purge(session, before)
+
+
+async def forget_mentions(
+    session: AsyncSession, tenant_id: object, environment: str, groups: list[tuple[bytes, ...]]
+) -> int:
+    """A deletion's scrub: the tenant's kept answers naming what is deleted (every string of any
+    one group in the body)."""
+    return await repository.forget_mentions(session, tenant_id, environment, groups)

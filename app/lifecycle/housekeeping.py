@@ -1,5 +1,6 @@
 """Housekeeping across domains, an arq job: forget what has expired — Link OTPs, Link and
-portal sessions, credentials, idempotency keys, notes of rejected pushes."""
+portal sessions, credentials, idempotency keys, notes of rejected pushes, each through its
+domain's service."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from app import clock
-from app.connections import repository as connections
-from app.credentials import repository as credentials
+from app.connections import service as connections
+from app.credentials import service as credentials
 from app.db import transaction
-from app.kit.idempotency import repository as idempotency
-from app.link import repository as link
-from app.portal import repository as portal
-from app.transactions import repository as transactions
+from app.kit.idempotency import service as idempotency
+from app.link import service as link
+from app.portal import service as portal
+from app.transactions import service as transactions
 
 log = logging.getLogger("app.jobs")
 # Notes of rejected pushes (shown in the portal) are support history, not records: 30 days.

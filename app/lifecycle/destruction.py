@@ -2,7 +2,9 @@
 tables app/retention/rules.py marks "scrub") is removed here, in the caller's transaction, and
 the destruction log says how much went (counts only).
 
-Cross-domain, so on the lifecycle floor: the services' delete calls it before removing the row."""
+Cross-domain, so on the lifecycle floor, reaching each domain through its service: the
+services' delete sends a signal (`companies.service.DELETING`, `accounts.service.DELETING`) that
+`app.lifecycle.install()` connects here, before the row is removed."""
 
 from __future__ import annotations
 
@@ -15,14 +17,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.accounts import repository as accounts_repo
+from app.accounts import service as accounts
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
-from app.connections import repository as connections_repo
-from app.kit.idempotency import repository as idempotency_repo
+from app.connections import service as connections
+from app.kit.idempotency import service as idempotency
 from app.kit.principal import Caller
-from app.retention import repository as retention_repo
-from app.webhooks import repository as webhooks_repo
+from app.retention import service as retention
+from app.webhooks import service as webhooks
 
 
 def _quoted(value: str) -> str:
@@ -41,16 +43,12 @@ class Names:
 
 
 async def _webhook_events(session: AsyncSession, owner: Caller, names: Names) -> int:
-    return await webhooks_repo.forget_mentions(
-        session, owner.tenant_id, owner.environment, names.groups
-    )
+    return await webhooks.forget_mentions(session, owner.tenant_id, owner.environment, names.groups)
 
 
 async def _idempotency_keys(session: AsyncSession, owner: Caller, names: Names) -> int:
     encoded = [tuple(n.encode() for n in g) for g in names.groups + names.loose]
-    return await idempotency_repo.forget_mentions(
-        session, owner.tenant_id, owner.environment, encoded
-    )
+    return await idempotency.forget_mentions(session, owner.tenant_id, owner.environment, encoded)
 
 
 Scrub = Callable[[AsyncSession, Caller, Names], Awaitable[int]]
@@ -80,7 +78,7 @@ async def _scrub(session: AsyncSession, owner: Caller, names: Names, policy: str
         n = await scrub(session, owner, names)
         if n:
             rows.append(_entry(owner, policy, table, n, now))
-    await retention_repo.log_destruction(session, rows)
+    await retention.log_destruction(session, rows)
 
 
 def _entry(owner: Caller, policy: str, table: str, rows: int, at: Any) -> dict[str, Any]:
@@ -97,12 +95,12 @@ async def company_deleted(session: AsyncSession, company: Company) -> None:
     """Before the company's row goes (its cascade takes connections, accounts, lines, pull log,
     operations, credentials, Link sessions and OTPs): the rows that only name it."""
     names = Names(groups=[(str(company.id),)])
-    for connection in await connections_repo.of_companies(session, [company.id]):
+    for connection in await connections.of_companies(session, [company.id]):
         names.groups.append((str(connection.id),))
-        for account in await accounts_repo.of_connection(session, connection.id):
+        for account in await accounts.of_connection(session, connection.id):
             _account_names(names, connection.id, account.account_id)
     await _scrub(session, company, names, "company_deleted")
-    await retention_repo.log_destruction(
+    await retention.log_destruction(
         session, [_entry(company, "company_deleted", "companies", 1, clock.now())]
     )
 
@@ -112,6 +110,6 @@ async def account_deleted(session: AsyncSession, owner: Caller, account: SourceA
     rejections and re-serves): the rows that only name it."""
     names = _account_names(Names(), account.connection_id, account.account_id)
     await _scrub(session, owner, names, "account_deleted")
-    await retention_repo.log_destruction(
+    await retention.log_destruction(
         session, [_entry(owner, "account_deleted", "source_accounts", 1, clock.now())]
     )
