@@ -44,7 +44,9 @@ EXPLICIT: dict[str, str] = {
     "app.portal.guard": "routes",
     "app.ops": "routes",
     "app.kit.services": "routes",  # what the lifespan builds once, handed to routes
+    "app.kit.pages": "routes",  # the pages' edge: headers, rendering, one transaction a page
     "app.portal.pages": "routes",
+    "app.link.pages": "routes",  # the SMB's Link pages (link/routes.py is the client's API)
     "app.lifecycle": "lifecycle",
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
     "app.transactions.send_repository": "repository",
