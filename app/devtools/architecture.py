@@ -72,7 +72,6 @@ EXPLICIT: dict[str, str] = {
     "app.portal.status": "services",
     "app.certificates.engine": "services",
     "app.certificates.calendar": "services",
-    "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
     "app.idx.throttle": "services",
     "app.idx.paging": "services",  # where a page of a pull starts (batch counts, then a range scan)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, delete, func, select
+from sqlalchemy import Date, and_, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -243,28 +243,3 @@ async def daily_counts(
 
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-async def accounts_at_risk(
-    session: AsyncSession, tenant_id: uuid.UUID, environment: str, limit: int
-) -> list[tuple[SourceAccount, Company]]:
-    """Accounts QuickBooks pulls (or did), at risk first: stale, then disconnected, then by
-    oldest pull."""
-    rank = case(
-        (and_(SourceAccount.status == "connected", SourceAccount.stale_since.is_not(None)), 0),
-        (SourceAccount.status == "disconnected", 1),
-        else_=2,
-    )
-    stmt = (
-        select(SourceAccount, Company)
-        .join(Connection, Connection.id == SourceAccount.connection_id)
-        .join(Company, Company.id == Connection.company_id)
-        .where(
-            Company.tenant_id == tenant_id,
-            Company.environment == environment,
-            SourceAccount.last_queried_at.is_not(None),
-        )
-        .order_by(rank, SourceAccount.last_queried_at, SourceAccount.pk)
-        .limit(limit)
-    )
-    return [(a, c) for a, c in (await session.execute(stmt)).all()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,6 +88,23 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     await session.flush()
     await events.announce(session, done)
     return sent, len(done)
+
+
+async def republishable(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
+) -> int:
+    """How many of the account's sent transactions cleared in [first, last] a re-serve would
+    publish again (app/feeds/)."""
+    return await send_repository.count_sent_between(session, account_pk, first, last)
+
+
+async def republish(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
+) -> int:
+    """A re-serve: the account's sent transactions cleared in [first, last] are published
+    again at `at`, ids unchanged. The caller holds the account's lock (as a send does), so the
+    two never number a batch at once. Returns how many."""
+    return await send_repository.republish(session, account_pk, first, last, at)
 
 
 class PushRejected(BadRequest):
