@@ -80,7 +80,6 @@ KNOWN_FOREIGN_REPOSITORIES: set[tuple[str, str]] = {
     ("app.ops", "app.jobruns.repository"),
     ("app.ops", "app.transactions.send_repository"),
     ("app.portal.privacy_routes", "app.retention.repository"),
-    ("app.portal.repository", "app.transactions.history_repository"),
     ("app.retention.repository", "app.transactions.history_repository"),
     ("app.transactions.repository", "app.connections.repository"),
 }

@@ -51,6 +51,7 @@ EXPLICIT: dict[str, str] = {
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
     "app.transactions.send_repository": "repository",
     "app.transactions.history_repository": "repository",
+    "app.portal.status_repository": "repository",  # the portal's read model (see its docstring)
     "app.housekeeping": "lifecycle",
     "app.destruction": "lifecycle",
     "app.retention.rules": "tables",
