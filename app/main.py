@@ -47,6 +47,7 @@ from app.kit.errors import (
 )
 from app.kit.principal import IdxPrincipal, Principal
 from app.kit.services import Services
+from app.link import pages as link_pages
 from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.pendings import routes as pendings
@@ -256,7 +257,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", ops.metrics, methods=["GET"]),
         *client_api.routes(),
         *idx_api.routes(),
-        *link.link_routes,
+        *link_pages.link_routes,
         *portal_routes,
     ]
     unavailable = (OperationalError, InterfaceError, ConnectionError, OSError, RedisError)

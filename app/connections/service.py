@@ -67,6 +67,11 @@ async def get(
     return found
 
 
+async def of_company(session: AsyncSession, company: Company) -> list[Connection]:
+    """A company the caller found in its scope: its connections, oldest first."""
+    return await repository.of_companies(session, [company.id])
+
+
 async def create(
     session: AsyncSession, principal: Principal, company_id: str, body: schemas.CreateConnection
 ) -> Connection:

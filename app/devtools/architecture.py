@@ -46,7 +46,9 @@ EXPLICIT: dict[str, str] = {
     "app.portal.guard": "routes",
     "app.ops": "routes",
     "app.kit.services": "routes",  # what the lifespan builds once, handed to routes
+    "app.kit.pages": "routes",  # the pages' edge: headers, rendering, one transaction a page
     "app.portal.pages": "routes",
+    "app.link.pages": "routes",  # the SMB's Link pages (link/routes.py is the client's API)
     # Work across domains, above them: cascades, the detection job, purges, deletion's scrubs.
     "app.lifecycle": "lifecycle",
     "app.lifecycle.cascades": "lifecycle",
@@ -56,6 +58,7 @@ EXPLICIT: dict[str, str] = {
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
     "app.transactions.send_repository": "repository",
     "app.transactions.history_repository": "repository",
+    "app.portal.status_repository": "repository",  # the portal's read model (see its docstring)
     "app.retention.rules": "tables",
     "app.tables": "tables",
     "app.kit.principal": "tables",
@@ -75,7 +78,6 @@ EXPLICIT: dict[str, str] = {
     "app.portal.status": "services",
     "app.certificates.engine": "services",
     "app.certificates.calendar": "services",
-    "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
     "app.idx.throttle": "services",
     "app.idx.paging": "services",  # where a page of a pull starts (batch counts, then a range scan)

@@ -71,20 +71,14 @@ async def reserve(call: ClientCall[AccountPath, None, schemas.ReserveRequest]) -
     """Extension: publish again the account's sent transactions cleared in [fromDate, toDate]:
     their modifiedDate becomes now, ids unchanged, so QuickBooks' next pull brings them once
     more and keeps one copy. Audited; `dryRun` only counts them."""
-    _, account = await accounts.get(
-        call.session,
-        call.principal,
-        call.path.company_id,
-        call.path.connection_id,
-        call.path.account_id,
-        for_update=True,
-    )
     body = call.body
     actor = f"api: {body.requestedBy}" if body.requestedBy else "api"
     return await service.reserve(
         call.session,
         call.principal,
-        account,
+        call.path.company_id,
+        call.path.connection_id,
+        call.path.account_id,
         body.fromDate,
         body.toDate,
         actor,

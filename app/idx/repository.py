@@ -1,5 +1,6 @@
 """All SQL of the IDX API: what QuickBooks reads and changes, scoped by what its credential
-grants (an IdxPrincipal: one connection of one tenant), then the pull log and the re-serve audit.
+grants (an IdxPrincipal: one connection of one tenant), then the pull log's row of each answer
+(read back by feed health, app/feeds/repository.py).
 
 The pages of transactions themselves are read by app/idx/paging.py through
 transactions/send_repository.py (the same batches a send writes).
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts_repo
@@ -22,10 +23,9 @@ from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
 from app.db import uuid_param
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import IdxPull
 from app.kit.principal import IdxPrincipal
 from app.tenants.tables import Tenant
-from app.transactions import send_repository
 from app.transactions.tables import BankTransaction
 
 
@@ -120,77 +120,3 @@ async def company_zone(session: AsyncSession, principal: IdxPrincipal) -> str | 
 async def record_pull(session: AsyncSession, values: dict[str, Any]) -> None:
     """One row per answer: the whole cost of a delivery receipt on the IDX hot path."""
     await session.execute(insert(IdxPull), [values])
-
-
-async def last_pulls(session: AsyncSession, account_pk: uuid.UUID, limit: int) -> list[IdxPull]:
-    stmt = (
-        select(IdxPull)
-        .where(IdxPull.account_pk == account_pk)
-        .order_by(IdxPull.pulled_at.desc(), IdxPull.id.desc())
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def reserve(
-    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
-) -> int:
-    """Sent transactions cleared in [first, last] are published again: modifiedDate = at. The
-    caller holds the account's lock (as a send does), so the two never number a batch at once."""
-    moved = and_(
-        BankTransaction.account_pk == account_pk,
-        BankTransaction.sent_at.is_not(None),
-        BankTransaction.cleared_on >= first,
-        BankTransaction.cleared_on <= last,
-    )
-    return await send_repository.move_to_batch(session, account_pk, moved, at)
-
-
-async def add_reserve(session: AsyncSession, row: Reserve) -> None:
-    session.add(row)
-    await session.flush()
-
-
-async def reserves_of(session: AsyncSession, account_pk: uuid.UUID, limit: int) -> list[Reserve]:
-    stmt = (
-        select(Reserve)
-        .where(Reserve.account_pk == account_pk)
-        .order_by(Reserve.requested_at.desc())
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def lags_since(
-    session: AsyncSession, tenant_id: uuid.UUID, environment: str, since: datetime
-) -> list[tuple[datetime, int]]:
-    """(pulled_at, lag seconds) of the tenant's answered first pages since `since` (one a
-    pull), for the lag chart."""
-    stmt = (
-        select(IdxPull.pulled_at, IdxPull.lag_seconds)
-        .where(
-            IdxPull.tenant_id == tenant_id,
-            IdxPull.environment == environment,
-            IdxPull.pulled_at >= since,
-            IdxPull.page_number == 1,
-            IdxPull.lag_seconds.is_not(None),
-        )
-        .order_by(IdxPull.pulled_at)
-    )
-    return [(at, int(lag or 0)) for at, lag in (await session.execute(stmt)).all()]
-
-
-async def count_reservable(
-    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
-) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(BankTransaction)
-        .where(
-            BankTransaction.account_pk == account_pk,
-            BankTransaction.sent_at.is_not(None),
-            BankTransaction.cleared_on >= first,
-            BankTransaction.cleared_on <= last,
-        )
-    )
-    return int((await session.execute(stmt)).scalar_one())

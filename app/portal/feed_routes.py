@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.feeds import service as feeds
 from app.kit.errors import BadRequest
 from app.kit.services import Services
 from app.pendings import views as pending_views
-from app.portal import charts, feed_health, status
+from app.portal import charts, status
 from app.portal.pages import PageHandler, common, page
 from app.portal.service import Staff
 
@@ -24,7 +25,7 @@ Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
 async def _overview(
     request: Request, services: Services, session: AsyncSession, who: Staff
 ) -> Response:
-    view = await feed_health.overview(session, who.principal)
+    view = await feeds.overview(session, who.principal, status.LIMIT, status.CHART_DAYS)
     old_holds = await pending_views.old_holds(session, who.principal, status.LIMIT)
     return page(
         "portal/feed_health.html",
@@ -72,14 +73,16 @@ async def _reserve(
         bad = tuple(f for f, v in (("reserve-from", first), ("reserve-to", last)) if v is None)
     else:
         try:
-            result = await feed_health.reserve(
+            result = await feeds.reserve(
                 session,
                 who.principal,
-                view,
+                str(view.company.id),
+                str(view.connection.id),
+                view.account.account_id,
                 first,
                 last,
                 who.user.email,
-                confirmed=form.get("confirm") == "yes",
+                dry_run=form.get("confirm") != "yes",
             )
         except BadRequest:
             error, bad = "range", ("reserve-from", "reserve-to")

@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app import i18n
-from app.db import transaction
+from app.kit import pages
 from app.kit.errors import ApiError
+from app.kit.pages import PageCall
 from app.kit.services import Services
-from app.link.routes import SECURITY_HEADERS as LINK_HEADERS
 from app.logs import tenant_id
 from app.portal import service
 from app.portal.service import Staff
@@ -29,11 +28,11 @@ from app.tenants.tables import ENVIRONMENTS
 COOKIE = "bf_portal"
 SIGN_IN_CSRF = "bf_portal_csrf"
 STATIC = Path(__file__).resolve().parents[1] / "static"
-# The Link page's headers, but for a preview of a logo not yet uploaded (blob:) and a Referer
-# kept within our own origin.
+# The pages' headers (the Link page's), but for a preview of a logo not yet uploaded (blob:) and
+# a Referer kept within our own origin.
 SECURITY_HEADERS = {
-    **LINK_HEADERS,
-    "Content-Security-Policy": LINK_HEADERS["Content-Security-Policy"].replace(
+    **pages.SECURITY_HEADERS,
+    "Content-Security-Policy": pages.SECURITY_HEADERS["Content-Security-Policy"].replace(
         "img-src 'self'", "img-src 'self' blob:"
     ),
     "Referrer-Policy": "same-origin",
@@ -44,19 +43,11 @@ PageHandler = Callable[[Request, Services, AsyncSession, Staff], Awaitable[Respo
 
 
 def page(template: str, language: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = i18n.environment(language).get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return pages.render(template, language, status, SECURITY_HEADERS, **context)
 
 
 def redirect(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303, headers=SECURITY_HEADERS)
-
-
-def language_of(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in i18n.LOCALES:
-        return asked
-    return i18n.negotiate(request.headers.get("accept-language"))
 
 
 def secure_cookies(services: Services) -> bool:
@@ -88,36 +79,31 @@ def not_found(who: Staff, request: Request, message: str) -> HTMLResponse:
 
 
 def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
-    """Runs a page for a signed-in user in one transaction; others go to the sign-in form.
-    A POST must carry the session's CSRF token. Unknown ids render the portal's 404 page."""
+    """Runs a page for a signed-in user in one transaction (`kit/pages.py`: the form parsed
+    first); others go to the sign-in form. A POST must carry the session's CSRF token. Unknown
+    ids render the portal's 404 page."""
 
-    async def endpoint(request: Request) -> Response:
-        services: Services = request.app.state.services
-        # The form (an upload too) is parsed before the transaction: nothing is held meanwhile.
-        form = await request.form() if request.method == "POST" else None
-        async with transaction(services.sessions) as session:
-            who = await service.staff(session, request.cookies.get(COOKIE))
-            if who is None:
-                back = "/portal/companies"
-                if request.method == "GET":
-                    query = f"?{request.url.query}" if request.url.query else ""
-                    back = request.url.path + query
-                return redirect(f"/portal/sign-in?next={quote(back, safe='')}")
-            tenant_id.set(str(who.tenant.id))  # on this request's log line
-            if form is not None:
-                token = str(form.get("csrf", ""))
-                if not same_token(token, who.record.csrf_token):
-                    return page(
-                        "portal/forbidden.html", who.record.language, 403, **common(who, request)
-                    )
-            try:
-                return await handler(request, services, session, who)
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
-                return not_found(who, request, exc.message)
+    async def run(call: PageCall) -> Response:
+        request = call.request
+        who = await service.staff(call.session, request.cookies.get(COOKIE))
+        if who is None:
+            back = "/portal/companies"
+            if request.method == "GET":
+                query = f"?{request.url.query}" if request.url.query else ""
+                back = request.url.path + query
+            return redirect(f"/portal/sign-in?next={quote(back, safe='')}")
+        tenant_id.set(str(who.tenant.id))  # on this request's log line
+        form = call.form
+        if form is not None and not same_token(str(form.get("csrf", "")), who.record.csrf_token):
+            return page("portal/forbidden.html", who.record.language, 403, **common(who, request))
+        try:
+            return await handler(request, call.services, call.session, who)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            return not_found(who, request, exc.message)
 
-    return endpoint
+    return pages.in_transaction(run)
 
 
 def same_token(given: str, expected: str) -> bool:

@@ -17,8 +17,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app import i18n
-from app.db import transaction
+from app.kit import pages
 from app.kit.errors import TooManyRequests
+from app.kit.pages import language_of
 from app.kit.ratelimit import address, limits_of
 from app.kit.services import Services
 from app.portal import (
@@ -35,7 +36,6 @@ from app.portal.pages import (
     SIGN_IN_CSRF,
     STATIC,
     common,
-    language_of,
     page,
     redirect,
     same_token,
@@ -140,7 +140,7 @@ async def _check_sign_in(
     check = guard.Guard(services.redis, s, who, stored_email)
     # An address with no recent failure goes first on the hashing pool, one sign-in at a time.
     clean = await check.check() and who not in _going_first
-    async with transaction(services.sessions) as session:
+    async with pages.transaction(request) as session:
         found = await service.password_hash(session, stored_email)
     if clean:
         _going_first.add(who)
@@ -152,7 +152,7 @@ async def _check_sign_in(
     if not right or found is None:
         await check.failed()
         return None
-    async with transaction(services.sessions) as session:
+    async with pages.transaction(request) as session:
         opened = await service.open_session(session, s, found[0], language)
     if opened is None:
         return None

@@ -1,7 +1,10 @@
 """Sync status for support teams: companies → connections → accounts → transactions.
 
 Read-only and scoped to the signed-in staff member's tenant and environment; an id of another
-tenant is simply not found (404), as on the client API.
+tenant is simply not found (404), as on the client API. What a domain answers comes through its
+service (the company, its connections, push operations, an account's transactions); the
+cross-domain counts and charts only the portal shows are its read model,
+`portal/status_repository.py`.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.accounts.schemas import AccountStatus
 from app.accounts.tables import SourceAccount
+from app.companies import service as companies_service
 from app.companies.tables import Company
+from app.connections import service as connections_service
 from app.connections.schemas import ConnectionStatus
 from app.connections.tables import Connection
 from app.db import parse_uuid
 from app.kit.errors import NotFound
 from app.kit.principal import Principal
-from app.portal import repository
+from app.portal import status_repository as repository
 from app.spreadsheet import to_csv
+from app.transactions import service as transactions
 from app.transactions.schemas import PushOperation as PushOperationWire
 from app.transactions.schemas import delivery_state
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
@@ -67,18 +73,6 @@ async def companies(
     )
 
 
-async def _company(session: AsyncSession, principal: Principal, company_id: str) -> Company:
-    parsed = _uuid(company_id)
-    found = (
-        await repository.company(session, principal.tenant_id, principal.environment, parsed)
-        if parsed
-        else None
-    )
-    if found is None:
-        raise NotFound(f"No company was found with ID {company_id}")
-    return found
-
-
 async def company(
     session: AsyncSession,
     principal: Principal,
@@ -86,12 +80,12 @@ async def company(
     account_status: str | None,
     push_status: str | None,
 ) -> CompanyView:
-    found = await _company(session, principal, company_id)
-    connections = await repository.connections_of(session, found.id)
+    found = await companies_service.get(session, principal, company_id)
+    connections = await connections_service.of_company(session, found)
     rows = await repository.accounts_with_counts(
         session, [c.id for c in connections], account_status
     )
-    operations = await repository.operations(session, found.id, push_status, LIMIT)
+    operations = await transactions.recent_operations(session, found.id, push_status, LIMIT)
     rejections = await repository.rejections(session, found.id, LIMIT)
     return CompanyView(
         found,
@@ -123,8 +117,8 @@ class AccountView:
 async def account(
     session: AsyncSession, principal: Principal, company_id: str, account_pk: str, state: str | None
 ) -> AccountView:
-    found = await _company(session, principal, company_id)
-    parsed = _uuid(account_pk)
+    found = await companies_service.get(session, principal, company_id)
+    parsed = parse_uuid(account_pk)
     pair = await repository.account(session, found.id, parsed) if parsed else None
     if pair is None:
         raise NotFound(f"No source account was found with ID {account_pk}")
@@ -132,12 +126,8 @@ async def account(
     today = clock.now().date()
     since = datetime.combine(today - timedelta(days=CHART_DAYS - 1), datetime.min.time(), UTC)
     accepted, sent = await repository.daily_counts(session, source.pk, since)
-    rows = await repository.transactions(session, source.pk, state, LIMIT)
+    rows = await transactions.recent_transactions(session, source.pk, state, LIMIT)
     return AccountView(found, connection, source, rows, accepted, sent, today)
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    return parse_uuid(value)
 
 
 def companies_csv(rows: list[tuple[Company, str | None, int, int]]) -> str:

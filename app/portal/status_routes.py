@@ -12,13 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.feeds import service as feeds
 from app.kit.services import Services
 from app.pendings import views as pending_views
-from app.portal import charts, feed_health, messages, privacy_routes, status
+from app.portal import charts, messages, privacy_routes, status
 from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page
 from app.portal.service import Staff
 
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
+PULLS_SHOWN = 20  # an account's last pulls and re-serves on its page
 
 
 def _csv(body: str, name: str) -> Response:
@@ -108,7 +110,7 @@ async def _account(
     )
     if csv_asked:
         return _csv(status.transactions_csv(view), "transactions.csv")
-    pulls = await feed_health.account_pulls(session, view.account)
+    pulls = await feeds.account_pulls(session, view.account, PULLS_SHOWN)
     holds = await pending_views.holds_view(session, view.account, status.LIMIT)
     return page(
         "portal/account.html",

@@ -237,6 +237,34 @@ async def move_to_batch(
     return sent
 
 
+def _sent_between(account_pk: uuid.UUID, first: date, last: date) -> ColumnElement[bool]:
+    """The account's sent transactions cleared in [first, last]: what a re-serve publishes."""
+    return and_(
+        BankTransaction.account_pk == account_pk,
+        BankTransaction.sent_at.is_not(None),
+        BankTransaction.cleared_on >= first,
+        BankTransaction.cleared_on <= last,
+    )
+
+
+async def count_sent_between(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
+) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(BankTransaction)
+        .where(_sent_between(account_pk, first, last))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def republish(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
+) -> int:
+    """Sent transactions cleared in [first, last] are published again: modifiedDate = at."""
+    return await move_to_batch(session, account_pk, _sent_between(account_pk, first, last), at)
+
+
 async def claim_sendable(
     session: AsyncSession, after: uuid.UUID | None, limit: int
 ) -> list[uuid.UUID]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock, metrics
 from app.accounts import service as accounts
@@ -27,7 +28,7 @@ from app.kit.schemas import ErrorValidationItem, PageQuery
 from app.pendings import linking
 from app.pendings.rules import Cleared
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
-from app.transactions.tables import PushOperation, PushRejection
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
@@ -88,6 +89,23 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     await session.flush()
     await events.announce(session, done)
     return sent, len(done)
+
+
+async def republishable(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
+) -> int:
+    """How many of the account's sent transactions cleared in [first, last] a re-serve would
+    publish again (app/feeds/)."""
+    return await send_repository.count_sent_between(session, account_pk, first, last)
+
+
+async def republish(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
+) -> int:
+    """A re-serve: the account's sent transactions cleared in [first, last] are published
+    again at `at`, ids unchanged. The caller holds the account's lock (as a send does), so the
+    two never number a batch at once. Returns how many."""
+    return await send_repository.republish(session, account_pk, first, last, at)
 
 
 class PushRejected(BadRequest):
@@ -324,6 +342,26 @@ async def operation(
         raise NotFound(f"No push operation was found with key {key}")
     await note_delivered(session, [found])
     return found
+
+
+async def recent_operations(
+    session: AsyncSession, company_id: uuid.UUID, status: str | None, limit: int
+) -> list[PushOperation]:
+    """A company's newest push operations (in one status), for support to read: nothing is
+    settled or noted on the way, unlike the client's list."""
+    where = [PushOperation.status == status] if status else []
+    order: list[ColumnElement[Any]] = [PushOperation.requested_at.desc(), PushOperation.key.asc()]
+    rows, _ = await history_repository.operations_page(session, company_id, where, order, 0, limit)
+    return rows
+
+
+async def recent_transactions(
+    session: AsyncSession, account_pk: uuid.UUID, state: str | None, limit: int
+) -> list[tuple[BankTransaction, datetime | None]]:
+    """An account's newest transactions in a delivery state, each with when it was delivered,
+    for support to read."""
+    rows, _ = await history_repository.account_transactions(session, account_pk, state, 0, limit)
+    return rows
 
 
 async def account_transactions(
