@@ -20,7 +20,7 @@ from app.kit.pages import PageCall, in_transaction
 from app.kit.services import Services
 from app.link.tables import LinkSettings
 from app.main import RequestContext
-from tests.helpers import TenantKeys
+from tests.helpers.builders import TenantKeys
 
 Handler = Callable[[PageCall], Awaitable[Response]]
 
