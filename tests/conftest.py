@@ -28,8 +28,8 @@ from app import clock, migrate
 from app.cli import main
 from app.config import Settings, get_settings
 from app.db import transaction
+from app.kit.services import Services
 from app.main import create_app
-from app.services import Services
 from tests.helpers import chromium
 from tests.helpers.builders import TenantKeys, make_tenant, v1_account, v2_account
 from tests.helpers.clients import Api, Idx, Linkable, codat_shapes

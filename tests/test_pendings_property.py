@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import clock
-from app.services import Services
+from app.kit.services import Services
 from tests.helpers.builders import v1_account
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, TODAY, connect

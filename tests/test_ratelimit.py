@@ -24,8 +24,8 @@ from app import clock
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.db import transaction
+from app.kit.services import Services
 from app.main import create_app
-from app.services import Services
 from tests.helpers.builders import TenantKeys, make_tenant
 from tests.helpers.clients import Api, Idx, Linkable, assert_error
 from tests.helpers.servers import ON_POSTGRES

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from app.errors import BadRequest, validation_items
+from app.kit.errors import BadRequest, validation_items
 
 A = TypeVar("A")
 M = TypeVar("M", bound=BaseModel)
