@@ -1,6 +1,7 @@
 """The month in a few minutes (bench/soak.py): 30 simulated days over 330 accounts, with its
-faults, invariants checked every simulated day. It runs when BANKFEEDS_SOAK=1 (CI's PostgreSQL
-round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its own."""
+faults, invariants checked every simulated day. It runs when BANKFEEDS_SOAK=1 (CI's
+PostgreSQL round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its
+own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import month, soak_settings
-from tests.helpers.faults import throwaway_postgres
+from tests.faults import ThrowawayPostgres
 
 pytestmark = [
     pytest.mark.soak,
@@ -25,7 +26,7 @@ DAYS = int(os.environ.get("BANKFEEDS_SOAK_DAYS", "30"))
 
 
 def test_a_month_of_quickbooks_loses_and_duplicates_nothing(redis_url: str, tmp_path: Path) -> None:
-    pg = throwaway_postgres()
+    pg = ThrowawayPostgres()
     pg.start()
     try:
         settings = soak_settings(pg.url, redis_url, tmp_path)
