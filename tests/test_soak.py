@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import month, soak_settings
-from tests.faults import ThrowawayPostgres
+from tests.helpers.faults import throwaway_postgres
 
 pytestmark = [
     pytest.mark.soak,
@@ -26,7 +26,7 @@ DAYS = int(os.environ.get("BANKFEEDS_SOAK_DAYS", "30"))
 
 
 def test_a_month_of_quickbooks_loses_and_duplicates_nothing(redis_url: str, tmp_path: Path) -> None:
-    pg = ThrowawayPostgres()
+    pg = throwaway_postgres()
     pg.start()
     try:
         settings = soak_settings(pg.url, redis_url, tmp_path)
