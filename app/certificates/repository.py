@@ -23,8 +23,7 @@ from app.certificates.tables import (
     DailyBalance,
     DailyBalanceChange,
 )
-from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction
+from app.transactions.tables import BankTransaction, IdxPull
 
 
 def add(session: AsyncSession, row: Any) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.companies.tables import Company
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import UTCDateTime, uuid_param
+from app.kit import scope
 from app.kit.principal import Principal
 
 
@@ -21,38 +22,23 @@ async def add(session: AsyncSession, row: Connection | LinkOtp | CompanyLinkOtp)
     await session.flush()
 
 
-# The principal's connection, for statements built once that join Connection to Company; bind
-# them with owned_params.
-OWNED_CONNECTION = (
-    Connection.id == uuid_param("connection_id"),
-    Connection.company_id == uuid_param("company_id"),
-    Company.tenant_id == uuid_param("tenant_id"),
-    Company.environment == bindparam("environment"),
-)
-
-
-def owned_params(
-    principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
-) -> dict[str, object]:
-    return {
-        "connection_id": connection_id,
-        "company_id": company_id,
-        "tenant_id": principal.tenant_id,
-        "environment": principal.environment,
-    }
-
-
 # Most client-API requests run this: built once, so each call skips building the statement
 # and its cache key.
 _GET = (
-    select(Connection).join(Company, Company.id == Connection.company_id).where(*OWNED_CONNECTION)
+    select(Connection)
+    .join(Company, Company.id == Connection.company_id)
+    .where(
+        Connection.id == uuid_param("connection_id"),
+        Connection.company_id == uuid_param("company_id"),
+        *scope.bound(Company),
+    )
 )
 
 
 async def get(
     session: AsyncSession, principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
 ) -> Connection | None:
-    params = owned_params(principal, company_id, connection_id)
+    params = scope.params(principal, company_id=company_id, connection_id=connection_id)
     return (await session.execute(_GET, params)).scalar_one_or_none()
 
 

@@ -20,10 +20,12 @@ from app.certificates import service as certificates
 from app.connections import service as connections
 from app.feeds import schemas
 from app.idx import repository
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
 from app.kit.errors import BadRequest
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
+from app.transactions import service as transactions
+from app.transactions.tables import IdxPull
 
 MAX_RESERVE_DAYS = 366
 
@@ -85,10 +87,10 @@ async def reserve(
     _check_range(first, last)
     now = clock.now()
     if dry_run:
-        rows = await repository.count_reservable(session, account.pk, first, last)
+        rows = await transactions.count_reservable(session, account.pk, first, last)
         record_id = None
     else:
-        rows = await repository.reserve(session, account.pk, first, last, now)
+        rows = await transactions.reserve(session, account.pk, first, last, now)
         await certificates.certify(session, [account.pk])  # re-served: awaiting delivery again
         record = Reserve(
             id=uuid.uuid4(),

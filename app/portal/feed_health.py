@@ -18,10 +18,11 @@ from app.companies.tables import Company
 from app.feeds import schemas as feeds_schemas
 from app.feeds import service as feeds
 from app.idx import repository as pulls_repo
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
 from app.kit.principal import Principal
 from app.portal import repository
 from app.portal.status import CHART_DAYS, LIMIT, AccountView
+from app.transactions.tables import IdxPull
 
 PULLS_SHOWN = 20
 

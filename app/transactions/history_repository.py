@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import uuid_param
-from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction, PushOperation, SentBatch
+from app.transactions.tables import BankTransaction, IdxPull, PushOperation, SentBatch
 
 # Built once: each read of a push operation runs it.
 _OPERATION = select(PushOperation).where(

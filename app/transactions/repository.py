@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
-from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import Direct, driver, driver_errors, uuid_param
+from app.kit import scope
 from app.kit.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
@@ -306,7 +306,12 @@ _PUSH_TARGET = Direct(
     .join(Connection, Connection.id == SourceAccount.connection_id)
     .join(Company, Company.id == Connection.company_id)
     .join(Tenant, Tenant.id == Company.tenant_id)
-    .where(*OWNED_CONNECTION, SourceAccount.account_id == bindparam("account_id"))
+    .where(
+        Connection.id == uuid_param("connection_id"),
+        Connection.company_id == uuid_param("company_id"),
+        *scope.bound(Company),
+        SourceAccount.account_id == bindparam("account_id"),
+    )
     .with_for_update(of=SourceAccount)
 )
 
@@ -319,8 +324,14 @@ async def push_target(
     account_id: str,
     now: datetime,
 ) -> PushTarget | None:
-    params = {**owned_params(principal, company_id, connection_id), "account_id": account_id}
-    row = await _PUSH_TARGET.first(session, {**params, "now": now})
+    params = scope.params(
+        principal,
+        company_id=company_id,
+        connection_id=connection_id,
+        account_id=account_id,
+        now=now,
+    )
+    row = await _PUSH_TARGET.first(session, params)
     if row is None:
         return None
     pk, account, status, start, latest, company, connection, zone, overdue = row

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,6 +88,21 @@ async def send(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> tuple
     await session.flush()
     await events.announce(session, done)
     return sent, len(done)
+
+
+async def reserve(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date, at: datetime
+) -> int:
+    """Re-serve: the account's sent transactions cleared in [first, last] are published again
+    at `at` (the caller holds the account's lock, as a send does). Returns how many."""
+    return await send_repository.reserve(session, account_pk, first, last, at)
+
+
+async def count_reservable(
+    session: AsyncSession, account_pk: uuid.UUID, first: date, last: date
+) -> int:
+    """How many a re-serve of [first, last] would publish again (a dry run)."""
+    return await send_repository.count_reservable(session, account_pk, first, last)
 
 
 class PushRejected(BadRequest):
