@@ -95,7 +95,7 @@ async def disconnect_stale(session: AsyncSession, cutoff: datetime) -> tuple[int
 async def unlink_disconnected(session: AsyncSession, settings: Settings) -> int:
     """The detection's second step: Linked connections whose accounts are all disconnected
     become Unlinked."""
-    unlinked = await connections_repo.unlink_all_disconnected(session)
+    unlinked = await accounts_repo.unlink_all_disconnected(session)
     await connection_events.connections_changed(
         session, settings, unlinked, "connection.disconnected"
     )

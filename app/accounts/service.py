@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -242,3 +243,10 @@ async def delete(
     _, account = await get(session, principal, company_id, connection_id, account_id)
     await destruction.account_deleted(session, principal, account)
     await repository.remove(session, account)
+
+
+# What other domains ask of the accounts.
+
+
+async def of_connection(session: AsyncSession, connection_id: uuid.UUID) -> list[SourceAccount]:
+    return await repository.of_connection(session, connection_id)

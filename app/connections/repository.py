@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Uuid, bindparam, delete, exists, func, select, text, update
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -160,24 +160,6 @@ async def queried(session: AsyncSession, connection_id: uuid.UUID, at: datetime)
 
 async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
     return await session.get(Connection, connection_id)
-
-
-async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
-    """Linked connections that have accounts, all of them disconnected, become Unlinked."""
-    from app.accounts.tables import SourceAccount
-
-    has_accounts = exists().where(SourceAccount.connection_id == Connection.id)
-    has_live = exists().where(
-        SourceAccount.connection_id == Connection.id, SourceAccount.status != "disconnected"
-    )
-    stmt = (
-        update(Connection)
-        .where(Connection.status == "Linked", has_accounts, ~has_live)
-        .values(status="Unlinked")
-        .returning(Connection)
-        .execution_options(synchronize_session=False)
-    )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def companies_of_connections(

@@ -193,3 +193,11 @@ async def authenticate(
     if locked is None or locked.revoked_at is not None:
         return None
     return locked
+
+
+# What other domains ask of the credentials.
+
+
+async def revoke_all(session: AsyncSession, connection_id: uuid.UUID, at: datetime) -> int:
+    """Every set of the connection, revoked at `at` (QuickBooks' next call gets 401)."""
+    return await repository.revoke_all(session, connection_id, at)

@@ -20,7 +20,6 @@ from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import Tenant
-from app.transactions import history_repository
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 
@@ -212,14 +211,6 @@ async def rejections(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars())
-
-
-async def transactions(
-    session: AsyncSession, account_pk: uuid.UUID, state: str | None, limit: int
-) -> list[tuple[BankTransaction, datetime | None]]:
-    """The newest transactions in a delivery state, each with when it was delivered."""
-    rows, _ = await history_repository.account_transactions(session, account_pk, state, 0, limit)
-    return rows
 
 
 async def daily_counts(

@@ -25,6 +25,7 @@ from app.kit.errors import NotFound
 from app.kit.principal import Principal
 from app.portal import repository
 from app.spreadsheet import to_csv
+from app.transactions import service as transaction_service
 from app.transactions.schemas import PushOperation as PushOperationWire
 from app.transactions.schemas import delivery_state
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
@@ -132,7 +133,7 @@ async def account(
     today = clock.now().date()
     since = datetime.combine(today - timedelta(days=CHART_DAYS - 1), datetime.min.time(), UTC)
     accepted, sent = await repository.daily_counts(session, source.pk, since)
-    rows = await repository.transactions(session, source.pk, state, LIMIT)
+    rows = await transaction_service.recent_transactions(session, source.pk, state, LIMIT)
     return AccountView(found, connection, source, rows, accepted, sent, today)
 
 

@@ -21,7 +21,7 @@ from app.connections.tables import Connection
 from app.idx.tables import Reserve
 from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import Tenant
-from app.transactions.history_repository import delivered_at
+from app.transactions.delivery import delivered_at
 from app.transactions.tables import BankTransaction, IdxPull, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 

@@ -114,6 +114,11 @@ async def get_tenant(session: AsyncSession, ref: str) -> Tenant:
     return tenant
 
 
+async def find_tenant(session: AsyncSession, ref: str) -> Tenant | None:
+    """The tenant of this name or id, if any."""
+    return await repository.by_name_or_id(session, ref)
+
+
 async def add_api_key(
     session: AsyncSession, ref: str, environment: str, key_limit: int
 ) -> tuple[Tenant, str]:
@@ -145,3 +150,8 @@ async def authenticate(session: AsyncSession, header: str | None) -> Principal |
         return None
     found = await repository.principal_for_key(session, digest(key))
     return Principal(*found) if found else None
+
+
+async def partner_key(session: AsyncSession, key: str) -> PartnerKey | None:
+    """The active partner key `key` (as sent in X-Partner-Key), if any."""
+    return await repository.partner_key(session, digest(key))

@@ -27,7 +27,7 @@ from app.kit.schemas import ErrorValidationItem, PageQuery
 from app.pendings import linking
 from app.pendings.rules import Cleared
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
-from app.transactions.tables import PushOperation, PushRejection
+from app.transactions.tables import BankTransaction, PushOperation, PushRejection
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
@@ -339,6 +339,15 @@ async def operation(
         raise NotFound(f"No push operation was found with key {key}")
     await note_delivered(session, [found])
     return found
+
+
+async def recent_transactions(
+    session: AsyncSession, account_pk: uuid.UUID, state: str | None, limit: int
+) -> list[tuple[BankTransaction, datetime | None]]:
+    """The account's newest transactions in a delivery state (None: any), each with when it was
+    delivered (the portal's account page)."""
+    rows, _ = await history_repository.account_transactions(session, account_pk, state, 0, limit)
+    return rows
 
 
 async def account_transactions(
