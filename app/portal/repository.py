@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection
+from app.kit import scope
 from app.portal.tables import PortalSession, PortalUser
 from app.tenants.tables import Tenant
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection
@@ -84,7 +85,7 @@ async def purge_sessions(session: AsyncSession, expired_before: datetime) -> int
 
 
 def _company_scope(tenant_id: uuid.UUID, environment: str) -> Any:
-    return and_(Company.tenant_id == tenant_id, Company.environment == environment)
+    return and_(*scope.of(Company, tenant_id, environment))
 
 
 async def companies(
@@ -251,8 +252,7 @@ async def accounts_at_risk(
         .join(Connection, Connection.id == SourceAccount.connection_id)
         .join(Company, Company.id == Connection.company_id)
         .where(
-            Company.tenant_id == tenant_id,
-            Company.environment == environment,
+            *scope.of(Company, tenant_id, environment),
             SourceAccount.last_queried_at.is_not(None),
         )
         .order_by(rank, SourceAccount.last_queried_at, SourceAccount.pk)
