@@ -5,7 +5,6 @@ from app.accounts.tables import SourceAccount
 from app.certificates.tables import (
     BalanceCertificate,
     BalanceDigest,
-    CertificateSettings,
     CertificateState,
     DailyBalance,
     DailyBalanceChange,
@@ -27,7 +26,13 @@ from app.pendings.tables import (
 from app.portal.tables import PortalSession, PortalUser
 from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
-from app.transactions.tables import BankTransaction, IdxPull, PushOperation, PushRejection
+from app.transactions.tables import (
+    BankTransaction,
+    CertificateSettings,
+    IdxPull,
+    PushOperation,
+    PushRejection,
+)
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [

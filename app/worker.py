@@ -25,12 +25,12 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
 from app.housekeeping import purge_expired as _purge_expired
+from app.idx.jobs import daily_send as _daily_send
 from app.jobruns import registry
 from app.logs import setup_logging
 from app.pendings.jobs import expire_pendings as _expire_pendings
 from app.resilience import ResilientWorker
 from app.retention.jobs import purge_retention as _purge_retention
-from app.transactions.jobs import daily_send as _daily_send
 from app.webhooks import egress
 from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
 

@@ -32,12 +32,10 @@ KNOWN_LONG: set[str] = set()
 KNOWN_PAIRS: set[tuple[str, str]] = {
     ("accounts", "destruction"),
     ("accounts", "lifecycle"),
-    ("certificates", "transactions"),
     ("companies", "connections"),
     ("companies", "destruction"),
     ("connections", "lifecycle"),
     ("credentials", "lifecycle"),
-    ("lifecycle", "transactions"),
     ("pendings", "transactions"),
 }
 KNOWN_FOREIGN_REPOSITORIES: set[tuple[str, str]] = {

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.certificates.jobs import certify_all
 from app.cli.certificates import certificates_group
-from app.transactions.jobs import send_all
+from app.idx.jobs import send_all
 from tests.certificates import certificates, from_scratch, line, stored
 from tests.feeds import NOW, Feed, connect, day
 from tests.helpers import Linkable, v1_account

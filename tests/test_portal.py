@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.housekeeping import purge_expired
-from app.transactions.jobs import send_all
+from app.idx.jobs import send_all
 from tests.feeds import NOW, Feed, connect, day, tx
 from tests.helpers import Linkable, TenantKeys, metric_value, request_log
 from tests.images import png

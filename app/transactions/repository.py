@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -36,7 +37,12 @@ from app.kit import scope
 from app.kit.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import (
+    BankTransaction,
+    CertificateSettings,
+    PushOperation,
+    PushRejection,
+)
 
 
 async def accepted_ids(
@@ -388,6 +394,33 @@ async def pending_operations(
         .with_for_update()
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def strict_balances(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Whether the tenant refuses pushes that break the running balance (strict mode)."""
+    found = await session.get(CertificateSettings, tenant_id)
+    return bool(found and found.strict)
+
+
+async def balance_settings(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> CertificateSettings | None:
+    return await session.get(CertificateSettings, tenant_id)
+
+
+def add_balance_settings(session: AsyncSession, row: CertificateSettings) -> None:
+    session.add(row)
+
+
+async def last_line_balance(session: AsyncSession, account_pk: uuid.UUID) -> Decimal | None:
+    """The balance after the account's latest line (null when that line carried none)."""
+    stmt = (
+        select(BankTransaction.balance)
+        .where(BankTransaction.account_pk == account_pk)
+        .order_by(BankTransaction.cleared_on.desc(), BankTransaction.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar()
 
 
 async def companies_of(

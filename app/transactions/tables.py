@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -203,3 +204,17 @@ class PushRejection(Base):
         Index("ix_push_rejections_company_requested", "company_id", "requested_at"),
         Index("ix_push_rejections_requested", "requested_at"),
     )
+
+
+class CertificateSettings(Base):
+    """A tenant's choice: refuse pushes whose line balances break the running balance (strict),
+    or only warn through the certificates (the default). A rule of the push, so its setting
+    lives here; the certificates' API reads and sets it through transactions/service.py."""
+
+    __tablename__ = "certificate_settings"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    strict: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
