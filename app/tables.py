@@ -5,7 +5,6 @@ from app.accounts.tables import SourceAccount
 from app.certificates.tables import (
     BalanceCertificate,
     BalanceDigest,
-    CertificateSettings,
     CertificateState,
     DailyBalance,
     DailyBalanceChange,
@@ -13,7 +12,7 @@ from app.certificates.tables import (
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
 from app.jobruns.tables import JobRun
 from app.kit.idempotency.tables import IdempotencyKey
 from app.link.tables import LinkSession, LinkSettings
@@ -27,7 +26,13 @@ from app.pendings.tables import (
 from app.portal.tables import PortalSession, PortalUser
 from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import (
+    BankTransaction,
+    CertificateSettings,
+    IdxPull,
+    PushOperation,
+    PushRejection,
+)
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [

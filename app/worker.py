@@ -23,6 +23,7 @@ from app.certificates.jobs import certify_balances as _certify_balances
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.doctor import recorded
+from app.idx.jobs import daily_send as _daily_send
 from app.jobruns import registry
 from app.lifecycle.detection import detect_disconnects as _detect_disconnects
 from app.lifecycle.housekeeping import purge_expired as _purge_expired
@@ -30,7 +31,6 @@ from app.logs import setup_logging
 from app.pendings.jobs import expire_pendings as _expire_pendings
 from app.resilience import ResilientWorker
 from app.retention.jobs import purge_retention as _purge_retention
-from app.transactions.jobs import daily_send as _daily_send
 from app.webhooks import egress
 from app.webhooks.jobs import deliver_webhooks as _deliver_webhooks
 

@@ -36,10 +36,10 @@ from app.devtools.quickbooks import (
     nightly_after,
     retry_times,
 )
+from app.idx.jobs import send_all
 from app.lifecycle.detection import detect
 from app.main import create_app
 from app.tenants import service as tenants
-from app.transactions.jobs import send_all
 from app.transactions.tables import BankTransaction
 from app.webhooks.tables import WebhookEndpoint, WebhookEvent
 

@@ -30,31 +30,10 @@ KNOWN_CLIMBING: set[tuple[str, str]] = set()
 KNOWN_LONG: set[str] = set()
 # Issue 29: packages that import each other, and imports of another package's repository.
 KNOWN_PAIRS: set[tuple[str, str]] = {
-    ("accounts", "connections"),
-    ("certificates", "idx"),
-    ("certificates", "transactions"),
     ("companies", "connections"),
-    ("idx", "transactions"),
     ("pendings", "transactions"),
 }
-KNOWN_FOREIGN_REPOSITORIES: set[tuple[str, str]] = {
-    ("app.accounts.events", "app.connections.repository"),
-    ("app.accounts.events", "app.webhooks.repository"),
-    ("app.certificates.events", "app.accounts.repository"),
-    ("app.certificates.events", "app.connections.repository"),
-    ("app.companies.service", "app.connections.repository"),
-    ("app.companies.service", "app.tenants.repository"),
-    ("app.exports.repository", "app.transactions.history_repository"),
-    ("app.idx.auth", "app.tenants.repository"),
-    ("app.idx.paging", "app.transactions.send_repository"),
-    ("app.idx.repository", "app.accounts.repository"),
-    ("app.idx.service", "app.transactions.send_repository"),
-    ("app.link.service", "app.accounts.repository"),
-    ("app.link.service", "app.credentials.repository"),
-    ("app.portal.privacy_routes", "app.retention.repository"),
-    ("app.retention.repository", "app.transactions.history_repository"),
-    ("app.transactions.repository", "app.connections.repository"),
-}
+KNOWN_FOREIGN_REPOSITORIES: set[tuple[str, str]] = set()
 
 GRAPH = read_graph()
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.certificates.jobs import certify_all
 from app.cli.certificates import certificates_group
-from app.transactions.jobs import send_all
+from app.idx.jobs import send_all
 from tests.helpers.builders import v1_account
 from tests.helpers.certificates import certificates, from_scratch, line, stored
 from tests.helpers.clients import Linkable

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
+from app.transactions.tables import IdxPull
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable, metric_value
 from tests.helpers.feeds import NOW, Feed, connect, day, tx

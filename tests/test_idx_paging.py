@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.accounts.tables import SourceAccount
+from app.idx import repository as idx_repository
 from app.idx import schemas, service
 from app.idx.tables import IdxPull
-from app.transactions import send_repository
 from app.transactions.tables import BankTransaction, SentBatch
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, Feed, connect, day, tx
@@ -310,14 +310,14 @@ async def test_a_cold_jump_is_an_index_range_scan(
             sent.append((statement, params))
 
     async with sessions() as session:
-        (at, _), *_ = await send_repository.sent_batches(session, pk, START, END)
+        (at, _), *_ = await idx_repository.sent_batches(session, pk, START, END)
         # A table this small would be read whole: ask for the plan a large one gets.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         await session.execute(text("SET LOCAL enable_bitmapscan = off"))
         conn = await session.connection()
         event.listen(conn.sync_engine, "before_cursor_execute", capture)
         try:
-            rows = await send_repository.sent_from(session, pk, at, 5, END, 4)
+            rows = await idx_repository.sent_from(session, pk, at, 5, END, 4)
         finally:
             event.remove(conn.sync_engine, "before_cursor_execute", capture)
         assert len(rows) == 4

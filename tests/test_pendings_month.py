@@ -16,9 +16,9 @@ import httpx
 
 from app import clock
 from app.devtools.quickbooks import QuickBooks
+from app.idx.jobs import send_all
 from app.idx.service import intuit_transaction_id
 from app.kit.services import Services
-from app.transactions.jobs import send_all
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, connect
 from tests.helpers.pendings import (

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.idx.jobs import send_all
 from app.main import create_app
-from app.transactions.jobs import send_all
 from app.transactions.tables import BankTransaction
 from tests.helpers.builders import make_tenant
 from tests.helpers.faults import Load, connected_feed, need

@@ -15,8 +15,8 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
+from app.idx.jobs import send_all
 from app.lifecycle.housekeeping import purge_expired
-from app.transactions.jobs import send_all
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable, csrf_of, metric_value
 from tests.helpers.feeds import NOW, Feed, connect, day, tx

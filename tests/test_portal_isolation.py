@@ -12,8 +12,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
+from app.idx.jobs import send_all
 from app.portal.routes import portal_routes
-from app.transactions.jobs import send_all
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import connect, day, tx

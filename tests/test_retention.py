@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.config import Settings
-from app.idx.tables import IdxPull
 from app.retention.jobs import purge_tenant
 from app.retention.service import effective_days
 from app.retention.tables import DestructionEntry
-from app.transactions.tables import BankTransaction, PushOperation, SentBatch
+from app.transactions.tables import BankTransaction, IdxPull, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.helpers.builders import TenantKeys
 from tests.helpers.clients import Linkable

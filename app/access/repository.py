@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.tables import AccessEntry
+from app.kit import scope
 
 
 async def record_access(session: AsyncSession, row: dict[str, Any]) -> None:
@@ -20,7 +21,7 @@ async def access_log(
 ) -> list[AccessEntry]:
     stmt = (
         select(AccessEntry)
-        .where(AccessEntry.tenant_id == tenant_id, AccessEntry.environment == environment)
+        .where(*scope.of(AccessEntry, tenant_id, environment))
         .order_by(AccessEntry.at.desc(), AccessEntry.id.desc())
     )
     if limit is not None:

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import repository
 from app.accounts.schemas import to_health_wire, to_wire
 from app.accounts.tables import SourceAccount
-from app.connections import repository as connections_repo
+from app.connections import events as connection_events
 from app.webhooks import events as webhooks
-from app.webhooks import repository as webhooks_repo
 
 FEED_HEALTH_EVENTS = ("bankFeeds.sourceAccount.stale", "bankFeeds.sourceAccount.fresh")
 
@@ -24,7 +23,7 @@ async def accounts_changed(
     """bankFeeds.sourceAccount.connected / .disconnected / .stale / .fresh."""
     if not accounts:
         return
-    companies = await connections_repo.companies_of_connections(
+    companies = await connection_events.companies_of(
         session, list({a.connection_id for a in accounts})
     )
     subscribers = webhooks.Subscribers()
@@ -52,11 +51,9 @@ async def stale_accounts_disconnected(
 ) -> None:
     """A detection's batch (disconnected, or stale): accounts are loaded only for tenants that
     have endpoints."""
-    if not await webhooks_repo.any_endpoint(session):
+    if not await webhooks.any_endpoint(session):
         return
-    companies = await connections_repo.companies_of_connections(
-        session, list({c for _, c in stale})
-    )
+    companies = await connection_events.companies_of(session, list({c for _, c in stale}))
     subscribers = webhooks.Subscribers()
     wanted = [
         pk
@@ -68,3 +65,8 @@ async def stale_accounts_disconnected(
     if wanted:
         accounts = await repository.by_pks(session, wanted)
         await accounts_changed(session, accounts, event_type)
+
+
+async def by_pks(session: AsyncSession, pks: Sequence[uuid.UUID]) -> list[SourceAccount]:
+    """The accounts an event about them names (certificates' gaps)."""
+    return await repository.by_pks(session, pks)

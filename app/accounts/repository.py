@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
+from app.connections.tables import Connection
 from app.db import insert_ignoring_conflicts, uuid_param
 
 
@@ -122,3 +123,20 @@ async def mark_stale(
         .execution_options(synchronize_session=False)
     )
     return [(pk, cid) for pk, cid in (await session.execute(stmt)).all()]
+
+
+async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
+    """Linked connections that have accounts, all of them disconnected, become Unlinked (the
+    accounts' SQL: it reads them, and the connections sit below)."""
+    has_accounts = exists().where(SourceAccount.connection_id == Connection.id)
+    has_live = exists().where(
+        SourceAccount.connection_id == Connection.id, SourceAccount.status != "disconnected"
+    )
+    stmt = (
+        update(Connection)
+        .where(Connection.status == "Linked", has_accounts, ~has_live)
+        .values(status="Unlinked")
+        .returning(Connection)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -310,3 +310,9 @@ async def mark_queried(session: AsyncSession, account: SourceAccount, now: datet
     account.stale_since = None
     await session.flush()
     return due
+
+
+async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
+    """Linked connections whose accounts are all disconnected become Unlinked (the accounts
+    decide it: the connections sit below them)."""
+    return await repository.unlink_all_disconnected(session)

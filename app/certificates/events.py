@@ -11,12 +11,12 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import repository as accounts_repo
+from app.accounts import events as account_events
 from app.accounts.tables import SourceAccount
 from app.certificates import repository
 from app.certificates.schemas import to_wire
 from app.certificates.tables import BalanceCertificate
-from app.connections import repository as connections_repo
+from app.connections import events as connection_events
 from app.webhooks import events as webhooks
 
 GAP_EVENT = "bankFeeds.sourceAccount.balanceGap"
@@ -25,8 +25,8 @@ DIGEST_BATCH = 5000
 
 
 async def gaps_found(session: AsyncSession, gaps: Sequence[BalanceCertificate]) -> int:
-    accounts = {a.pk: a for a in await accounts_repo.by_pks(session, [g.account_pk for g in gaps])}
-    companies = await connections_repo.companies_of_connections(
+    accounts = {a.pk: a for a in await account_events.by_pks(session, [g.account_pk for g in gaps])}
+    companies = await connection_events.companies_of(
         session, list({a.connection_id for a in accounts.values()})
     )
     subscribers = webhooks.Subscribers()
@@ -66,7 +66,7 @@ async def send_digests(session: AsyncSession, today: date, now: datetime) -> int
         by_connection.setdefault(account.connection_id, []).append((row, account))
     if not by_connection:
         return 0
-    companies = await connections_repo.companies_of_connections(session, list(by_connection))
+    companies = await connection_events.companies_of(session, list(by_connection))
     subscribers = webhooks.Subscribers()
     sent = 0
     for connection_id, items in by_connection.items():

@@ -18,13 +18,11 @@ from app.certificates.rules import Line
 from app.certificates.tables import (
     BalanceCertificate,
     BalanceDigest,
-    CertificateSettings,
     CertificateState,
     DailyBalance,
     DailyBalanceChange,
 )
-from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction
+from app.transactions.tables import BankTransaction, IdxPull
 
 
 def add(session: AsyncSession, row: Any) -> None:
@@ -178,26 +176,6 @@ async def mark_dirty(session: AsyncSession, account_pk: uuid.UUID, day: date) ->
         )
         .execution_options(synchronize_session=False)
     )
-
-
-async def strict(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
-    found = await session.get(CertificateSettings, tenant_id)
-    return bool(found and found.strict)
-
-
-async def settings_row(session: AsyncSession, tenant_id: uuid.UUID) -> CertificateSettings | None:
-    return await session.get(CertificateSettings, tenant_id)
-
-
-async def last_line_balance(session: AsyncSession, account_pk: uuid.UUID) -> Decimal | None:
-    """The balance after the account's latest line (null when that line carried none)."""
-    stmt = (
-        select(BankTransaction.balance)
-        .where(BankTransaction.account_pk == account_pk)
-        .order_by(BankTransaction.cleared_on.desc(), BankTransaction.id.desc())
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar()
 
 
 async def gap_accounts(session: AsyncSession, account_pks: Sequence[uuid.UUID]) -> set[uuid.UUID]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from app.kit.money import amount_text
+
 CERTIFIED, PENDING, GAP, UNKNOWN = "certified", "pendingDelivery", "gap", "unknown"
 STATUSES = (CERTIFIED, PENDING, GAP, UNKNOWN)
 GENESIS = "0" * 64  # the chain's "previous digest" before an account's first certificate
@@ -71,14 +73,6 @@ class Day:
 
     def carry(self, before: Carry) -> Carry:
         return Carry(self.closing, self.status == GAP or before.after_gap)
-
-
-def amount_text(value: Decimal | None) -> str | None:
-    """The canonical text of an amount: plain notation, exactly two places ("-12.50")."""
-    if value is None:
-        return None
-    text = f"{value.quantize(Decimal('0.01')):f}"
-    return "0.00" if text == "-0.00" else text
 
 
 def _json(value: object) -> str:

@@ -1,5 +1,6 @@
 """Balance certificates for the client API: the bank's daily figures in, certificates and an
-auditor's export out, the tenant's strict mode, and the push-time continuity check it enables."""
+auditor's export out, and the tenant's strict mode (a rule of the push: transactions/rules.py's
+continuity_error, its setting read and written through transactions/service.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,27 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.accounts import service as accounts
 from app.accounts.tables import SourceAccount
-from app.certificates import engine, repository, rules, schemas
-from app.certificates.tables import CertificateSettings, DailyBalance, DailyBalanceChange
+from app.certificates import engine, repository, schemas
+from app.certificates.tables import DailyBalance, DailyBalanceChange
 from app.kit.errors import BadRequest, NotFound
+from app.kit.money import amount_text
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
+from app.transactions import service as transactions
 
 certify = engine.certify
 _BALANCE = TypeAdapter(schemas.BalanceIn)
 _HUNDRED = Decimal(100)
 _LIMIT = Decimal(10) ** 13
-
-
-class Pushed(Protocol):
-    """What the continuity check reads of a push's accepted items."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def balance(self) -> Decimal | None: ...
 
 
 def _item_error(ident: str, message: str) -> ErrorValidationItem:
@@ -280,7 +272,7 @@ def export_csv(document: dict[str, Any]) -> str:
     for cert in document["certificates"]:
         row = {k: v for k, v in cert.items() if k in CSV_COLUMNS}
         for name in ("opening", "credits", "debits", "closing", "expectedClosing", "difference"):
-            row[name] = rules.amount_text(_dec(cert.get(name))) or ""
+            row[name] = amount_text(_dec(cert.get(name))) or ""
         writer.writerow({**row, "kind": "certificate", "current": str(cert["current"]).lower()})
         for line in cert.get("lines", []):
             writer.writerow(
@@ -290,8 +282,8 @@ def export_csv(document: dict[str, Any]) -> str:
                     "revision": cert["revision"],
                     "lineId": line["id"],
                     "description": line["description"],
-                    "amount": rules.amount_text(_dec(line["amount"])),
-                    "balance": rules.amount_text(_dec(line.get("balance"))) or "",
+                    "amount": amount_text(_dec(line["amount"])),
+                    "balance": amount_text(_dec(line.get("balance"))) or "",
                 }
             )
     return buffer.getvalue()
@@ -309,48 +301,16 @@ async def accounts_with_gap(
 
 
 async def settings_of(session: AsyncSession, principal: Principal) -> schemas.BalanceSettings:
-    return schemas.BalanceSettings(strict=await repository.strict(session, principal.tenant_id))
+    return schemas.BalanceSettings(
+        strict=await transactions.strict_balances(session, principal.tenant_id)
+    )
 
 
 async def set_settings(
     session: AsyncSession, principal: Principal, strict: bool
 ) -> schemas.BalanceSettings:
-    row = await repository.settings_row(session, principal.tenant_id)
-    if row is None:
-        repository.add(
-            session,
-            CertificateSettings(
-                tenant_id=principal.tenant_id, strict=strict, updated_at=clock.now()
-            ),
-        )
-    else:
-        row.strict, row.updated_at = strict, clock.now()
+    await transactions.set_strict_balances(session, principal.tenant_id, strict)
     return schemas.BalanceSettings(strict=strict)
-
-
-async def continuity_error(
-    session: AsyncSession, tenant_id: uuid.UUID, account_pk: uuid.UUID, items: Sequence[Pushed]
-) -> ErrorValidationItem | None:
-    """Strict mode only: the first item whose balance is not the running balance (the line
-    before it, already accepted or in this push, plus its amount). None when it holds or the
-    tenant did not opt in; a push without balances costs nothing."""
-    if not any(i.balance is not None for i in items):
-        return None
-    if not await repository.strict(session, tenant_id):
-        return None
-    running = await repository.last_line_balance(session, account_pk)
-    for item in items:
-        expected = running + item.amount if running is not None else None
-        if item.balance is not None and expected is not None and item.balance != expected:
-            return ErrorValidationItem(
-                itemId=item.id,
-                message=f"{item.id}: balance {rules.amount_text(item.balance)} breaks the running "
-                f"balance (expected {rules.amount_text(expected)}: the previous balance plus "
-                f"{rules.amount_text(item.amount)}); a line may be missing before it.",
-                validatorName="BalanceContinuity",
-            )
-        running = item.balance if item.balance is not None else expected
-    return None
 
 
 async def totals(session: AsyncSession) -> tuple[int, int, date | None]:

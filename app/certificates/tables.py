@@ -161,16 +161,3 @@ class BalanceDigest(Base):
         ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
     )
     sent_on: Mapped[date] = mapped_column(Date)
-
-
-class CertificateSettings(Base):
-    """A tenant's choice: refuse pushes whose line balances break the running balance (strict),
-    or only warn through the certificates (the default)."""
-
-    __tablename__ = "certificate_settings"
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
-    strict: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

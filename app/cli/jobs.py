@@ -24,7 +24,7 @@ async def _job_length(name: str, ctx: dict[str, Any]) -> int | None:
 
     from app import clock
     from app.accounts import service as accounts
-    from app.transactions.jobs import count_pending
+    from app.idx.jobs import count_pending
 
     if name == "daily-send":
         return await count_pending(ctx["sessions"])

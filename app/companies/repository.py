@@ -5,19 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.db import uuid_param
+from app.kit import scope
 from app.kit.principal import Principal
 from app.tenants.tables import Tenant
-
-
-def _scope(principal: Principal) -> list[ColumnElement[bool]]:
-    return [Company.tenant_id == principal.tenant_id, Company.environment == principal.environment]
 
 
 async def add(session: AsyncSession, company: Company) -> None:
@@ -25,20 +22,8 @@ async def add(session: AsyncSession, company: Company) -> None:
     await session.flush()
 
 
-# A company of the principal, for statements built once; bind them with _owned_params.
-_OWNED = (
-    Company.id == uuid_param("company_id"),
-    Company.tenant_id == uuid_param("tenant_id"),
-    Company.environment == bindparam("environment"),
-)
-
-
-def _owned_params(principal: Principal, company_id: uuid.UUID) -> dict[str, object]:
-    return {
-        "company_id": company_id,
-        "tenant_id": principal.tenant_id,
-        "environment": principal.environment,
-    }
+# A company of the principal, for statements built once; bind them with scope.params.
+_OWNED = (Company.id == uuid_param("company_id"), *scope.bound(Company))
 
 
 # Every company-scoped request runs this: built once (no statement or cache key per call).
@@ -46,7 +31,9 @@ _GET = select(Company).where(*_OWNED)
 
 
 async def get(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> Company | None:
-    return (await session.execute(_GET, _owned_params(principal, company_id))).scalar_one_or_none()
+    return (
+        await session.execute(_GET, scope.params(principal, company_id=company_id))
+    ).scalar_one_or_none()
 
 
 # The zone of a company of the principal (app/companies/zone.py): built once.
@@ -56,7 +43,7 @@ _ZONE = (
 
 
 async def zone(session: AsyncSession, principal: Principal, company_id: uuid.UUID) -> str | None:
-    params = _owned_params(principal, company_id)
+    params = scope.params(principal, company_id=company_id)
     return (await session.execute(_ZONE, params)).scalar_one_or_none()
 
 
@@ -68,7 +55,7 @@ async def page(
     offset: int,
     limit: int,
 ) -> tuple[list[Company], int]:
-    conditions = [*_scope(principal), *where]
+    conditions = [*scope.of_caller(Company, principal), *where]
     total = (
         await session.execute(select(func.count()).select_from(Company).where(*conditions))
     ).scalar_one()

@@ -12,16 +12,14 @@ from app.companies.tables import Company
 from app.companies.zone import zone_of
 from app.config import Settings
 from app.connections import links as connections
-from app.connections import repository as connections_repo
 from app.connections import schemas as connection_schemas
-from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
 from app.kit import querying
 from app.kit.errors import NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import PageQuery
 from app.kit.signals import Signal
-from app.tenants import repository as tenants_repo
+from app.tenants import service as tenants
 
 PRODUCTS = ["bank-feeds"]
 # Before a company's row goes: answered by the cascades above the domains (app/lifecycle/), which
@@ -139,8 +137,8 @@ async def page(
 async def to_wire(
     session: AsyncSession, settings: Settings, principal: Principal, companies: Sequence[Company]
 ) -> list[schemas.Company]:
-    rows = await connections_repo.of_companies(session, [c.id for c in companies])
-    tenant = await tenants_repo.by_name_or_id(session, str(principal.tenant_id))
+    rows = await connections.of_companies(session, [c.id for c in companies])
+    tenant = await tenants.find_tenant(session, str(principal.tenant_id))
     default_zone = tenant.time_zone if tenant else settings.default_time_zone
     out = []
     for company in companies:
@@ -171,10 +169,7 @@ async def wire_with_fresh_redirect(
 ) -> schemas.Company:
     """The company as create and get answer it: `redirect` carries a fresh single-use OTP, as a
     connection's linkUrl does (lists and updates show the bare URL)."""
-    otp, otp_hash, expiry = connections.fresh_otp(settings)
-    await connections_repo.add(
-        session, CompanyLinkOtp(company_id=company.id, otp_hash=otp_hash, expires_at=expiry)
-    )
+    redirect = await connections.company_redirect(session, settings, company.id)
     wire = (await to_wire(session, settings, principal, [company]))[0]
-    wire.redirect = connections.redirect_url(settings, company.id, otp)
+    wire.redirect = redirect
     return wire

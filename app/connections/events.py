@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.companies.tables import Company
 from app.config import Settings
 from app.connections import repository
 from app.connections.schemas import link_url, to_wire
@@ -19,7 +21,7 @@ async def connections_changed(
     """connection.connected / connection.disconnected."""
     if not connections:
         return
-    companies = await repository.companies_of_connections(session, [c.id for c in connections])
+    companies = await companies_of(session, [c.id for c in connections])
     subscribers = webhooks.Subscribers()
     for connection in connections:
         company = companies[connection.id]
@@ -38,3 +40,11 @@ async def connections_changed(
             },
             subscribers,
         )
+
+
+async def companies_of(
+    session: AsyncSession, connection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Company]:
+    """The company of each connection: whom an event about what hangs under a connection (its
+    accounts, their certificates) is for."""
+    return await repository.companies_of_connections(session, connection_ids)

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Uuid, bindparam, delete, exists, func, select, text, update
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.companies.tables import Company
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import UTCDateTime, uuid_param
+from app.kit import scope
 from app.kit.principal import Principal
 
 
@@ -21,38 +22,23 @@ async def add(session: AsyncSession, row: Connection | LinkOtp | CompanyLinkOtp)
     await session.flush()
 
 
-# The principal's connection, for statements built once that join Connection to Company; bind
-# them with owned_params.
-OWNED_CONNECTION = (
-    Connection.id == uuid_param("connection_id"),
-    Connection.company_id == uuid_param("company_id"),
-    Company.tenant_id == uuid_param("tenant_id"),
-    Company.environment == bindparam("environment"),
-)
-
-
-def owned_params(
-    principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
-) -> dict[str, object]:
-    return {
-        "connection_id": connection_id,
-        "company_id": company_id,
-        "tenant_id": principal.tenant_id,
-        "environment": principal.environment,
-    }
-
-
 # Most client-API requests run this: built once, so each call skips building the statement
 # and its cache key.
 _GET = (
-    select(Connection).join(Company, Company.id == Connection.company_id).where(*OWNED_CONNECTION)
+    select(Connection)
+    .join(Company, Company.id == Connection.company_id)
+    .where(
+        Connection.id == uuid_param("connection_id"),
+        Connection.company_id == uuid_param("company_id"),
+        *scope.bound(Company),
+    )
 )
 
 
 async def get(
     session: AsyncSession, principal: Principal, company_id: uuid.UUID, connection_id: uuid.UUID
 ) -> Connection | None:
-    params = owned_params(principal, company_id, connection_id)
+    params = scope.params(principal, company_id=company_id, connection_id=connection_id)
     return (await session.execute(_GET, params)).scalar_one_or_none()
 
 
@@ -174,24 +160,6 @@ async def queried(session: AsyncSession, connection_id: uuid.UUID, at: datetime)
 
 async def by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
     return await session.get(Connection, connection_id)
-
-
-async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
-    """Linked connections that have accounts, all of them disconnected, become Unlinked."""
-    from app.accounts.tables import SourceAccount
-
-    has_accounts = exists().where(SourceAccount.connection_id == Connection.id)
-    has_live = exists().where(
-        SourceAccount.connection_id == Connection.id, SourceAccount.status != "disconnected"
-    )
-    stmt = (
-        update(Connection)
-        .where(Connection.status == "Linked", has_accounts, ~has_live)
-        .values(status="Unlinked")
-        .returning(Connection)
-        .execution_options(synchronize_session=False)
-    )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def companies_of_connections(

@@ -170,11 +170,6 @@ async def queried(session: AsyncSession, connection_id: uuid.UUID, at: datetime)
     return await repository.queried(session, connection_id, at)
 
 
-async def unlink_all_disconnected(session: AsyncSession) -> list[Connection]:
-    """Linked connections whose accounts are all disconnected become Unlinked."""
-    return await repository.unlink_all_disconnected(session)
-
-
 async def purge_otps(session: AsyncSession, expired_before: datetime) -> int:
     """The linkUrl and Company.redirect OTPs that expired before `expired_before`."""
     return await repository.purge_otps(session, expired_before)

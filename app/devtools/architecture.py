@@ -62,10 +62,13 @@ EXPLICIT: dict[str, str] = {
     "app.retention.rules": "tables",
     "app.tables": "tables",
     "app.kit.principal": "tables",
+    # The repository base: the tenant/environment scope every repository applies.
+    "app.kit.scope": "repository",
     "app.portal.messages": "tables",
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
     "app.companies.zone": "tables",
+    "app.transactions.delivery": "tables",  # when a transaction was delivered (SQL, like ZONE_OF)
     "app.pendings.rules": "tables",
     "app.certificates.rules": "tables",
     "app.certificates.verify": "tables",

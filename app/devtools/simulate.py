@@ -12,9 +12,9 @@ from app import clock, migrate
 from app.accounts.jobs import detect_stale_feeds
 from app.config import Settings, get_settings
 from app.devtools.quickbooks import PullFailed, QuickBooks, nightly_after, retry_times
+from app.idx.jobs import send_all
 from app.lifecycle.detection import detect
 from app.main import create_app
-from app.transactions.jobs import send_all
 
 
 async def simulate(

@@ -17,7 +17,7 @@ from app.companies.tables import Company
 from app.connections.tables import Connection
 from app.idx.tables import Reserve
 from app.pendings.tables import PendingTransaction
-from app.transactions.history_repository import delivered_at
+from app.transactions.delivery import delivered_at
 from app.transactions.tables import BankTransaction, PushOperation
 
 LINES_PER_FETCH = 2000

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections.tables import Connection
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
+from app.transactions.tables import IdxPull
 
 
 async def last_pulls(session: AsyncSession, account_pk: uuid.UUID, limit: int) -> list[IdxPull]:

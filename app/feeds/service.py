@@ -30,11 +30,12 @@ from app.accounts.tables import SourceAccount
 from app.certificates import service as certificates
 from app.companies.tables import Company
 from app.feeds import repository, schemas
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
 from app.kit.errors import BadRequest
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
 from app.transactions import service as transactions
+from app.transactions.tables import IdxPull
 
 MAX_RESERVE_DAYS = 366
 HOUR = 3600

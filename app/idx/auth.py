@@ -18,8 +18,7 @@ from app.kit.principal import IdxPrincipal
 from app.kit.ratelimit import address as client_address
 from app.kit.ratelimit import limits_of
 from app.kit.services import Services
-from app.tenants import repository as tenants_repo
-from app.tenants.service import digest
+from app.tenants import service as tenants
 
 A = TypeVar("A")
 Q = TypeVar("Q", bound=BaseModel | None)
@@ -70,7 +69,7 @@ async def idx_principal(
     per_minute = services.settings.idx_requests_per_minute
     pair = username_password_from(request.headers.get("authorization"))
     key = partner_key_from(request.headers.get("x-partner-key"))
-    partner = await tenants_repo.partner_key(session, digest(key)) if key else None
+    partner = await tenants.partner_key(session, key) if key else None
     if partner is None:
         await limits.per_minute("idx-anon", address, per_minute)
         raise Unauthorized("Unauthorized: X-Partner-Key must be base64 of an active partner key.")

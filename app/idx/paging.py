@@ -10,6 +10,8 @@ between pages (no cursor, no Redis): any page, walked to or jumped to cold, is
 - one range scan of the pulls' index (account_pk, sent_at, send_seq) from the key (at, k): every
   sent row carries its place in its batch (`send_seq`, 1..n in id order, see
   transactions/send_repository.py), so no row before the page is read, whatever its number.
+
+Both reads are app/idx/repository.py's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.transactions import send_repository
-from app.transactions.send_repository import PageRow
+from app.idx import repository
+from app.idx.repository import PageRow
 
 
 async def page(
@@ -32,7 +34,7 @@ async def page(
     size: int,
 ) -> tuple[list[PageRow], int]:
     """One page of the window and the window's total (see the module's docstring)."""
-    batches = await send_repository.sent_batches(session, account_pk, start, end)
+    batches = await repository.sent_batches(session, account_pk, start, end)
     total = sum(n for _, n in batches)
     offset = (number - 1) * size
     if offset >= total:
@@ -40,9 +42,7 @@ async def page(
     skipped = 0
     for at, n in batches:
         if skipped + n > offset:
-            rows = await send_repository.sent_from(
-                session, account_pk, at, offset - skipped, end, size
-            )
+            rows = await repository.sent_from(session, account_pk, at, offset - skipped, end, size)
             return rows, total
         skipped += n
     raise AssertionError("the offset is below the batches' total")

@@ -2,31 +2,32 @@
 grants (an IdxPrincipal: one connection of one tenant), then the pull log's row of each answer
 (read back by feed health, app/feeds/repository.py).
 
-The pages of transactions themselves are read by app/idx/paging.py through
-transactions/send_repository.py (the same batches a send writes).
+The pages of transactions (`sent_batches`, `sent_from`) read the batches a send writes
+(transactions/send_repository.py); app/idx/paging.py walks them.
 """
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Integer, case, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
-from app.db import uuid_param
-from app.idx.tables import IdxPull
+from app.db import UTCDateTime, uuid_param
+from app.kit import scope
 from app.kit.principal import IdxPrincipal
 from app.tenants.tables import Tenant
-from app.transactions.tables import BankTransaction
+from app.transactions.tables import BankTransaction, IdxPull, SentBatch
 
 
 async def accounts_page(
@@ -90,7 +91,12 @@ async def account_for_update(
     session: AsyncSession, principal: IdxPrincipal, pk: uuid.UUID
 ) -> SourceAccount | None:
     """An account of the connection, locked for the rest of the pull's transaction."""
-    return await accounts_repo.by_pk(session, principal.connection_id, pk, for_update=True)
+    stmt = (
+        select(SourceAccount)
+        .where(SourceAccount.connection_id == principal.connection_id, SourceAccount.pk == pk)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 # The zone of the connection's company (app/companies/zone.py), read once per account (its
@@ -100,21 +106,104 @@ _ZONE = (
     .select_from(Connection)
     .join(Company, Company.id == Connection.company_id)
     .join(Tenant, Tenant.id == Company.tenant_id)
-    .where(
-        Connection.id == uuid_param("connection_id"),
-        Company.tenant_id == uuid_param("tenant_id"),
-        Company.environment == bindparam("environment"),
-    )
+    .where(Connection.id == uuid_param("connection_id"), *scope.bound(Company))
 )
 
 
 async def company_zone(session: AsyncSession, principal: IdxPrincipal) -> str | None:
-    params = {
-        "connection_id": principal.connection_id,
-        "tenant_id": principal.tenant_id,
-        "environment": principal.environment,
-    }
+    params = scope.params(principal, connection_id=principal.connection_id)
     return (await session.execute(_ZONE, params)).scalar_one_or_none()
+
+
+# ---- the pages of transactions (app/idx/paging.py) ----------------------------------------------
+# They read what a send writes (transactions/send_repository.py): the account's sent rows, each
+# numbered in its batch (`send_seq`), and the per-send batch counts (`sent_batches`).
+
+
+def _window(
+    account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
+    if start is not None:
+        conditions.append(BankTransaction.sent_at >= start)
+    if end is not None:
+        conditions.append(BankTransaction.sent_at < end)
+    return conditions
+
+
+# An account's sent rows in (sent_at, send_seq) order: the same as (sent_at, id) order, read
+# straight off the pulls' index.
+_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.send_seq)
+
+
+class PageRow(Protocol):
+    """What a pull answers with, read as a plain row (no ORM identity bookkeeping per row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def transaction_id(self) -> str: ...
+    @property
+    def cleared_on(self) -> date: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def payee_name(self) -> str | None: ...
+    @property
+    def reference_number(self) -> str | None: ...
+
+
+_PAGE = select(
+    BankTransaction.id,
+    BankTransaction.transaction_id,
+    BankTransaction.cleared_on,
+    BankTransaction.description,
+    BankTransaction.amount,
+    BankTransaction.sent_at,
+    BankTransaction.payee_name,
+    BankTransaction.reference_number,
+)
+
+
+async def sent_from(
+    session: AsyncSession,
+    account_pk: uuid.UUID,
+    batch: datetime,
+    skip: int,
+    end: datetime | None,
+    limit: int,
+) -> list[PageRow]:
+    """The `limit` sent transactions that follow the first `skip` rows of the batch `batch`,
+    before `end`, in send order: a range scan of the pulls' index that starts at the key
+    (batch, skip), whatever page it is."""
+    stmt = (
+        _PAGE.where(
+            *_window(account_pk, None, end),
+            tuple_(*_SEND_ORDER) > tuple_(literal(batch, UTCDateTime()), literal(skip, Integer())),
+        )
+        .order_by(*_SEND_ORDER)
+        .limit(limit)
+    )
+    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
+
+
+async def sent_batches(
+    session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[tuple[datetime, int]]:
+    """(sent_at, rows) of the account's sends in [start, end), in send order."""
+    stmt = select(SentBatch.sent_at, SentBatch.row_count).where(
+        SentBatch.account_pk == account_pk, SentBatch.row_count > 0
+    )
+    if start is not None:
+        stmt = stmt.where(SentBatch.sent_at >= start)
+    if end is not None:
+        stmt = stmt.where(SentBatch.sent_at < end)
+    rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
+    return [(at, int(n)) for at, n in rows]
 
 
 async def record_pull(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -24,12 +24,12 @@ from app.certificates import service as certificates
 from app.config import Settings
 from app.db import parse_uuid, transaction
 from app.idx import paging, repository, schemas
+from app.idx.repository import PageRow
 from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import IdxPrincipal
 from app.kit.signals import Signal
 from app.pendings import linking as pendings
 from app.transactions import service as transactions
-from app.transactions.send_repository import PageRow
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -60,7 +60,7 @@ async def disconnect_stale(session: AsyncSession, cutoff: datetime) -> tuple[int
 async def unlink_disconnected(session: AsyncSession, settings: Settings) -> int:
     """The detection's second step: Linked connections whose accounts are all disconnected
     become Unlinked."""
-    unlinked = await connections.unlink_all_disconnected(session)
+    unlinked = await accounts.unlink_all_disconnected(session)
     await connections.announce(session, settings, unlinked, "connection.disconnected")
     return len(unlinked)
 

@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, contrast
-from app.accounts import repository as accounts_repo
+from app.accounts import service as accounts_service
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.config import Settings
 from app.connections import service as connections
 from app.connections.schemas import PLATFORM_KEY
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
-from app.credentials import repository as credentials_repo
 from app.credentials import service as credentials
 from app.db import parse_uuid
 from app.images import BadShape, NotAnImage, TooManyPixels, reencode
@@ -171,7 +170,7 @@ async def visit(session: AsyncSession, token: str | None) -> Visit | None:
 
 async def accounts(session: AsyncSession, visit: Visit) -> list[SourceAccount]:
     """The visited connection's source accounts, as step 2 lists them."""
-    return await accounts_repo.of_connection(session, visit.connection.id)
+    return await accounts_service.of_connection(session, visit.connection.id)
 
 
 async def get_credentials(
@@ -195,7 +194,7 @@ async def get_credentials(
 
 async def revoke(session: AsyncSession, visit: Visit) -> int:
     """The SMB revokes every credential of the visited connection (QuickBooks is cut off)."""
-    return await credentials_repo.revoke_all(session, visit.connection.id, clock.now())
+    return await credentials.revoke_all(session, visit.connection.id, clock.now())
 
 
 async def current(session: AsyncSession, principal: Principal) -> LinkSettings | None:

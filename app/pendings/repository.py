@@ -16,6 +16,7 @@ from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
+from app.kit import scope
 from app.pendings.tables import (
     HELD,
     POSTED,
@@ -367,8 +368,7 @@ async def old_holds(
         .join(Connection, Connection.id == SourceAccount.connection_id)
         .join(Company, Company.id == Connection.company_id)
         .where(
-            Company.tenant_id == tenant_id,
-            Company.environment == environment,
+            *scope.of(Company, tenant_id, environment),
             PendingTransaction.status == HELD,
             PendingTransaction.authorized_on < before,
         )

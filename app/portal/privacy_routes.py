@@ -18,7 +18,6 @@ from app.exports import service as exports
 from app.kit.services import Services
 from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page, redirect
 from app.portal.service import Staff
-from app.retention import repository as retention_log
 from app.retention import schemas as retention_schemas
 from app.retention import service as retention
 from app.retention.rules import MAX_DAYS, MIN_DAYS, POLICIES
@@ -61,7 +60,7 @@ async def _privacy(
                 for n, d in retention.defaults(services.settings).items()
             ],
             accesses=await access.entries(session, who.tenant.id, who.record.environment),
-            destructions=await retention_log.destruction_log(session, who.tenant.id, 50),
+            destructions=await retention.destruction_log(session, who.tenant.id, 50),
             saved=request.query_params.get("saved") == "1",
             min_days=MIN_DAYS,
             max_days=MAX_DAYS,

@@ -18,11 +18,11 @@ from app.accounts.tables import SourceAccount
 from app.certificates.tables import BalanceCertificate
 from app.companies.tables import Company
 from app.connections.tables import Connection
-from app.idx.tables import IdxPull, Reserve
+from app.idx.tables import Reserve
 from app.retention.tables import DestructionEntry, RetentionPolicy
 from app.tenants.tables import Tenant
-from app.transactions.history_repository import delivered_at
-from app.transactions.tables import BankTransaction, PushOperation, SentBatch
+from app.transactions.delivery import delivered_at
+from app.transactions.tables import BankTransaction, IdxPull, PushOperation, SentBatch
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 

@@ -13,7 +13,7 @@ from app import clock
 from app.config import Settings
 from app.retention import repository, schemas
 from app.retention.rules import POLICIES
-from app.retention.tables import RetentionPolicy
+from app.retention.tables import DestructionEntry, RetentionPolicy
 
 
 def defaults(settings: Settings) -> dict[str, int]:
@@ -58,6 +58,13 @@ async def update(
     row.updated_at = clock.now()
     await repository.save_policy(session, row)
     return await to_wire(session, tenant_id, settings)
+
+
+async def destruction_log(
+    session: AsyncSession, tenant_id: uuid.UUID, limit: int = 200
+) -> list[DestructionEntry]:
+    """The tenant's latest destruction log entries (counts only), newest first."""
+    return await repository.destruction_log(session, tenant_id, limit)
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime:

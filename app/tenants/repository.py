@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Direct
+from app.kit import scope
 from app.tenants.tables import ApiKey, PartnerKey, Tenant
 
 
@@ -64,8 +65,7 @@ async def revoke_partner_keys(
     await session.execute(
         update(PartnerKey)
         .where(
-            PartnerKey.tenant_id == tenant_id,
-            PartnerKey.environment == environment,
+            *scope.of(PartnerKey, tenant_id, environment),
             PartnerKey.revoked_at.is_(None),
         )
         .values(revoked_at=at)

@@ -123,6 +123,11 @@ async def keys_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[ApiKey]:
     return await repository.keys_of(session, tenant_id)
 
 
+async def find_tenant(session: AsyncSession, ref: str) -> Tenant | None:
+    """The tenant of this name or id, if any."""
+    return await repository.by_name_or_id(session, ref)
+
+
 async def add_api_key(
     session: AsyncSession, ref: str, environment: str, key_limit: int
 ) -> tuple[Tenant, str]:
@@ -154,3 +159,8 @@ async def authenticate(session: AsyncSession, header: str | None) -> Principal |
         return None
     found = await repository.principal_for_key(session, digest(key))
     return Principal(*found) if found else None
+
+
+async def partner_key(session: AsyncSession, key: str) -> PartnerKey | None:
+    """The active partner key `key` (as sent in X-Partner-Key), if any."""
+    return await repository.partner_key(session, digest(key))

@@ -1,5 +1,5 @@
 """The SQL of the push history: push operations read back, and each transaction's delivery
-state derived from the pull log (`delivered_at`)."""
+state derived from the pull log (`delivery.delivered_at`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import uuid_param
-from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction, PushOperation, SentBatch
+from app.transactions.delivery import delivered_at
+from app.transactions.tables import BankTransaction, PushOperation
 
 # Built once: each read of a push operation runs it.
 _OPERATION = select(PushOperation).where(
@@ -42,39 +42,6 @@ async def operations_page(
     total = int((await session.execute(count)).scalar_one())
     stmt = select(PushOperation).where(*conditions).order_by(*order).offset(offset).limit(limit)
     return list((await session.execute(stmt)).scalars()), total
-
-
-def delivered_at() -> Any:
-    """When a transaction was delivered, derived from the pull log: the first successful
-    answer, since it was (last) sent, whose (sent_at, id) slice covers it; else, once the pull
-    log is purged, when its whole batch was (folded in by the retention purge); else null."""
-    key = tuple_(BankTransaction.sent_at, BankTransaction.id)
-    folded = (
-        select(SentBatch.delivered_at)
-        .where(
-            SentBatch.account_pk == BankTransaction.account_pk,
-            SentBatch.sent_at == BankTransaction.sent_at,
-        )
-        .correlate(BankTransaction)
-        .scalar_subquery()
-    )
-    return func.coalesce(_pulled_at(key), folded)
-
-
-def _pulled_at(key: Any) -> Any:
-    return (
-        select(func.min(IdxPull.pulled_at))
-        .where(
-            IdxPull.account_pk == BankTransaction.account_pk,
-            IdxPull.status == 200,
-            IdxPull.rows > 0,
-            IdxPull.pulled_at >= BankTransaction.sent_at,
-            tuple_(IdxPull.first_sent_at, IdxPull.first_id) <= key,
-            tuple_(IdxPull.last_sent_at, IdxPull.last_id) >= key,
-        )
-        .correlate(BankTransaction)
-        .scalar_subquery()
-    )
 
 
 def state_filter(status: str | None, delivered: Any) -> list[ColumnElement[bool]]:

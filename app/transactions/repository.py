@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -30,13 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
-from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import Direct, driver, driver_errors, uuid_param
+from app.kit import scope
 from app.kit.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import (
+    BankTransaction,
+    CertificateSettings,
+    PushOperation,
+    PushRejection,
+)
 
 
 async def accepted_ids(
@@ -306,7 +312,12 @@ _PUSH_TARGET = Direct(
     .join(Connection, Connection.id == SourceAccount.connection_id)
     .join(Company, Company.id == Connection.company_id)
     .join(Tenant, Tenant.id == Company.tenant_id)
-    .where(*OWNED_CONNECTION, SourceAccount.account_id == bindparam("account_id"))
+    .where(
+        Connection.id == uuid_param("connection_id"),
+        Connection.company_id == uuid_param("company_id"),
+        *scope.bound(Company),
+        SourceAccount.account_id == bindparam("account_id"),
+    )
     .with_for_update(of=SourceAccount)
 )
 
@@ -319,8 +330,14 @@ async def push_target(
     account_id: str,
     now: datetime,
 ) -> PushTarget | None:
-    params = {**owned_params(principal, company_id, connection_id), "account_id": account_id}
-    row = await _PUSH_TARGET.first(session, {**params, "now": now})
+    params = scope.params(
+        principal,
+        company_id=company_id,
+        connection_id=connection_id,
+        account_id=account_id,
+        now=now,
+    )
+    row = await _PUSH_TARGET.first(session, params)
     if row is None:
         return None
     pk, account, status, start, latest, company, connection, zone, overdue = row
@@ -377,6 +394,33 @@ async def pending_operations(
         .with_for_update()
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def strict_balances(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Whether the tenant refuses pushes that break the running balance (strict mode)."""
+    found = await session.get(CertificateSettings, tenant_id)
+    return bool(found and found.strict)
+
+
+async def balance_settings(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> CertificateSettings | None:
+    return await session.get(CertificateSettings, tenant_id)
+
+
+def add_balance_settings(session: AsyncSession, row: CertificateSettings) -> None:
+    session.add(row)
+
+
+async def last_line_balance(session: AsyncSession, account_pk: uuid.UUID) -> Decimal | None:
+    """The balance after the account's latest line (null when that line carried none)."""
+    stmt = (
+        select(BankTransaction.balance)
+        .where(BankTransaction.account_pk == account_pk)
+        .order_by(BankTransaction.cleared_on.desc(), BankTransaction.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar()
 
 
 async def companies_of(

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from app.kit.money import amount_text
 from app.kit.schemas import ErrorValidationItem
 from app.transactions.schemas import MAX_ITEMS, BankTransactionIn, local_date
 
@@ -292,3 +293,23 @@ def judge(
     if not verdict.errors:
         verdict.items = accepted
     return verdict
+
+
+def continuity_error(
+    items: Sequence[Accepted], running: Decimal | None
+) -> ErrorValidationItem | None:
+    """Strict balance mode: the first item whose balance is not the running balance (the line
+    before it, already accepted (`running`) or in this push, plus its amount); None when it
+    holds."""
+    for item in items:
+        expected = running + item.amount if running is not None else None
+        if item.balance is not None and expected is not None and item.balance != expected:
+            return ErrorValidationItem(
+                itemId=item.id,
+                message=f"{item.id}: balance {amount_text(item.balance)} breaks the running "
+                f"balance (expected {amount_text(expected)}: the previous balance plus "
+                f"{amount_text(item.amount)}); a line may be missing before it.",
+                validatorName="BalanceContinuity",
+            )
+        running = item.balance if item.balance is not None else expected
+    return None

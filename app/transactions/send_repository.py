@@ -1,15 +1,14 @@
-"""The SQL of sending and of what Intuit reads: pending transactions becoming sent, the
-per-send batch counts (`sent_batches`) and the IDX pages over them (see app/idx/paging.py).
-Pushes and their operations: repository.py; the push history's reads: history_repository.py."""
+"""The SQL of sending: pending transactions becoming sent, the per-send batch counts
+(`sent_batches` rows) and each sent row's place in its batch (`send_seq`) that the IDX pages read
+(app/idx/repository.py, app/idx/paging.py), and re-serving sent rows. Pushes and their
+operations: repository.py; the push history's reads: history_repository.py."""
 
 from __future__ import annotations
 
-import typing
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -21,7 +20,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -32,92 +30,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.accounts.tables import SourceAccount
 from app.db import UTCDateTime
 from app.transactions.tables import BankTransaction, SentBatch
-
-
-def _window(
-    account_pk: uuid.UUID, start: datetime | None, end: datetime | None
-) -> list[ColumnElement[bool]]:
-    conditions = [BankTransaction.account_pk == account_pk, BankTransaction.sent_at.is_not(None)]
-    if start is not None:
-        conditions.append(BankTransaction.sent_at >= start)
-    if end is not None:
-        conditions.append(BankTransaction.sent_at < end)
-    return conditions
-
-
-# An account's sent rows in (sent_at, send_seq) order: the same as (sent_at, id) order, read
-# straight off the pulls' index.
-_SEND_ORDER = (BankTransaction.sent_at, BankTransaction.send_seq)
-
-
-class PageRow(Protocol):
-    """What a pull answers with, read as a plain row (no ORM identity bookkeeping per row)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def transaction_id(self) -> str: ...
-    @property
-    def cleared_on(self) -> date: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def amount(self) -> Decimal: ...
-    @property
-    def sent_at(self) -> datetime | None: ...
-    @property
-    def payee_name(self) -> str | None: ...
-    @property
-    def reference_number(self) -> str | None: ...
-
-
-_PAGE = select(
-    BankTransaction.id,
-    BankTransaction.transaction_id,
-    BankTransaction.cleared_on,
-    BankTransaction.description,
-    BankTransaction.amount,
-    BankTransaction.sent_at,
-    BankTransaction.payee_name,
-    BankTransaction.reference_number,
-)
-
-
-async def sent_from(
-    session: AsyncSession,
-    account_pk: uuid.UUID,
-    batch: datetime,
-    skip: int,
-    end: datetime | None,
-    limit: int,
-) -> list[PageRow]:
-    """The `limit` sent transactions that follow the first `skip` rows of the batch `batch`,
-    before `end`, in send order: a range scan of the pulls' index that starts at the key
-    (batch, skip), whatever page it is."""
-    stmt = (
-        _PAGE.where(
-            *_window(account_pk, None, end),
-            tuple_(*_SEND_ORDER) > tuple_(literal(batch, UTCDateTime()), literal(skip, Integer())),
-        )
-        .order_by(*_SEND_ORDER)
-        .limit(limit)
-    )
-    return typing.cast(list[PageRow], list((await session.execute(stmt)).all()))
-
-
-async def sent_batches(
-    session: AsyncSession, account_pk: uuid.UUID, start: datetime | None, end: datetime | None
-) -> list[tuple[datetime, int]]:
-    """(sent_at, rows) of the account's sends in [start, end), in send order."""
-    stmt = select(SentBatch.sent_at, SentBatch.row_count).where(
-        SentBatch.account_pk == account_pk, SentBatch.row_count > 0
-    )
-    if start is not None:
-        stmt = stmt.where(SentBatch.sent_at >= start)
-    if end is not None:
-        stmt = stmt.where(SentBatch.sent_at < end)
-    rows = (await session.execute(stmt.order_by(SentBatch.sent_at))).all()
-    return [(at, int(n)) for at, n in rows]
 
 
 def _add_to_batches(session: AsyncSession, rows: Any) -> Any:

@@ -18,7 +18,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from app import clock, metrics
 from app.accounts import service as accounts
 from app.accounts.schemas import to_health_wire
-from app.certificates import service as certificates
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.kit import querying
@@ -28,7 +27,12 @@ from app.kit.schemas import ErrorValidationItem, PageQuery
 from app.pendings import linking
 from app.pendings.rules import Cleared
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
-from app.transactions.tables import BankTransaction, PushOperation, PushRejection
+from app.transactions.tables import (
+    BankTransaction,
+    CertificateSettings,
+    PushOperation,
+    PushRejection,
+)
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
@@ -108,6 +112,19 @@ async def republish(
     return await send_repository.republish(session, account_pk, first, last, at)
 
 
+async def claim_sendable(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """The next accounts (after `after`) with pending transactions, locked with SKIP LOCKED for
+    this chunk of the daily send."""
+    return await send_repository.claim_sendable(session, after, limit)
+
+
+async def count_pending(session: AsyncSession) -> int:
+    """Pending transactions of every account (the daily send's work, a gauge)."""
+    return await send_repository.count_pending(session)
+
+
 class PushRejected(BadRequest):
     """A push the rules refused. Carries what the support note (PushRejection) records once the
     request's own transaction has rolled back."""
@@ -174,6 +191,34 @@ def _echo(item: rules.Accepted) -> schemas.BankTransactionEcho:
     return echo
 
 
+async def _continuity_error(
+    session: AsyncSession, tenant_id: uuid.UUID, account_pk: uuid.UUID, items: list[rules.Accepted]
+) -> ErrorValidationItem | None:
+    """Strict balance mode only (a tenant's choice, off by default): a push without balances
+    costs nothing, and a tenant that did not opt in one primary-key read."""
+    if not any(i.balance is not None for i in items):
+        return None
+    if not await repository.strict_balances(session, tenant_id):
+        return None
+    running = await repository.last_line_balance(session, account_pk)
+    return rules.continuity_error(items, running)
+
+
+async def strict_balances(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Whether the tenant refuses pushes that break the running balance (strict mode)."""
+    return await repository.strict_balances(session, tenant_id)
+
+
+async def set_strict_balances(session: AsyncSession, tenant_id: uuid.UUID, strict: bool) -> None:
+    row = await repository.balance_settings(session, tenant_id)
+    if row is None:
+        repository.add_balance_settings(
+            session, CertificateSettings(tenant_id=tenant_id, strict=strict, updated_at=clock.now())
+        )
+    else:
+        row.strict, row.updated_at = strict, clock.now()
+
+
 async def push(
     session: AsyncSession,
     principal: Principal,
@@ -226,9 +271,7 @@ async def push(
     verdict = rules.judge(body.transactions, state)
     if verdict.errors:
         await _reject(session, target, body, state)
-    broken = await certificates.continuity_error(
-        session, principal.tenant_id, account.pk, verdict.items
-    )
+    broken = await _continuity_error(session, principal.tenant_id, account.pk, verdict.items)
     if broken is not None:  # the tenant's strict balance mode (off by default)
         raise BadRequest(
             "The push was rejected and nothing was stored: a line's balance breaks the running "
@@ -430,8 +473,3 @@ async def fail_pending(
 async def purge_rejections(session: AsyncSession, before: datetime) -> int:
     """Support notes of rejected pushes made before `before`."""
     return await repository.purge_rejections(session, before)
-
-
-async def count_pending(session: AsyncSession) -> int:
-    """Pending transactions of every account (the daily send's work, a gauge)."""
-    return await send_repository.count_pending(session)

@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
     text,
@@ -102,6 +104,44 @@ class SentBatch(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+# What QuickBooks fetched: one row per IDX transactions answer (the pull log), written by the
+# IDX API (app/idx/repository.py). A pull is one INSERT, never a write per transaction: the rows
+# an answer carried are exactly the account's sent transactions between its first and last
+# (sent_at, id) keys, because every answer is one contiguous slice of that order. A transaction
+# is *delivered* once a successful pull's slice covers its key (history_repository.delivered_at).
+class IdxPull(Base):
+    __tablename__ = "idx_pulls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    environment: Mapped[str] = mapped_column(String(16))
+    account_pk: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("source_accounts.pk", ondelete="CASCADE")
+    )
+    pulled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The range QuickBooks asked for (modifiedDate, startDate inclusive, endDate exclusive).
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    page_number: Mapped[int] = mapped_column(Integer)
+    page_size: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    # Seconds since the account's previous transactions query (null for its first): the lag.
+    lag_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The answer's slice of (sent_at, id); null when it carried no rows.
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+    __table_args__ = (
+        Index("ix_idx_pulls_account_pulled", "account_pk", "pulled_at"),
+        Index("ix_idx_pulls_tenant_pulled", "tenant_id", "environment", "pulled_at"),
+        Index("ix_idx_pulls_pulled", "pulled_at"),
+    )
+
+
 class PushOperation(Base):
     """One accepted push: Pending until its transactions are sent, then Success (or Failed,
     TimedOut). Rejected pushes store nothing, so they have no operation."""
@@ -164,3 +204,17 @@ class PushRejection(Base):
         Index("ix_push_rejections_company_requested", "company_id", "requested_at"),
         Index("ix_push_rejections_requested", "requested_at"),
     )
+
+
+class CertificateSettings(Base):
+    """A tenant's choice: refuse pushes whose line balances break the running balance (strict),
+    or only warn through the certificates (the default). A rule of the push, so its setting
+    lives here; the certificates' API reads and sets it through transactions/service.py."""
+
+    __tablename__ = "certificate_settings"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    strict: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,12 @@ class Subscribers:
         return self._known[key]
 
 
+async def any_endpoint(session: AsyncSession) -> bool:
+    """Whether any tenant has an endpoint at all: a batch with no listener anywhere is skipped
+    before its rows are loaded."""
+    return await repository.any_endpoint(session)
+
+
 async def emit(
     session: AsyncSession,
     tenant_id: uuid.UUID,

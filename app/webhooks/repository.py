@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import scope
 from app.kit.principal import Principal
 from app.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -23,7 +24,7 @@ async def endpoints_of(
 ) -> list[WebhookEndpoint]:
     stmt = (
         select(WebhookEndpoint)
-        .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.environment == environment)
+        .where(*scope.of(WebhookEndpoint, tenant_id, environment))
         .order_by(WebhookEndpoint.created_at)
     )
     return list((await session.execute(stmt)).scalars())
@@ -34,8 +35,7 @@ async def endpoint(
 ) -> WebhookEndpoint | None:
     stmt = select(WebhookEndpoint).where(
         WebhookEndpoint.id == endpoint_id,
-        WebhookEndpoint.tenant_id == principal.tenant_id,
-        WebhookEndpoint.environment == principal.environment,
+        *scope.of_caller(WebhookEndpoint, principal),
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -256,7 +256,7 @@ async def count_endpoints(session: AsyncSession, tenant_id: uuid.UUID, environme
     stmt = (
         select(func.count())
         .select_from(WebhookEndpoint)
-        .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.environment == environment)
+        .where(*scope.of(WebhookEndpoint, tenant_id, environment))
     )
     return int((await session.execute(stmt)).scalar_one())
 
@@ -291,8 +291,7 @@ async def delivery(
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(
             WebhookDelivery.id == delivery_id,
-            WebhookEndpoint.tenant_id == principal.tenant_id,
-            WebhookEndpoint.environment == principal.environment,
+            *scope.of_caller(WebhookEndpoint, principal),
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -306,7 +305,7 @@ async def forget_mentions(
     their deliveries and attempts (ON DELETE CASCADE)."""
     matches = [and_(*(WebhookEvent.body.contains(n, autoescape=True) for n in g)) for g in groups]
     stmt = delete(WebhookEvent).where(
-        WebhookEvent.tenant_id == tenant_id, WebhookEvent.environment == environment, or_(*matches)
+        *scope.of(WebhookEvent, tenant_id, environment), or_(*matches)
     )
     result = await session.execute(stmt)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.certificates import rules
 from app.certificates.tables import BalanceCertificate, DailyBalance
-from app.transactions.history_repository import delivered_at
+from app.transactions.delivery import delivered_at
 from app.transactions.tables import BankTransaction
 from tests.helpers.feeds import Feed
 

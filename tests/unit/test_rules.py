@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from app.transactions.rules import AccountState, judge
+from app.transactions.rules import Accepted, AccountState, continuity_error, judge
 
 TODAY = date(2026, 11, 20)
 CONNECTED = AccountState(
@@ -96,3 +97,48 @@ def test_a_sign_against_its_type_is_a_warning_not_an_error(
     assert [w.validatorName for w in verdict.warnings] == (
         ["TransactionTypeSign"] if warned else []
     )
+
+
+def line(ident: str, amount: str, balance: str | None) -> Accepted:
+    return Accepted(
+        ident, TODAY, "Coffee", Decimal(amount), Decimal(balance) if balance else None, None, ""
+    )
+
+
+# (case, the balance before the push, its lines, the line refused or None)
+CONTINUITY: list[tuple[str, str | None, list[Accepted], str | None]] = [
+    ("each balance follows", "10.00", [line("a", "-2.50", "7.50"), line("b", "1", "8.50")], None),
+    ("the first breaks", "10.00", [line("a", "-2.50", "8.00")], "a"),
+    ("a later one breaks", "10.00", [line("a", "-2", "8"), line("b", "-1", "6")], "b"),
+    (
+        "a line without balance carries on",
+        "10",
+        [line("a", "-2", None), line("b", "-1", "7")],
+        None,
+    ),
+    (
+        "a gap after a line without balance",
+        "10",
+        [line("a", "-2", None), line("b", "-1", "9")],
+        "b",
+    ),
+    (
+        "no balance before: the first sets it",
+        None,
+        [line("a", "-2", "5"), line("b", "1", "6")],
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("running", "items", "refused"), [c[1:] for c in CONTINUITY], ids=[c[0] for c in CONTINUITY]
+)
+def test_strict_balance_continuity(
+    running: str | None, items: list[Accepted], refused: str | None
+) -> None:
+    error = continuity_error(items, Decimal(running) if running else None)
+    assert (error.itemId if error else None) == refused
+    if error is not None:
+        assert error.validatorName == "BalanceContinuity"
+        assert "breaks the running balance" in error.message

@@ -1,4 +1,6 @@
-"""The daily send: every pending transaction of every connected account, exactly once.
+"""The daily send: every pending transaction of every connected account is published to
+QuickBooks, exactly once, and certified in the same transaction (the pull's Update sends one
+account on demand, idx/service.py; this sends the rest).
 
 Work comes from the database, in chunks of accounts claimed with FOR UPDATE SKIP LOCKED and sent
 in one transaction each: several workers share a run without overlap, a worker killed mid-chunk
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.certificates import service as certificates
 from app.db import transaction
-from app.transactions import send_repository, service
+from app.transactions import service as transactions
 
 log = logging.getLogger("app.jobs")
 Progress = Callable[[int], None]
@@ -31,14 +33,14 @@ async def send_all(
     async with transaction(sessions) as session:
         # Pending pushes of feeds disconnected before anything sent them fail (normally already
         # done when the account was disconnected; this sweep makes the run self-sufficient).
-        totals["failed"] = await service.fail_pending(session)
+        totals["failed"] = await transactions.fail_pending(session)
     after: uuid.UUID | None = None
     while True:
         async with transaction(sessions) as session:
-            claimed = await send_repository.claim_sendable(session, after, chunk)
+            claimed = await transactions.claim_sendable(session, after, chunk)
             if not claimed:
                 break
-            sent, operations = await service.send(session, claimed)
+            sent, operations = await transactions.send(session, claimed)
             await certificates.certify(session, claimed)  # after every send, in its transaction
         after = claimed[-1]
         totals["accounts"] += len(claimed)
@@ -62,4 +64,4 @@ async def daily_send(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def count_pending(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with transaction(sessions) as session:
-        return await send_repository.count_pending(session)
+        return await transactions.count_pending(session)
