@@ -20,8 +20,7 @@ from app import clock
 from app.accounts.tables import SourceAccount
 from app.idx import repository as idx_repository
 from app.idx import schemas, service
-from app.idx.tables import IdxPull
-from app.transactions.tables import BankTransaction, SentBatch
+from app.transactions.tables import BankTransaction, IdxPull, SentBatch
 from tests.helpers.clients import Linkable
 from tests.helpers.feeds import NOW, Feed, connect, day, tx
 from tests.helpers.servers import ON_POSTGRES
