@@ -15,12 +15,19 @@ from app.companies import service as companies
 from app.connections import service as connections
 from app.idx import service as idx
 from app.lifecycle import cascades, destruction
+from app.pendings import linking
+from app.transactions import events as transaction_events
+from app.transactions import service as transactions
 
 
 def install() -> None:
-    """Connect the domains' signals to the cascades (again is harmless)."""
+    """Connect the domains' signals to the cascades, and their hooks to the domain above that
+    answers them (again is harmless)."""
     accounts.DISCONNECTED.connect(cascades.account_disconnected)
     accounts.DELETING.connect(destruction.account_deleted)
     connections.UNLINKED.connect(cascades.client_unlinked)
     companies.DELETING.connect(destruction.company_deleted)
     idx.QUERIED.connect(cascades.idx_queried)
+    # A push's links to holds, and their undoing when its lines are withdrawn.
+    transactions.LINKS.connect(linking.plan_push)
+    transaction_events.WITHDRAWN.connect(linking.withdrawn)

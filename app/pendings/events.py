@@ -11,8 +11,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
-from app.pendings import repository
 from app.webhooks import events as webhooks
 
 POSTED = "bankTransactions.pending.posted"
@@ -123,9 +121,3 @@ async def reversed_line(
             "amount": _money(amount),
         },
     )
-
-
-async def withdrawn(session: AsyncSession, operation_keys: list[uuid.UUID]) -> None:
-    """Operations whose unsent lines were withdrawn: their links go, their holds are held again
-    (called where the withdrawal happens, in its transaction)."""
-    await repository.unlink_operations(session, operation_keys, clock.now())

@@ -1,6 +1,10 @@
 """Links between cleared lines and pendings, made in the transaction of whichever arrives
 second: a cleared push (planned by `rules.plan` before its rows are written, written after) or
-a pending that arrives after its cleared line. Also the daily expiry and purge of holds."""
+a pending that arrives after its cleared line; undone when a push's lines are withdrawn. Also
+the daily expiry and purge of holds.
+
+The push (app/transactions/, below) reaches this module through its hook `LINKS` and its signal
+`WITHDRAWN`, which app.lifecycle.install() connects to `plan_push` and `withdrawn`."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
 from app.pendings import events, repository, rules, schemas
 from app.pendings.tables import EXPIRED, POSTED, PendingLink, PendingSuggestion, PendingTransaction
+from app.transactions.rules import Accepted
 
 AUTO = "auto"
 
@@ -214,14 +219,15 @@ async def plan_push(
     account_pk: uuid.UUID,
     account_id: str,
     raw_items: Sequence[Any],
-    items: Sequence[rules.Cleared],
+    accepted: Sequence[Accepted],
 ) -> PushLinks:
-    """The push's links, read with its account locked. Holds read: those named by an item (its
-    id or pendingTransactionId) and, in auto mode, every held one."""
+    """The push's links (`transactions.service.LINKS`), read with its account locked. Holds
+    read: those named by an item (its id or pendingTransactionId) and, in auto mode, every held
+    one."""
     extras = _extras(raw_items)
     items = [
         rules.Cleared(i.id, i.cleared_on, i.amount, i.description, *extras.get(i.id, (None, False)))
-        for i in items
+        for i in accepted
     ]
     named = {i.id for i in items} | {i.pending_ref for i in items if i.pending_ref}
     auto = await repository.matching(session, principal.tenant_id) == AUTO
@@ -236,6 +242,12 @@ async def plan_push(
     }
     found.plan = rules.plan(items, holds, auto=auto)
     return found
+
+
+async def withdrawn(session: AsyncSession, operation_keys: list[uuid.UUID]) -> None:
+    """Operations whose unsent lines were withdrawn (`transactions.events.WITHDRAWN`, sent where
+    the withdrawal happens, in its transaction): their links go, their holds are held again."""
+    await repository.unlink_operations(session, operation_keys, clock.now())
 
 
 async def served_dates(

@@ -3,16 +3,21 @@ announces them, written in the caller's transaction."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.pendings import events as pendings
+from app.kit.signals import Signal
 from app.transactions import repository
 from app.transactions.schemas import to_wire
 from app.transactions.tables import PushOperation
 from app.webhooks import events as webhooks
+
+# Operations whose unsent lines were just withdrawn (timed out, failed): answered by the holds
+# above (`pendings.linking.withdrawn`: their links go), connected by app.lifecycle.install().
+WITHDRAWN: Signal[[AsyncSession, list[uuid.UUID]]] = Signal("push lines withdrawn")
 
 
 async def announce(session: AsyncSession, operations: Sequence[PushOperation]) -> None:
@@ -60,7 +65,7 @@ async def finish(
         op.completed_at = op.deadline_at if status == "TimedOut" and op.deadline_at else now
         op.error_message = message.format(minutes=op.timeout_minutes) if message else None
     await repository.withdraw_pending(session, operations)
-    await pendings.withdrawn(session, [op.key for op in operations])
+    await WITHDRAWN.send(session, [op.key for op in operations])
     await repository.refresh_latest_cleared(session, list({op.account_pk for op in operations}))
     await session.flush()
     await announce(session, operations)

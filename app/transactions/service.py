@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,8 +24,7 @@ from app.kit import querying
 from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem, PageQuery
-from app.pendings import linking
-from app.pendings.rules import Cleared
+from app.kit.signals import Hook
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
 from app.transactions.tables import (
     BankTransaction,
@@ -36,6 +35,35 @@ from app.transactions.tables import (
 
 PENDING_STATUS_CODE = 202
 NOTED_ERRORS = 50  # validation errors kept in a rejected push's support note
+
+
+class PushLinks(Protocol):
+    """What the holds (app/pendings/, above the pushes) make of an accepted push: planned under
+    the account's lock before its rows are written, written after them, in the same transaction.
+    They never change what is stored or published; their warnings join the push's."""
+
+    @property
+    def warnings(self) -> list[ErrorValidationItem]: ...
+
+    async def write(self, session: AsyncSession, operation_key: uuid.UUID) -> None: ...
+
+
+# The push's links to holds: answered by `pendings.linking.plan_push` (connected by
+# app.lifecycle.install()) with (company, connection, account pk, account id, the raw items,
+# the accepted ones). A hook, since pendings sits above: it reads the lines and pushes reversals.
+LINKS: Hook[
+    [
+        AsyncSession,
+        Principal,
+        uuid.UUID,
+        uuid.UUID,
+        uuid.UUID,
+        str,
+        Sequence[Any],
+        Sequence[rules.Accepted],
+    ],
+    PushLinks,
+] = Hook("a push's links to holds")
 
 
 class PushEnvelope(BaseModel):
@@ -282,7 +310,7 @@ async def push(
     # Links to pendings (app/pendings): planned now, under the account's lock, written with the
     # rows below in this same transaction. They never change what is stored or published.
     links = (
-        await linking.plan_push(
+        await LINKS.ask(
             session,
             principal,
             target.company_id,
@@ -290,7 +318,7 @@ async def push(
             account.pk,
             account.account_id,
             body.transactions,
-            [Cleared(i.id, i.cleared_on, i.amount, i.description) for i in verdict.items],
+            verdict.items,
         )
         if link
         else None
