@@ -29,10 +29,7 @@ KNOWN_CYCLES: list[list[str]] = []
 KNOWN_CLIMBING: set[tuple[str, str]] = set()
 KNOWN_LONG: set[str] = set()
 # Issue 29: packages that import each other, and imports of another package's repository.
-KNOWN_PAIRS: set[tuple[str, str]] = {
-    ("companies", "connections"),
-    ("pendings", "transactions"),
-}
+KNOWN_PAIRS: set[tuple[str, str]] = set()
 KNOWN_FOREIGN_REPOSITORIES: set[tuple[str, str]] = set()
 
 GRAPH = read_graph()

@@ -1,17 +1,21 @@
-"""Company wire shapes (Codat's Company, CompanyRequestBody, CompanyUpdateRequest)."""
+"""Company wire shapes (Codat's Company, CompanyRequestBody, CompanyUpdateRequest), and the
+Connection a company embeds in `dataConnections`: its shape sits here, below the connections
+(app/connections/ maps a stored connection onto it and answers it on its own routes)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.connections.schemas import Connection
-from app.kit.schemas import WS, CodatShape, PageMeta
+from app.config import Settings
+from app.kit.schemas import WS, CodatShape, PageMeta, Wire
 
 # Codat's name characters (^[A-Za-z0-9\s\-',&@.,?!\s]+$), plus the letters of any alphabet with
 # their accents (SPEC §4: `Café Dupont`), so every name Codat accepts is still accepted: letters
@@ -109,6 +113,43 @@ class CompanyUpdateRequest(BaseModel):
     description: Description | None = None
     tags: Tags | None = None
     timeZone: TimeZone | None = None
+
+
+ConnectionStatus = Literal["PendingAuth", "Linked", "Unlinked", "Deauthorized"]
+SourceType = Literal["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"]
+
+
+class DataConnectionError(Wire):
+    statusCode: str | None = None
+    statusText: str | None = None
+    errorMessage: str | None = None
+    erroredOnUtc: datetime | None = None
+
+
+# Codat's Connection, as a company embeds it and as the connections' routes answer it (no
+# docstring: it would become the published schema's description).
+class Connection(Wire):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    integrationId: str
+    integrationKey: str
+    sourceId: str
+    sourceType: SourceType
+    platformName: str
+    linkUrl: str
+    status: ConnectionStatus
+    lastSync: datetime | None = None
+    created: datetime
+    dataConnectionErrors: list[DataConnectionError] | None = None
+    connectionInfo: dict[str, Any] | None = None
+
+
+def redirect_url(settings: Settings, company_id: uuid.UUID, otp: str | None) -> str:
+    """Company.redirect: the Link flow for the company's newest connection (with a single-use
+    password, when given)."""
+    url = f"{settings.public_base_url.rstrip('/')}/companies/{company_id}/link"
+    return f"{url}?otp={quote(otp)}" if otp else url
 
 
 class Company(CodatShape):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,20 +12,26 @@ from app.companies import repository, schemas
 from app.companies.tables import Company
 from app.companies.zone import zone_of
 from app.config import Settings
-from app.connections import links as connections
-from app.connections import schemas as connection_schemas
 from app.db import parse_uuid
 from app.kit import querying
 from app.kit.errors import NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import PageQuery
-from app.kit.signals import Signal
+from app.kit.signals import Hook, Signal
 from app.tenants import service as tenants
 
 PRODUCTS = ["bank-feeds"]
 # Before a company's row goes: answered by the cascades above the domains (app/lifecycle/), which
 # scrub what its ON DELETE CASCADE does not reach, in the caller's transaction.
 DELETING: Signal[[AsyncSession, Company]] = Signal("company deleting")
+# What a company's answer carries of its connections, asked of app/connections/ (above: a
+# connection is scoped through its company) and answered by its service once
+# app.lifecycle.install() connected them: each company's connections (`dataConnections`,
+# oldest first, their linkUrl bare), and a `redirect` with a fresh single-use password.
+CONNECTIONS: Hook[
+    [AsyncSession, Settings, Sequence[uuid.UUID]], dict[uuid.UUID, list[schemas.Connection]]
+] = Hook("a company's connections")
+FRESH_REDIRECT: Hook[[AsyncSession, Settings, uuid.UUID], str] = Hook("a company's fresh redirect")
 
 
 async def get(session: AsyncSession, principal: Principal, company_id: str) -> Company:
@@ -137,27 +144,22 @@ async def page(
 async def to_wire(
     session: AsyncSession, settings: Settings, principal: Principal, companies: Sequence[Company]
 ) -> list[schemas.Company]:
-    rows = await connections.of_companies(session, [c.id for c in companies])
+    embedded = await CONNECTIONS.ask(session, settings, [c.id for c in companies])
     tenant = await tenants.find_tenant(session, str(principal.tenant_id))
     default_zone = tenant.time_zone if tenant else settings.default_time_zone
     out = []
     for company in companies:
-        conns = [
-            connection_schemas.to_wire(c, connection_schemas.link_url(settings, c, None))
-            for c in rows
-            if c.company_id == company.id
-        ]
         out.append(
             schemas.Company(
                 id=str(company.id),
                 name=company.name,
                 description=company.description,
-                redirect=connections.redirect_url(settings, company.id, None),
+                redirect=schemas.redirect_url(settings, company.id, None),
                 lastSync=company.last_sync,
                 created=company.created_at,
                 products=PRODUCTS,
                 tags=company.tags or {},
-                dataConnections=conns,
+                dataConnections=embedded.get(company.id, []),
                 timeZone=zone_of(company.time_zone, default_zone),
             )
         )
@@ -169,7 +171,7 @@ async def wire_with_fresh_redirect(
 ) -> schemas.Company:
     """The company as create and get answer it: `redirect` carries a fresh single-use OTP, as a
     connection's linkUrl does (lists and updates show the bare URL)."""
-    redirect = await connections.company_redirect(session, settings, company.id)
+    redirect = await FRESH_REDIRECT.ask(session, settings, company.id)
     wire = (await to_wire(session, settings, principal, [company]))[0]
     wire.redirect = redirect
     return wire

@@ -1,14 +1,18 @@
-"""Connection wire shapes, as Codat's Connection and its create / unlink bodies, and the
-mapper of a stored connection to its wire shape (with its Link URL)."""
+"""Connection wire shapes: the create / unlink bodies, and the mapper of a stored connection to
+Codat's Connection (with its Link URL). The Connection shape itself is companies/schemas.py's,
+since a company embeds it."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+# The Connection shape, which a company embeds: named here too, as the connections' own answer.
+from app.companies.schemas import Connection as Connection
+from app.companies.schemas import ConnectionStatus
 from app.config import Settings
 from app.connections import tables
 from app.kit.schemas import PageMeta, Wire
@@ -18,9 +22,6 @@ PLATFORM_NAME = "QuickBooks Online Bank Feeds"
 # Stable identifiers for the one integration we serve (Codat returns such ids per platform).
 INTEGRATION_ID = "6a9a2b1e-3c55-4f0e-9d0a-5b2f3f1c8a11"
 SOURCE_ID = "1d6f8c7e-2b4a-4e39-8f55-0c9b7a6d3e21"
-
-ConnectionStatus = Literal["PendingAuth", "Linked", "Unlinked", "Deauthorized"]
-SourceType = Literal["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"]
 
 
 class CreateConnection(BaseModel):
@@ -46,30 +47,6 @@ class UpdateConnection(BaseModel):
         ]
         | None
     ) = Field(default=None, description="Only Unlinked may be set by a client.")
-
-
-class DataConnectionError(Wire):
-    statusCode: str | None = None
-    statusText: str | None = None
-    errorMessage: str | None = None
-    erroredOnUtc: datetime | None = None
-
-
-class Connection(Wire):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    integrationId: str
-    integrationKey: str
-    sourceId: str
-    sourceType: SourceType
-    platformName: str
-    linkUrl: str
-    status: ConnectionStatus
-    lastSync: datetime | None = None
-    created: datetime
-    dataConnectionErrors: list[DataConnectionError] | None = None
-    connectionInfo: dict[str, Any] | None = None
 
 
 class Connections(PageMeta):

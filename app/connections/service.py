@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.companies import service as companies
+from app.companies.schemas import redirect_url
 from app.companies.tables import Company
 from app.config import Settings
 from app.connections import events, repository, schemas
-from app.connections.links import fresh_otp
 from app.connections.schemas import PLATFORM_KEY, PLATFORM_NAME, link_url, to_wire
-from app.connections.tables import Connection, LinkOtp
+from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import parse_uuid
 from app.kit import querying
 from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import PageQuery
 from app.kit.signals import Signal
+from app.tenants.service import digest
 
 # The client unlinked the connection (its status is set): answered by the cascades above the
 # domains (app/lifecycle/), in the caller's transaction.
 UNLINKED: Signal[[AsyncSession, Settings, Connection]] = Signal("connection unlinked")
+
+
+def fresh_otp(settings: Settings) -> tuple[str, str, datetime]:
+    """A single-use password for a link: the password, its SHA-256 (all we keep), its expiry."""
+    otp = secrets.token_urlsafe(24)
+    return otp, digest(otp), clock.now() + timedelta(minutes=settings.otp_ttl_minutes)
 
 
 async def issue_otp(
@@ -132,6 +140,29 @@ async def delete(
     session: AsyncSession, principal: Principal, company_id: str, connection_id: str
 ) -> None:
     await repository.remove(session, await get(session, principal, company_id, connection_id))
+
+
+# What a company's answer asks of its connections (companies.service.CONNECTIONS and
+# FRESH_REDIRECT, connected by app.lifecycle.install()).
+
+
+async def wire_of_companies(
+    session: AsyncSession, settings: Settings, company_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[schemas.Connection]]:
+    """Each company's connections as its answer embeds them: oldest first, linkUrl bare."""
+    embedded: dict[uuid.UUID, list[schemas.Connection]] = {}
+    for row in await repository.of_companies(session, company_ids):
+        embedded.setdefault(row.company_id, []).append(to_wire(row, link_url(settings, row, None)))
+    return embedded
+
+
+async def company_redirect(session: AsyncSession, settings: Settings, company_id: uuid.UUID) -> str:
+    """Company.redirect with a fresh single-use password, kept (as its digest) until it expires."""
+    otp, otp_hash, expiry = fresh_otp(settings)
+    await repository.add(
+        session, CompanyLinkOtp(company_id=company_id, otp_hash=otp_hash, expires_at=expiry)
+    )
+    return redirect_url(settings, company_id, otp)
 
 
 # What the cross-domain cascades (app/lifecycle/) ask of the connections.

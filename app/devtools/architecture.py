@@ -73,7 +73,6 @@ EXPLICIT: dict[str, str] = {
     "app.certificates.rules": "tables",
     "app.certificates.verify": "tables",
     # Domain helpers with the rules of one domain sit with the services.
-    "app.connections.links": "services",
     "app.transactions.options": "services",
     "app.pendings.linking": "services",  # links of cleared lines to holds; expiry
     "app.pendings.views": "services",  # holds as the portal and the Link page show them

@@ -27,6 +27,9 @@ def install() -> None:
     accounts.DELETING.connect(destruction.account_deleted)
     connections.UNLINKED.connect(cascades.client_unlinked)
     companies.DELETING.connect(destruction.company_deleted)
+    # What a company's answer carries of its connections.
+    companies.CONNECTIONS.connect(connections.wire_of_companies)
+    companies.FRESH_REDIRECT.connect(connections.company_redirect)
     idx.QUERIED.connect(cascades.idx_queried)
     # A push's links to holds, and their undoing when its lines are withdrawn.
     transactions.LINKS.connect(linking.plan_push)

@@ -21,9 +21,9 @@ from app import clock
 from app.accounts.schemas import AccountStatus
 from app.accounts.tables import SourceAccount
 from app.companies import service as companies_service
+from app.companies.schemas import ConnectionStatus
 from app.companies.tables import Company
 from app.connections import service as connections_service
-from app.connections.schemas import ConnectionStatus
 from app.connections.tables import Connection
 from app.db import parse_uuid
 from app.kit.errors import NotFound

@@ -64,6 +64,8 @@ def test_install_answers_every_signal_and_hook_a_domain_declares() -> None:
         "app.accounts.service.DISCONNECTED",
         "app.accounts.service.DELETING",
         "app.companies.service.DELETING",
+        "app.companies.service.CONNECTIONS",
+        "app.companies.service.FRESH_REDIRECT",
         "app.connections.service.UNLINKED",
         "app.idx.service.QUERIED",
         "app.transactions.service.LINKS",
