@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     Dialect,
+    Integer,
     String,
     any_,
     bindparam,
@@ -23,12 +24,12 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
@@ -83,10 +84,10 @@ ROW_COLUMNS = tuple(c.name for c in (*_ITEM_FIELDS, *_PUSH_VALUES))
 _item_values = attrgetter(*_ITEM_FIELDS.values())
 
 
-def _add_rows(dialect: Dialect) -> Executable:
+def _add_rows(dialect: Dialect) -> Any:
     """INSERT INTO bank_transactions (...) SELECT ... FROM <the rows parameter, one JSON array
     of arrays> ON CONFLICT (account_pk, transaction_id) DO NOTHING: every size of push in one
-    statement and one round trip; a known id is skipped, so the count of rows it wrote tells."""
+    statement; a known id is skipped, so the count of rows it wrote tells."""
     rows = json_rows(bindparam("rows", type_=String)).table_valued("value").alias("r")
     values = [json_item(rows.c.value, n, c.type) for n, c in enumerate(_ITEM_FIELDS)]
     values += [bindparam(f"push_{c.key}", type_=c.type) for c in _PUSH_VALUES]
@@ -99,24 +100,62 @@ def _add_rows(dialect: Dialect) -> Executable:
     )
 
 
+# The operation row's values, and the account's new latest date (with or without its balance).
+_OPERATION_VALUES = [bindparam(f"op_{c.key}", type_=c.type) for c in _OPERATIONS.c]
+_ACCOUNT_KEYS = (
+    frozenset({"latest_cleared_on"}),
+    frozenset({"latest_cleared_on", "balance", "modified_date"}),
+)
+
+
+def _account_values(keys: frozenset[str]) -> dict[Any, Any]:
+    return {_ACCOUNTS.c[k]: bindparam(f"set_{k}", type_=_ACCOUNTS.c[k].type) for k in sorted(keys)}
+
+
+def _whole_push(keys: frozenset[str]) -> Callable[[Dialect], Any]:
+    """PostgreSQL: the three writes as one statement (one round trip): WITH added AS (the rows
+    RETURNING 1), counted AS (their count), operation AS (INSERT ... SELECT the operation's
+    values FROM counted WHERE n = the push's count), account AS (UPDATE ... FROM counted WHERE
+    n = ...) SELECT n. The sub-statements of one WITH share a snapshot, so the two conditional
+    writes test the count of rows the first returned, not the table."""
+
+    def build(dialect: Dialect) -> Any:
+        added = _add_rows(dialect).returning(literal_column("1")).cte("added")
+        counted = select(func.count().label("n")).select_from(added).cte("counted")
+        whole = counted.c.n == bindparam("op_transaction_count", type_=Integer)
+        operation = insert(_OPERATIONS).from_select(
+            list(_OPERATIONS.c), select(*_OPERATION_VALUES).where(whole)
+        )
+        account = (
+            update(_ACCOUNTS)
+            .where(_ACCOUNTS.c.pk == uuid_param("push_account_pk"), whole)
+            .values(_account_values(keys))
+        )
+        return select(counted.c.n).add_cte(operation.cte("operation"), account.cte("account"))
+
+    return build
+
+
+_WHOLE_PUSH = {keys: Direct(_whole_push(keys)) for keys in _ACCOUNT_KEYS}
+# SQLite (no INSERT or UPDATE inside WITH): the same writes one after another.
 _ADD_ROWS = Direct(_add_rows)
+_ADD_OPERATION = Direct(
+    insert(_OPERATIONS).values(dict(zip(_OPERATIONS.c, _OPERATION_VALUES, strict=True)))
+)
+_MOVE_ACCOUNT = {
+    keys: Direct(
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.pk == uuid_param("push_account_pk"))
+        .values(_account_values(keys))
+    )
+    for keys in _ACCOUNT_KEYS
+}
 _FORGET_ROWS = Direct(
     delete(_ROWS).where(
         _ROWS.c.account_pk == uuid_param("push_account_pk"),
         _ROWS.c.push_operation_key == uuid_param("push_push_operation_key"),
     )
 )
-_ADD_OPERATION = Direct(
-    insert(_OPERATIONS).values({c: bindparam(f"op_{c.key}", type_=c.type) for c in _OPERATIONS.c})
-)
-_MOVE_ACCOUNT = {  # the account's new latest date, with or without its balance
-    frozenset(keys): Direct(
-        update(_ACCOUNTS)
-        .where(_ACCOUNTS.c.pk == uuid_param("account_pk"))
-        .values({_ACCOUNTS.c[k]: bindparam(f"set_{k}", type_=_ACCOUNTS.c[k].type) for k in keys})
-    )
-    for keys in (("latest_cleared_on",), ("latest_cleared_on", "balance", "modified_date"))
-}
 # The rows parameter's encoders, per dialect: each item column's bind processor (exact cents on
 # SQLite, ISO dates), then JSON (decimals and dates as their text).
 _ENCODERS: dict[str, list[tuple[int, Any]]] = {}
@@ -148,29 +187,34 @@ async def store_push(
     items: Sequence[Accepted],
     account_values: dict[str, Any],
 ) -> None:
-    """The one write of an accepted push, inside the request's transaction: its rows (pending),
-    its operation row and the account's new latest date (and balance), as three statements
-    built from the tables and run the same way on PostgreSQL and SQLite (`Direct`; only the
-    compiled SQL differs: how a JSON array is read, and the dialect's INSERT ... ON CONFLICT).
-    Every size of push takes the same path. A known id raises DuplicateTransaction with nothing
-    of the push left and the transaction usable (no savepoint: the conflicting rows are
-    skipped, the others deleted again)."""
+    """The one write of an accepted push, inside the request's transaction, at every size: its
+    rows (pending, from one JSON parameter), its operation row and the account's new latest
+    date (and balance), as statements built from the tables and run by `Direct`. On PostgreSQL
+    the three are one WITH statement (`_whole_push`, one round trip); SQLite runs the same
+    three one after another. A known id raises DuplicateTransaction with nothing of the push
+    left and the transaction usable (no savepoint: the conflicting rows are skipped, the others
+    deleted again)."""
     dialect = (await session.connection()).dialect
-    push = {
+    keys = frozenset(account_values)
+    params = {
+        "rows": _rows_param(dialect, items),
         "push_account_pk": operation.account_pk,
         "push_accepted_at": operation.requested_at,
         "push_push_operation_key": operation.key,
+        **{f"op_{c.key}": getattr(operation, c.key) for c in _OPERATIONS.c},
+        **{f"set_{k}": v for k, v in account_values.items()},
     }
-    added = await _ADD_ROWS.execute(session, {**push, "rows": _rows_param(dialect, items)})
+    if dialect.name == "postgresql":
+        row = await _WHOLE_PUSH[keys].first(session, params)
+        added = row[0] if row else 0
+    else:
+        added = await _ADD_ROWS.execute(session, params)
+        if added == len(items):
+            await _ADD_OPERATION.execute(session, params)
+            await _MOVE_ACCOUNT[keys].execute(session, params)
     if added != len(items):  # some ids were known: nothing but those rows was written
-        await _FORGET_ROWS.execute(session, push)
+        await _FORGET_ROWS.execute(session, params)
         raise DuplicateTransaction
-    await _ADD_OPERATION.execute(
-        session, {f"op_{c.key}": getattr(operation, c.key) for c in _OPERATIONS.c}
-    )
-    move = _MOVE_ACCOUNT[frozenset(account_values)]
-    values = {f"set_{k}": v for k, v in account_values.items()}
-    await move.execute(session, {"account_pk": operation.account_pk, **values})
 
 
 # Built once: every read of a company's pushes (and of one of them) runs it.
