@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from typing import cast as cast_any
 
 import asyncpg
 from sqlalchemy import (
@@ -123,7 +124,10 @@ class Money(TypeDecorator[Decimal]):
         call per value (a push's rows encode two amounts an item)."""
         if dialect.name == "sqlite":
             return super().bind_processor(dialect)
-        return self.load_dialect_impl(dialect).bind_processor(dialect)
+        driver_own: Callable[[Any], Any] | None = self.load_dialect_impl(dialect).bind_processor(
+            dialect
+        )
+        return driver_own
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
@@ -279,7 +283,7 @@ class Direct:
         self._compiled: dict[str, _Compiled] = {}
         self.returns_rows = False
 
-    def statement_for(self, dialect: Dialect) -> Executable:
+    def statement_for(self, dialect: Dialect) -> Any:
         built = self.statement
         return built if isinstance(built, Executable) else built(dialect)
 
@@ -287,9 +291,9 @@ class Direct:
         done = self._compiled.get(dialect.name)
         if done is None:
             statement = self.statement_for(dialect)
-            compiled = statement.compile(dialect=dialect)
-            names = list(getattr(compiled, "positiontup", None) or [])
-            binds: dict[Any, Any] = getattr(compiled, "binds", {})
+            compiled: Any = statement.compile(dialect=dialect)  # an SQLCompiler
+            names = list(compiled.positiontup or [])
+            binds: dict[str, Any] = compiled.binds
             processors = [
                 (n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
             ]
@@ -297,7 +301,9 @@ class Direct:
             # caller's parameters are those without one.
             literals = {n: v for n, v in compiled.params.items() if v is not None}
             required = frozenset(n for n in names if n not in literals)
-            columns = statement.selected_columns if isinstance(statement, Select) else []
+            columns: list[Any] = (
+                list(statement.selected_columns) if isinstance(statement, Select) else []
+            )
             self.returns_rows = isinstance(statement, Select)
             results = [
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
@@ -368,7 +374,7 @@ async def _driver_error(connection: AsyncConnection, sql: str, error: Exception)
         state[:2] in OUTAGE_CLASSES
         or isinstance(error, (OSError, *_LOST))
         or isinstance(error.__cause__, (OSError, *_LOST))
-        or dialect.is_disconnect(error, None, None)
+        or dialect.is_disconnect(cast_any(Any, error), None, None)
     )
     if lost:
         await connection.invalidate()
@@ -426,7 +432,7 @@ def _json_item_parts(element: json_item, compiler: Any, **kw: Any) -> tuple[str,
 @compiles(json_item, "postgresql")
 def _json_item_postgresql(element: json_item, compiler: Any, **kw: Any) -> str:
     value, index = _json_item_parts(element, compiler, **kw)
-    return compiler.process(cast(literal_column(f"({value} ->> {index})"), element.type), **kw)
+    return str(compiler.process(cast(literal_column(f"({value} ->> {index})"), element.type), **kw))
 
 
 @compiles(json_item, "sqlite")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     Integer,
     String,
+    Table,
     any_,
     bindparam,
     cast,
@@ -63,9 +64,10 @@ class DuplicateTransaction(Exception):
     """An id of the push is already stored for the account (the unique constraint said so)."""
 
 
-_ROWS = BankTransaction.__table__
-_OPERATIONS = PushOperation.__table__
-_ACCOUNTS = SourceAccount.__table__
+# (each a mapped class's Table; typed as a FromClause)
+_ROWS: Table = BankTransaction.__table__  # type: ignore[assignment]
+_OPERATIONS: Table = PushOperation.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = SourceAccount.__table__  # type: ignore[assignment]
 # A push's rows: each item gives these columns (from the `Accepted` field named beside each);
 # the push gives the rest (`_PUSH_VALUES`, one value for every row).
 _ITEM_FIELDS = {
@@ -89,7 +91,7 @@ def _add_rows(dialect: Dialect) -> Any:
     of arrays> ON CONFLICT (account_pk, transaction_id) DO NOTHING: every size of push in one
     statement; a known id is skipped, so the count of rows it wrote tells."""
     rows = json_rows(bindparam("rows", type_=String)).table_valued("value").alias("r")
-    values = [json_item(rows.c.value, n, c.type) for n, c in enumerate(_ITEM_FIELDS)]
+    values: list[Any] = [json_item(rows.c.value, n, c.type) for n, c in enumerate(_ITEM_FIELDS)]
     values += [bindparam(f"push_{c.key}", type_=c.type) for c in _PUSH_VALUES]
     # WHERE true: SQLite would read the ON of ON CONFLICT as a join's.
     source = select(*values).select_from(rows).where(true())
