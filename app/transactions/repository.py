@@ -196,7 +196,7 @@ async def store_push(
     three one after another. A known id raises DuplicateTransaction with nothing of the push
     left and the transaction usable (no savepoint: the conflicting rows are skipped, the others
     deleted again)."""
-    dialect = (await session.connection()).dialect
+    dialect = session.get_bind().dialect  # no round through the greenlet
     keys = frozenset(account_values)
     params = {
         "rows": _rows_param(dialect, items),
