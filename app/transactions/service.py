@@ -22,7 +22,6 @@ from app.companies import service as companies
 from app.db import parse_uuid, transaction
 from app.errors import BadRequest, NotFound
 from app.pendings import linking
-from app.pendings.rules import Cleared
 from app.principal import Principal
 from app.schemas import ErrorValidationItem, PageQuery
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
@@ -228,7 +227,7 @@ async def push(
             account.pk,
             account.account_id,
             body.transactions,
-            [Cleared(i.id, i.cleared_on, i.amount, i.description) for i in verdict.items],
+            verdict.items,
         )
         if link
         else None
