@@ -59,6 +59,15 @@ class Result:
     status: int
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A handler's answer already encoded as JSON (a hot path that encodes faster than the
+    response type's adapter would), sent with the operation's first declared status. The
+    response type still documents it."""
+
+    body: bytes
+
+
 @dataclass
 class Call(Generic[P, A, Q, B]):
     """What a handler gets: who calls, the path parameters, the query and the body, each of the
@@ -174,6 +183,10 @@ def render(op: Operation, value: Any) -> Response:
     status = op.success_status
     if isinstance(value, Result):
         status, value = value.status, value.value
+    if isinstance(value, Encoded):
+        return Response(
+            value.body, status_code=status, media_type="application/json", headers=NO_STORE
+        )
     adapter = op.response_adapters.get(status)
     if adapter is None:
         return Response(status_code=status)

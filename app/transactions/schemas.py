@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal, NotRequired, get_args
 
+import msgspec
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -179,6 +180,22 @@ class PushedData(Wire):
 
 class CreateBankTransactionsResponse(PushOperation):
     data: PushedData
+
+
+# Decimals as JSON numbers written from their exact text (never through a float).
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def encode_push_answer(answer: CreateBankTransactionsResponse) -> bytes:
+    """The push answer as JSON: the operation through its model (Codat's shape, the opt-in
+    extensions), the echo of up to 1000 items by msgspec (about ten times faster than the
+    model's serializer calling a Python function for each amount)."""
+    head = answer.model_dump(mode="json", by_alias=True, exclude={"data"})
+    head["data"] = {
+        "accountId": answer.data.accountId,
+        "transactions": answer.data.transactions,
+    }
+    return _ENCODER.encode(head)
 
 
 class PushOperations(PageMeta):
