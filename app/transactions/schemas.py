@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Literal, NotRequired, get_args
+from typing import Annotated, Any, Literal, NotRequired, get_args
 
 import msgspec
 from pydantic import (
@@ -104,6 +105,45 @@ class BankTransactionIn(BaseModel):
     reconciled: bool | None = Field(default=None, description="Accepted and ignored.")
     status: str | None = Field(default=None, description="If sent, must not be pending.")
     cleared: bool | None = Field(default=None, description="If sent, must be true.")
+
+
+class FastItem(msgspec.Struct):
+    """BankTransactionIn's fields and constraints for msgspec, which validates a push's items
+    about three times faster. Only a strict subset of what the model takes passes here (exact
+    types; decimals the JSON parser made; `\\Z` where pydantic's regex engine reads `$` as the
+    end): anything else goes through the model, whose answer and errors stand. A unit test holds
+    the two to the same results (tests/unit/test_fast_items.py)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    amount: Decimal
+    date: Annotated[str, msgspec.Meta(pattern=_LOCAL.pattern[:-1] + r"\Z")] | None = None
+    clearedOnDate: Annotated[str, msgspec.Meta(pattern=_LOCAL.pattern[:-1] + r"\Z")] | None = None
+    balance: Decimal | None = None
+    transactionType: TransactionType | None = None
+    counterparty: str | None = None
+    reference: str | None = None
+    reconciled: bool | None = None
+    status: str | None = None
+    cleared: bool | None = None
+
+
+def _exact_number(value: Any) -> bool:
+    """A JSON number as the parser made it (msgspec would also take a string for a decimal)."""
+    return type(value) is Decimal or type(value) is int
+
+
+def fast_items(raw_items: Sequence[Any]) -> list[FastItem] | None:
+    """The items validated by msgspec, or None: then the model decides (and says why)."""
+    try:
+        items = msgspec.convert(raw_items, list[FastItem], strict=True)
+    except (msgspec.ValidationError, TypeError, ValueError):
+        return None
+    for raw in raw_items:
+        balance = raw.get("balance")
+        if not _exact_number(raw["amount"]) or not (balance is None or _exact_number(balance)):
+            return None
+    return items
 
 
 class CreateBankTransactions(BaseModel):

@@ -1,0 +1,126 @@
+"""The push's fast item validation (msgspec) against the model it stands in for (pydantic),
+table-driven: whatever the fast path accepts, the model accepts with the same values; what it
+declines goes to the model, so no answer or error can differ. Also the JSON parser's fast path
+against the standard library's."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.errors import BadRequest
+from app.inputs import parse_json
+from app.transactions.rules import _ITEMS
+from app.transactions.schemas import BankTransactionIn, fast_items
+
+BASE = {"id": "t-1", "date": "2026-12-01", "description": "Coffee", "amount": Decimal("-4.50")}
+
+
+def _item(**changes: Any) -> dict[str, Any]:
+    item = {**BASE, **changes}
+    return {k: v for k, v in item.items() if v is not _DROP}
+
+
+_DROP = object()
+
+CASES = [
+    {},
+    {"amount": 5},
+    {"amount": 2**70},
+    {"amount": "4.50"},
+    {"amount": " 4.50"},
+    {"amount": "1_000"},
+    {"amount": True},
+    {"amount": None},
+    {"amount": _DROP},
+    {"balance": Decimal("10.00")},
+    {"balance": "10"},
+    {"balance": None},
+    {"id": ""},
+    {"id": "x" * 100},
+    {"id": "x" * 101},
+    {"id": "😀" * 100},
+    {"id": 12},
+    {"description": ""},
+    {"description": " "},
+    {"description": "d" * 1001},
+    {"date": "2026-12-01\n"},
+    {"date": "2026-12-01T10:21:00"},
+    {"date": "2026-12-01T10:21:00.1234567+05:30"},
+    {"date": "2026-12-01T10:21:00.12345678"},
+    {"date": "2026-13-45"},
+    {"date": "١٢٣٤-١٢-٠١"},
+    {"date": None, "clearedOnDate": "2026-12-01"},
+    {"date": 20261201},
+    {"transactionType": "Debit"},
+    {"transactionType": "debit"},
+    {"transactionType": None},
+    {"counterparty": "Café", "reference": "R-1"},
+    {"counterparty": 5},
+    {"reconciled": True, "cleared": True, "status": "posted"},
+    {"cleared": "true"},
+    {"cleared": 1},
+    {"reconciled": None},
+    {"unknownField": [1, {"a": 2}]},
+]
+
+
+@pytest.mark.parametrize("changes", CASES)
+def test_fast_path_agrees_with_the_model(changes: dict[str, Any]) -> None:
+    raw = _item(**changes)
+    fast = fast_items([raw])
+    try:
+        model = _ITEMS.validate_python([raw])
+    except ValidationError:
+        assert fast is None  # the model refuses: so must the fast path (it then reports why)
+        return
+    if fast is None:
+        return  # declined: the model decides, as before
+    assert len(fast) == 1
+    for name in BankTransactionIn.model_fields:
+        got, want = getattr(fast[0], name), getattr(model[0], name)
+        assert got == want and type(got) is type(want), name
+
+
+def test_the_usual_push_takes_the_fast_path() -> None:
+    raws = [_item(id=f"t-{n}") for n in range(100)]
+    fast = fast_items(raws)
+    assert fast is not None and [i.id for i in fast] == [f"t-{n}" for n in range(100)]
+    assert fast_items([*raws, "not an object"]) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1.10, "b": [1, -0.0, 1e400, 123456789012345678901234567890], "c": null}',
+        b'{"a": 1, "a": 2}',
+        b'"caf\\u00e9 \\ud83d\\ude00"',
+        b"\xef\xbb\xbf{}",
+        b"[NaN]",
+        b'"\\ud800"',
+        b'"\\u0000"',
+        b'"a\x00b"',
+        b"{}x",
+        b'"\xff"',
+        b"1" * 4301,
+    ],
+)
+def test_fast_json_parse_agrees_with_the_standard_library(body: bytes) -> None:
+    def slow() -> Any:
+        from app import inputs
+
+        return inputs._parse_slowly(body)
+
+    try:
+        want: Any = ("ok", slow())
+    except BadRequest as refused:
+        want = ("refused", refused.message)
+    try:
+        got: Any = ("ok", parse_json(body))
+    except BadRequest as refused:
+        got = ("refused", refused.message)
+    assert json.dumps(got, default=repr) == json.dumps(want, default=repr)
