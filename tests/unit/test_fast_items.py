@@ -53,7 +53,7 @@ CASES = [
     {"date": "2026-12-01T10:21:00.1234567+05:30"},
     {"date": "2026-12-01T10:21:00.12345678"},
     {"date": "2026-13-45"},
-    {"date": "١٢٣٤-١٢-٠١"},
+    {"date": "\u0661\u0662\u0663\u0664-\u0661\u0662-\u0660\u0661"},  # Arabic-Indic digits
     {"date": None, "clearedOnDate": "2026-12-01"},
     {"date": 20261201},
     {"transactionType": "Debit"},
