@@ -349,13 +349,15 @@ async def _run_idempotent(
 ) -> Response:
     idempotency.check_key(key)
     raw = await request.body()  # before any connection is taken (`app.bodies`)
+    print_ = idempotency.fingerprint(request.method, request.url.path, request.url.query, raw)
+    # Who calls, and the key claimed for them, in one short transaction committed before the
+    # work begins (so a concurrent retry sees the claim).
     async with transaction(services.sessions) as session:
         principal = await authenticate(request, session, services)
-    tenant_id.set(str(principal.tenant_id))  # on every line, the 409 for a key in flight too
-    print_ = idempotency.fingerprint(request.method, request.url.path, request.url.query, raw)
-    stored = await idempotency.begin(
-        services.sessions, principal, key, print_, services.settings.idempotency_ttl_hours
-    )
+        tenant_id.set(str(principal.tenant_id))  # on every line, the 409 for a key in flight too
+        stored = await idempotency.claim(
+            session, principal, key, print_, services.settings.idempotency_ttl_hours
+        )
     if stored is not None:
         return Response(
             stored.body,
