@@ -92,8 +92,8 @@ def main(argv: list[str]) -> int:
         return run(str(BIN / "bankfeeds"), "dev", *rest)
     if task == "docs":
         reference = str(ROOT / "docs" / "CONFIGURATION.md")
-        return run(str(BIN / "python"), "-m", "app.config_reference", reference) or run(
-            str(BIN / "python"), "-m", "app.doc_reference"
+        return run(str(BIN / "python"), "-m", "app.devtools.config_reference", reference) or run(
+            str(BIN / "python"), "-m", "app.devtools.doc_reference"
         )
     if task == "bankfeeds":
         return subprocess.call([str(BIN / "bankfeeds"), *rest])  # noqa: S603  (caller's cwd)

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive
 
 from app import i18n
-from app.errors import ApiError, PayloadTooLarge, RequestTimeout, ServiceUnavailable, render
+from app.kit.errors import ApiError, PayloadTooLarge, RequestTimeout, ServiceUnavailable, render
 
 log = logging.getLogger("app.request")
 

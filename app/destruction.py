@@ -19,8 +19,8 @@ from app.accounts import repository as accounts_repo
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.connections import repository as connections_repo
-from app.idempotency import repository as idempotency_repo
-from app.principal import Caller
+from app.kit.idempotency import repository as idempotency_repo
+from app.kit.principal import Caller
 from app.retention import repository as retention_repo
 from app.webhooks import repository as webhooks_repo
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, cast
 
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
 from app.metrics import HASH_REFUSED
 
 log = logging.getLogger("app.hashing")

@@ -11,7 +11,7 @@ from app import clock
 from app.connections import repository as connections
 from app.credentials import repository as credentials
 from app.db import transaction
-from app.idempotency import repository as idempotency
+from app.kit.idempotency import repository as idempotency
 from app.link import repository as link
 from app.portal import repository as portal
 from app.transactions import repository as transactions

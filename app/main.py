@@ -21,16 +21,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import bodies, hashing, metrics, openapi, ops, ratelimit, vault
+from app import bodies, hashing, metrics, openapi, ops, vault
 from app.accounts import routes as accounts
-from app.api import Api
 from app.certificates import routes as certificates
 from app.companies import routes as companies
 from app.config import Settings, get_settings
 from app.connections import routes as connections
 from app.credentials import routes as credentials
 from app.db import OUTAGE_CLASSES, make_engine, make_sessionmaker
-from app.errors import (
+from app.exports import routes as exports
+from app.feeds import routes as feeds
+from app.idx import routes as idx
+from app.idx.auth import idx_principal
+from app.kit import ratelimit
+from app.kit.api import Api
+from app.kit.errors import (
     ApiError,
     MethodNotAllowed,
     NotFound,
@@ -40,17 +45,13 @@ from app.errors import (
     render,
     where,
 )
-from app.exports import routes as exports
-from app.feeds import routes as feeds
-from app.idx import routes as idx
-from app.idx.auth import idx_principal
+from app.kit.principal import IdxPrincipal, Principal
+from app.kit.services import Services
 from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.pendings import routes as pendings
 from app.portal.routes import portal_routes
-from app.principal import IdxPrincipal, Principal
 from app.retention import routes as retention
-from app.services import Services
 from app.tenants.auth import client_principal
 from app.transactions import routes as transactions
 from app.webhooks import routes as webhooks
@@ -194,7 +195,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unavailable(request: Request, exc: Exception) -> Response:
-    logging.getLogger("app.errors").error(
+    logging.getLogger("app.kit.errors").error(
         "dependency unavailable: %s at %s", type(exc).__name__, where(exc)
     )
     return render(ServiceUnavailable())

@@ -9,9 +9,9 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from app.accounts.schemas import ACCOUNT_ID
-from app.api import Api
-from app.inputs import path_names
-from app.schemas import NO_NUL, ErrorMessage
+from app.kit.api import Api
+from app.kit.inputs import path_names
+from app.kit.schemas import NO_NUL, ErrorMessage
 
 
 class Generator(GenerateJsonSchema):
@@ -60,7 +60,7 @@ ERROR_TEXT = {
     503: "The service is temporarily unavailable.",
 }
 ALWAYS = (429, 500, 503)
-# Sent on every answer to an authenticated client-API request (app/ratelimit.py); not when Redis
+# Sent on every answer to an authenticated client-API request (app/kit/ratelimit.py); not when Redis
 # is down (the limits then fail open) nor before the caller is known (401).
 RATE_LIMIT_HEADERS = {
     "X-Rate-Limit-Limit": "Requests the tenant may make per UTC day.",

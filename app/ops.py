@@ -23,9 +23,9 @@ from app.accounts.tables import SourceAccount
 from app.certificates import repository as certificates_repo
 from app.companies.tables import Company
 from app.connections.tables import Connection
-from app.errors import Unauthorized, render
 from app.jobruns.repository import all_runs
-from app.services import Services
+from app.kit.errors import Unauthorized, render
+from app.kit.services import Services
 from app.transactions import send_repository
 from app.transactions.tables import PushOperation
 from app.webhooks.tables import WebhookDelivery

@@ -13,9 +13,9 @@ from app.certificates.tables import (
 from app.companies.tables import Company
 from app.connections.tables import Connection, LinkOtp
 from app.credentials.tables import Credential
-from app.idempotency.tables import IdempotencyKey
 from app.idx.tables import IdxPull, Reserve
 from app.jobruns.tables import JobRun
+from app.kit.idempotency.tables import IdempotencyKey
 from app.link.tables import LinkSession, LinkSettings
 from app.pendings.tables import (
     PendingLink,

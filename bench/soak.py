@@ -29,7 +29,13 @@ from app.accounts.jobs import detect, detect_stale_feeds
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.db import transaction
-from app.idx.quickbooks import LinkedAccount, PullFailed, QuickBooks, nightly_after, retry_times
+from app.devtools.quickbooks import (
+    LinkedAccount,
+    PullFailed,
+    QuickBooks,
+    nightly_after,
+    retry_times,
+)
 from app.main import create_app
 from app.tenants import service as tenants
 from app.transactions.jobs import send_all

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, migrate
 from app.config import Settings
+from app.kit.services import Services
 from app.logs import ContextFilter, JsonFormatter
 from app.main import create_app
-from app.services import Services
 from tests.contracts import codat
 from tests.dns import CLOSED, PUBLIC, Zone, dns_server
 from tests.helpers import (

@@ -31,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock, vault
 from app.config import Settings
 from app.credentials import service as credentials_service
+from app.kit.ratelimit import caller
 from app.link.tables import LinkSettings
 from app.main import create_app
 from app.portal import service as portal_service
 from app.portal.status import to_csv
-from app.ratelimit import caller
 from app.webhooks.tables import WebhookEndpoint
 from tests.feeds import NOW
 from tests.helpers import Api, Idx, Linkable, assert_error, make_tenant, request_log, v1_account

@@ -26,7 +26,7 @@ from app.config import Settings
 from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
 from app.db import make_engine, transaction
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
 from app.webhooks import events as webhooks
 from tests.dns import Zone, silent_dns
 from tests.feeds import NOW

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import Direct, make_engine, make_sessionmaker
-from app.principal import Principal
+from app.kit.principal import Principal
 from app.tenants.tables import ApiKey, Tenant
 from app.transactions import repository
 from app.transactions.rules import Accepted

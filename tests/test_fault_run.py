@@ -4,7 +4,7 @@ API ports while each API process and a worker are SIGKILLed, Redis restarts and 
 hand and by cron. Invariants: every acknowledged transaction stored once and sent once, no 5xx
 but retryable 503s, the workers never exit. The figures go to docs/OPERATIONS.md.
 
-About 45 s; it runs in CI's first round (BANKFEEDS_FAULT_REPEAT > 1) or with
+About 45 s; it runs in CI's PostgreSQL round (BANKFEEDS_FAULT_REPEAT > 1) or with
 BANKFEEDS_FAULT_RUN=1: `BANKFEEDS_FAULT_RUN=1 python3 tasks.py test tests/test_fault_run.py -s`.
 """
 
@@ -33,7 +33,7 @@ RUN = int(os.environ.get("BANKFEEDS_FAULT_REPEAT", "1")) > 1 or bool(
     os.environ.get("BANKFEEDS_FAULT_RUN")
 )
 pytestmark = pytest.mark.configured(
-    RUN, "the multi-process fault run: BANKFEEDS_FAULT_RUN=1 (CI's first round)"
+    RUN, "the multi-process fault run: BANKFEEDS_FAULT_RUN=1 (CI's PostgreSQL round)"
 )
 
 

@@ -28,7 +28,7 @@ MIN_REQUESTS = 2000
 
 pytestmark = pytest.mark.configured(
     bool(os.environ.get("BANKFEEDS_FUZZ")),
-    "schemathesis: BANKFEEDS_FUZZ=1 (CI's first PostgreSQL round)",
+    "schemathesis: BANKFEEDS_FUZZ=1 (CI's PostgreSQL round)",
 )
 
 

@@ -13,8 +13,8 @@ from pydantic import SecretStr, ValidationError
 
 from app import clock
 from app.config import Settings
+from app.kit.services import Services
 from app.main import create_app
-from app.services import Services
 from app.worker import build_ctx, daily_send
 from tests.feeds import connect, day, tx
 from tests.helpers import LOG_LINES, Linkable, metric_value, remember_secret

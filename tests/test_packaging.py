@@ -34,10 +34,10 @@ def test_compose_runs_api_worker_postgres_redis_with_health_checks() -> None:
 
 
 def test_the_configuration_reference_is_generated_from_settings() -> None:
-    """docs/CONFIGURATION.md is what app/config_reference.py renders from Settings today: a new
-    or changed setting fails here until `python3 tasks.py docs` is run."""
+    """docs/CONFIGURATION.md is what app/devtools/config_reference.py renders from Settings
+    today: a new or changed setting fails here until `python3 tasks.py docs` is run."""
     from app.config import Settings
-    from app.config_reference import render, variable
+    from app.devtools.config_reference import render, variable
 
     written = (ROOT / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
     assert written == render(), "docs/CONFIGURATION.md is stale: run `python3 tasks.py docs`"
@@ -53,7 +53,7 @@ def test_the_command_and_job_tables_are_generated_from_the_code() -> None:
     `python3 tasks.py docs` is run. The worker runs exactly the registry's jobs."""
     from app.cli import main
     from app.config import Settings
-    from app.doc_reference import SECTIONS, render
+    from app.devtools.doc_reference import SECTIONS, render
     from app.jobruns import registry
     from app.worker import JOBS, cron_jobs
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app import clock
-from app.services import Services
+from app.kit.services import Services
 from tests.feeds import NOW, connect, day, tx
 from tests.helpers import Linkable, assert_error
 from tests.pendings import (

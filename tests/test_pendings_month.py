@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from app import clock
-from app.idx.quickbooks import QuickBooks
+from app.devtools.quickbooks import QuickBooks
 from app.idx.service import intuit_transaction_id
-from app.services import Services
+from app.kit.services import Services
 from app.transactions.jobs import send_all
 from tests.feeds import NOW, connect
 from tests.helpers import Linkable

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import clock
-from app.services import Services
+from app.kit.services import Services
 from tests.feeds import NOW, TODAY, connect
 from tests.helpers import Linkable, v1_account
 from tests.pendings import assert_once, pendings_path, post_holds, run_expiry, set_matching

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.accounts.tables import SourceAccount
-from app.idempotency import service as idempotency
-from app.principal import Principal
+from app.kit.idempotency import service as idempotency
+from app.kit.principal import Principal
 from app.transactions.tables import BankTransaction, PushOperation
 from tests.feeds import Feed, connect, day, tx
 from tests.helpers import Linkable, TenantKeys, request_log, v1_account

@@ -9,8 +9,8 @@ import pytest
 
 from app import clock
 from app.config import Settings
-from app.idx.quickbooks import QuickBooks, nightly_after, retry_times
-from app.idx.simulate import simulate
+from app.devtools.quickbooks import QuickBooks, nightly_after, retry_times
+from app.devtools.simulate import simulate
 from tests.feeds import NOW, connect, day, tx
 from tests.helpers import Linkable
 

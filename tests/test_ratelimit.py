@@ -24,8 +24,8 @@ from app import clock
 from app.accounts.tables import SourceAccount
 from app.config import Settings
 from app.db import transaction
+from app.kit.services import Services
 from app.main import create_app
-from app.services import Services
 from tests.helpers import ON_POSTGRES, Api, Idx, Linkable, TenantKeys, assert_error, make_tenant
 
 RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")

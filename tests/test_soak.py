@@ -1,6 +1,6 @@
 """The month in a few minutes (bench/soak.py): 30 simulated days over 330 accounts, with its
-faults, invariants checked every simulated day. It runs when BANKFEEDS_SOAK=1 (CI's first
-round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its own."""
+faults, invariants checked every simulated day. It runs when BANKFEEDS_SOAK=1 (CI's
+PostgreSQL round sets it; marked `soak` for `-m soak`), on a throwaway PostgreSQL cluster of its own."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.soak,
     pytest.mark.configured(
         bool(os.environ.get("BANKFEEDS_SOAK")),
-        "the simulated month: BANKFEEDS_SOAK=1 (CI's first round)",
+        "the simulated month: BANKFEEDS_SOAK=1 (CI's PostgreSQL round)",
     ),
 ]
 

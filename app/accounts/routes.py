@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from app.accounts import schemas, service
-from app.api import Result
-from app.schemas import AccountPath, ConnectionPath
+from app.kit.api import Result
+from app.kit.schemas import AccountPath, ConnectionPath
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Source accounts"

@@ -25,7 +25,7 @@ from pydantic_core import core_schema
 
 from app import vault
 from app.accounts import tables
-from app.schemas import (
+from app.kit.schemas import (
     WS,
     CodatShape,
     Money,

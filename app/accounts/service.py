@@ -13,9 +13,9 @@ from app.accounts import repository, schemas
 from app.accounts.tables import SourceAccount
 from app.connections import service as connections
 from app.connections.tables import Connection
-from app.errors import BadRequest, Conflict, NotFound
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
+from app.kit.errors import BadRequest, Conflict, NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 
 DUPLICATE = "A bank account already exists with the same Id"
 

@@ -8,7 +8,7 @@ import json
 from starlette.responses import Response
 
 from app.certificates import schemas, service
-from app.schemas import AccountPath
+from app.kit.schemas import AccountPath
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Balance certificates"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from app.certificates import rules
 from app.certificates.tables import BalanceCertificate
-from app.schemas import Money, Wire
+from app.kit.schemas import Money, Wire
 
 
 def _date_text(value: date) -> str:

@@ -20,9 +20,9 @@ from app.accounts import service as accounts
 from app.accounts.tables import SourceAccount
 from app.certificates import engine, repository, rules, schemas
 from app.certificates.tables import CertificateSettings, DailyBalance, DailyBalanceChange
-from app.errors import BadRequest, NotFound
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
+from app.kit.errors import BadRequest, NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 
 certify = engine.certify
 _BALANCE = TypeAdapter(schemas.BalanceIn)

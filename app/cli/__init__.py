@@ -1,20 +1,21 @@
 """The `bankfeeds` command: run the service, migrate, and manage tenants and their keys.
 
-One module per command group (serve, tenants, jobs, doctor, demo; the sandbox lives with the
-QuickBooks stand-in in app/idx/sandbox.py), added to `main` here explicitly. `main` reads the
+One module per command group (serve, tenants, jobs, doctor, ...), added to `main` here
+explicitly. The development commands (`demo`, `sandbox`) live in app/devtools/, which production
+code never imports: they are found through the `bankfeeds.commands` entry points. `main` reads the
 Settings once and hands them down in click's context (ctx.obj); no command writes the
 environment to pass them on."""
 
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
 
-from app.cli import certificates, companies, demo, doctor, jobs, secrets, serve, tenants
+from app.cli import certificates, companies, doctor, jobs, secrets, serve, tenants
 from app.cli.common import data_dir_after, data_dir_option, load_settings
-from app.idx.sandbox import sandbox_group
 
 
 @click.group()
@@ -36,10 +37,10 @@ for command in (
     jobs.jobs_group,
     certificates.certificates_group,
     doctor.doctor,
-    demo.demo,
-    sandbox_group,
 ):
     main.add_command(command)
+for plugin in entry_points(group="bankfeeds.commands"):
+    main.add_command(plugin.load(), plugin.name)
 
 
 def _accept_data_dir_everywhere(group: click.Group) -> None:

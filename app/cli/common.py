@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import instance, migrate
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
-from app.errors import ApiError
+from app.kit.errors import ApiError
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.db import uuid_param
-from app.principal import Principal
+from app.kit.principal import Principal
 from app.tenants.tables import Tenant
 
 

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import Field
 from starlette.responses import Response
 
-from app import querying
 from app.companies import schemas, service
-from app.schemas import CompanyPath, PageQuery, page_meta
+from app.kit import querying
+from app.kit.schemas import CompanyPath, PageQuery, page_meta
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Companies"

@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.connections.schemas import Connection
-from app.schemas import WS, CodatShape, PageMeta
+from app.kit.schemas import WS, CodatShape, PageMeta
 
 # Codat's name characters (^[A-Za-z0-9\s\-',&@.,?!\s]+$), plus the letters of any alphabet with
 # their accents (SPEC §4: `Café Dupont`), so every name Codat accepts is still accepted: letters

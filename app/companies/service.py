@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, destruction, querying
+from app import clock, destruction
 from app.companies import repository, schemas
 from app.companies.tables import Company
 from app.companies.zone import zone_of
@@ -16,9 +16,10 @@ from app.connections import repository as connections_repo
 from app.connections import schemas as connection_schemas
 from app.connections.tables import CompanyLinkOtp
 from app.db import parse_uuid
-from app.errors import NotFound
-from app.principal import Principal
-from app.schemas import PageQuery
+from app.kit import querying
+from app.kit.errors import NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import PageQuery
 from app.tenants import repository as tenants_repo
 
 PRODUCTS = ["bank-feeds"]

@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.companies.tables import Company
 from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.db import UTCDateTime, uuid_param
-from app.principal import Principal
+from app.kit.principal import Principal
 
 
 async def add(session: AsyncSession, row: Connection | LinkOtp | CompanyLinkOtp) -> None:

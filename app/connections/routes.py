@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import Field
 from starlette.responses import Response
 
-from app import querying
 from app.connections import schemas, service
 from app.connections.schemas import link_url, to_wire
-from app.schemas import CompanyPath, ConnectionPath, PageQuery, page_meta
+from app.kit import querying
+from app.kit.schemas import CompanyPath, ConnectionPath, PageQuery, page_meta
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Connections"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSc
 
 from app.config import Settings
 from app.connections import tables
-from app.schemas import PageMeta, Wire
+from app.kit.schemas import PageMeta, Wire
 
 PLATFORM_KEY = "hcws"
 PLATFORM_NAME = "QuickBooks Online Bank Feeds"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock, lifecycle, querying
+from app import clock, lifecycle
 from app.companies import service as companies
 from app.companies.tables import Company
 from app.config import Settings
@@ -15,9 +15,10 @@ from app.connections.links import fresh_otp
 from app.connections.schemas import PLATFORM_KEY, PLATFORM_NAME, link_url, to_wire
 from app.connections.tables import Connection, LinkOtp
 from app.db import parse_uuid
-from app.errors import BadRequest, NotFound
-from app.principal import Principal
-from app.schemas import PageQuery
+from app.kit import querying
+from app.kit.errors import BadRequest, NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import PageQuery
 
 
 async def issue_otp(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from app.credentials import schemas, service
-from app.schemas import ConnectionPath
+from app.kit.schemas import ConnectionPath
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Source accounts"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from app.schemas import Wire
+from app.kit.schemas import Wire
 
 
 class BankAccountCredentials(Wire):

@@ -27,7 +27,7 @@ from app.connections import service as connections
 from app.connections.tables import Connection
 from app.credentials import repository
 from app.credentials.tables import Credential
-from app.principal import Principal
+from app.kit.principal import Principal
 
 # argon2id at OWASP's recommended floor: ~20 ms a check, 19 MiB.
 HASHER = CryptContext(

@@ -12,7 +12,7 @@ from app.access import service as access
 from app.companies import service as companies
 from app.db import transaction
 from app.exports import service
-from app.schemas import CompanyPath
+from app.kit.schemas import CompanyPath
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Retention"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.accounts import schemas as account_schemas
 from app.accounts import service as accounts
 from app.feeds import schemas, service
-from app.schemas import AccountPath, ConnectionPath
+from app.kit.schemas import AccountPath, ConnectionPath
 from app.tenants.auth import ClientCall, ClientOperations
 
 TAG = "Feed health"

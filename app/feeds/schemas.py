@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas import Wire
+from app.kit.schemas import Wire
 
 
 class Pull(Wire):

@@ -18,12 +18,12 @@ from app.accounts import schemas as account_schemas
 from app.accounts.tables import SourceAccount
 from app.certificates import service as certificates
 from app.connections import service as connections
-from app.errors import BadRequest
 from app.feeds import schemas
 from app.idx import repository
 from app.idx.tables import IdxPull, Reserve
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
+from app.kit.errors import BadRequest
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 
 MAX_RESERVE_DAYS = 366
 

@@ -10,14 +10,14 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.api import Call, Operations
 from app.credentials import service as credentials
-from app.errors import Unauthorized
 from app.idx.throttle import Throttle
-from app.principal import IdxPrincipal
-from app.ratelimit import address as client_address
-from app.ratelimit import limits_of
-from app.services import Services
+from app.kit.api import Call, Operations
+from app.kit.errors import Unauthorized
+from app.kit.principal import IdxPrincipal
+from app.kit.ratelimit import address as client_address
+from app.kit.ratelimit import limits_of
+from app.kit.services import Services
 from app.tenants import repository as tenants_repo
 from app.tenants.service import digest
 

@@ -23,7 +23,7 @@ from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
 from app.db import uuid_param
 from app.idx.tables import IdxPull, Reserve
-from app.principal import IdxPrincipal
+from app.kit.principal import IdxPrincipal
 from app.tenants.tables import Tenant
 from app.transactions import send_repository
 from app.transactions.tables import BankTransaction

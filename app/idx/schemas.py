@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from app.schemas import Wire
+from app.kit.schemas import Wire
 
 IntuitAccountType = Literal["deposit", "cashcard", "creditcard", "loan", "lineofcredit"]
 

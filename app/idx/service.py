@@ -23,10 +23,10 @@ from app.accounts.tables import SourceAccount
 from app.certificates import service as certificates
 from app.config import Settings
 from app.db import parse_uuid, transaction
-from app.errors import BadRequest, NotFound
 from app.idx import paging, repository, schemas
+from app.kit.errors import BadRequest, NotFound
+from app.kit.principal import IdxPrincipal
 from app.pendings import linking as pendings
-from app.principal import IdxPrincipal
 from app.transactions import service as transactions
 from app.transactions.send_repository import PageRow
 

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.config import Settings
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
 
 log = logging.getLogger("app.idx")
 MAX_WAIT_SECONDS = 60

@@ -10,7 +10,7 @@ from datetime import timedelta
 class JobSpec:
     name: str  # the function's name: arq's job name, job_runs.job, the metrics' label
     max_age: timedelta  # how old its last run may be before doctor fails (schedule + slack)
-    when: str  # its schedule, for docs/WORKER.md (generated: app/doc_reference.py)
+    when: str  # its schedule, for docs/WORKER.md (generated: app/devtools/doc_reference.py)
     what: str  # what it does, for the same table
 
     @property

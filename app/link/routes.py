@@ -17,13 +17,13 @@ from starlette.staticfiles import StaticFiles
 
 from app import i18n, vault
 from app.db import transaction
-from app.errors import TooManyRequests
 from app.idx.service import mask
+from app.kit.errors import TooManyRequests
+from app.kit.ratelimit import address, limits_of
+from app.kit.services import Services
 from app.link import schemas, service
 from app.logs import tenant_id
 from app.pendings import views as pending_views
-from app.ratelimit import address, limits_of
-from app.services import Services
 from app.tenants.auth import ClientCall, ClientOperations
 
 COOKIE = "bf_link"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from app.schemas import Wire
+from app.kit.schemas import Wire
 
 
 def _plain(value: str) -> str:

@@ -21,11 +21,11 @@ from app.connections.tables import CompanyLinkOtp, Connection, LinkOtp
 from app.credentials import repository as credentials_repo
 from app.credentials import service as credentials
 from app.db import parse_uuid
-from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.images import BadShape, NotAnImage, TooManyPixels, reencode
+from app.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.kit.principal import Principal
 from app.link import repository, schemas
 from app.link.tables import LinkSession, LinkSettings
-from app.principal import Principal
 from app.tenants.service import digest
 from app.tenants.tables import Tenant
 

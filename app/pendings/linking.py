@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.accounts.tables import SourceAccount
-from app.errors import BadRequest
+from app.kit.errors import BadRequest
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 from app.pendings import events, repository, rules, schemas
 from app.pendings.tables import EXPIRED, POSTED, PendingLink, PendingSuggestion, PendingTransaction
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
 
 AUTO = "auto"
 

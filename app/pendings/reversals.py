@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.accounts import service as accounts
 from app.companies import service as companies
-from app.errors import Conflict, NotFound
+from app.kit.errors import Conflict, NotFound
+from app.kit.principal import Principal
 from app.pendings import events, repository, schemas
 from app.pendings.tables import TransactionReversal
-from app.principal import Principal
 from app.transactions import schemas as transaction_schemas
 from app.transactions import service as transactions
 

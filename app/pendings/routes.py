@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.api import Result
 from app.db import parse_uuid
-from app.errors import NotFound
+from app.kit.api import Result
+from app.kit.errors import NotFound
+from app.kit.schemas import AccountPath, ErrorMessage
 from app.pendings import linking, reversals, schemas, service
-from app.schemas import AccountPath, ErrorMessage
 from app.tenants.auth import ClientCall, ClientOperations
 from app.transactions.service import remember_rejection
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.kit.schemas import Money, Wire
 from app.pendings.tables import PendingLink, PendingTransaction
-from app.schemas import Money, Wire
 
 MAX_ITEMS = 1000
 Status = Literal["held", "posted", "released", "expired"]

@@ -21,7 +21,9 @@ from app import clock
 from app.accounts import service as accounts
 from app.accounts.tables import SourceAccount
 from app.companies import service as companies
-from app.errors import BadRequest, Conflict, NotFound
+from app.kit.errors import BadRequest, Conflict, NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 from app.pendings import events, linking, repository, schemas
 from app.pendings.tables import (
     HELD,
@@ -29,8 +31,6 @@ from app.pendings.tables import (
     PendingLink,
     PendingTransaction,
 )
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
 
 MAX_AGE_DAYS = 30
 AUTO, EXPLICIT = "auto", "explicit"

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.accounts.tables import SourceAccount
+from app.kit.principal import Principal
 from app.pendings import repository, schemas
 from app.pendings.service import wire_many
-from app.principal import Principal
 
 STALE_HOLD_DAYS = 7  # feed health warns about holds older than this
 

@@ -14,12 +14,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app import contrast, i18n
-from app.errors import ApiError
+from app.kit.errors import ApiError
+from app.kit.services import Services
 from app.link import schemas as link_schemas
 from app.link import service as link
 from app.portal.pages import DEFAULT_ACCENT, SECURITY_HEADERS, common, page, redirect, signed_in
 from app.portal.service import Staff
-from app.services import Services
 
 
 def _preview_texts() -> dict[str, dict[str, str]]:

@@ -11,10 +11,10 @@ from starlette.routing import Route
 
 from app import clock
 from app.certificates import calendar
+from app.kit.services import Services
 from app.portal import status
 from app.portal.pages import PageHandler, common, page
 from app.portal.service import Staff
-from app.services import Services
 
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
 

@@ -19,9 +19,9 @@ from app.feeds import schemas as feeds_schemas
 from app.feeds import service as feeds
 from app.idx import repository as pulls_repo
 from app.idx.tables import IdxPull, Reserve
+from app.kit.principal import Principal
 from app.portal import repository
 from app.portal.status import CHART_DAYS, LIMIT, AccountView
-from app.principal import Principal
 
 PULLS_SHOWN = 20
 

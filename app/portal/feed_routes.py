@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.errors import BadRequest
+from app.kit.errors import BadRequest
+from app.kit.services import Services
 from app.pendings import views as pending_views
 from app.portal import charts, feed_health, status
 from app.portal.pages import PageHandler, common, page
 from app.portal.service import Staff
-from app.services import Services
 
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]
 

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from app import clock
 from app.config import Settings
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
 
 log = logging.getLogger("app.portal")
 MAX_WAIT_MS = 60_000

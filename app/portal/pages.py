@@ -18,12 +18,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app import i18n
 from app.db import transaction
-from app.errors import ApiError
+from app.kit.errors import ApiError
+from app.kit.services import Services
 from app.link.routes import SECURITY_HEADERS as LINK_HEADERS
 from app.logs import tenant_id
 from app.portal import service
 from app.portal.service import Staff
-from app.services import Services
 from app.tenants.tables import ENVIRONMENTS
 
 COOKIE = "bf_portal"

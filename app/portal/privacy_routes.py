@@ -15,13 +15,13 @@ from app.access import service as access
 from app.companies import service as companies
 from app.db import transaction
 from app.exports import service as exports
+from app.kit.services import Services
 from app.portal.pages import SECURITY_HEADERS, PageHandler, common, page, redirect
 from app.portal.service import Staff
 from app.retention import repository as retention_log
 from app.retention import schemas as retention_schemas
 from app.retention import service as retention
 from app.retention.rules import MAX_DAYS, MIN_DAYS, POLICIES
-from app.services import Services
 from app.spreadsheet import to_csv
 
 Wrap = Callable[[PageHandler], Callable[[Request], Awaitable[Response]]]

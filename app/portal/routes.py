@@ -18,7 +18,9 @@ from starlette.staticfiles import StaticFiles
 
 from app import i18n
 from app.db import transaction
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
+from app.kit.ratelimit import address, limits_of
+from app.kit.services import Services
 from app.portal import (
     branding_routes,
     certificate_routes,
@@ -41,8 +43,6 @@ from app.portal.pages import (
     signed_in,
 )
 from app.portal.service import Staff
-from app.ratelimit import address, limits_of
-from app.services import Services
 from app.webhooks import service as webhooks
 
 

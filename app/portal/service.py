@@ -20,10 +20,10 @@ from app import clock, hashing
 from app.config import Settings
 from app.credentials.service import HASHER
 from app.db import parse_uuid
-from app.errors import Conflict, NotFound
+from app.kit.errors import Conflict, NotFound
+from app.kit.principal import Principal
 from app.portal import repository
 from app.portal.tables import PortalSession, PortalUser
-from app.principal import Principal
 from app.tenants import service as tenants
 from app.tenants.service import digest
 from app.tenants.tables import ENVIRONMENTS, Tenant

@@ -21,9 +21,9 @@ from app.companies.tables import Company
 from app.connections.schemas import ConnectionStatus
 from app.connections.tables import Connection
 from app.db import parse_uuid
-from app.errors import NotFound
+from app.kit.errors import NotFound
+from app.kit.principal import Principal
 from app.portal import repository
-from app.principal import Principal
 from app.spreadsheet import to_csv
 from app.transactions.schemas import PushOperation as PushOperationWire
 from app.transactions.schemas import delivery_state

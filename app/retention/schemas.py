@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.schemas import Wire
 from app.retention.rules import MAX_DAYS, MIN_DAYS, POLICIES
-from app.schemas import Wire
 
 Days = Annotated[int, Field(ge=MIN_DAYS, le=MAX_DAYS)]
 # Wire name of each policy's days: sent_lines -> sentLinesDays.

@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from app.api import Call, Operations
-from app.errors import Unauthorized
-from app.principal import Principal
-from app.ratelimit import limits_of
-from app.services import Services
+from app.kit.api import Call, Operations
+from app.kit.errors import Unauthorized
+from app.kit.principal import Principal
+from app.kit.ratelimit import limits_of
+from app.kit.services import Services
 from app.tenants.service import authenticate
 
 A = TypeVar("A")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.errors import Conflict, NotFound
-from app.principal import Principal
+from app.kit.errors import Conflict, NotFound
+from app.kit.principal import Principal
 from app.tenants import repository
 from app.tenants.tables import ENVIRONMENTS, ApiKey, PartnerKey, Tenant
 

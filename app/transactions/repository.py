@@ -33,7 +33,7 @@ from app.companies.zone import ZONE_OF
 from app.connections.repository import OWNED_CONNECTION, owned_params
 from app.connections.tables import Connection
 from app.db import Direct, driver, driver_errors, uuid_param
-from app.principal import Principal
+from app.kit.principal import Principal
 from app.tenants.tables import Tenant
 from app.transactions.rules import Accepted
 from app.transactions.tables import BankTransaction, PushOperation, PushRejection

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from app import clock
 from app.access import service as access
 from app.accounts import service as accounts
-from app.api import Encoded
 from app.companies import service as companies
-from app.schemas import AccountPath, CompanyPath, page_meta
+from app.kit.api import Encoded
+from app.kit.schemas import AccountPath, CompanyPath, page_meta
 from app.tenants.auth import ClientCall, ClientOperations
 from app.transactions import options, schemas, service
 

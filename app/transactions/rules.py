@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from app.schemas import ErrorValidationItem
+from app.kit.schemas import ErrorValidationItem
 from app.transactions.schemas import (
     MAX_ITEMS,
     BankTransactionIn,

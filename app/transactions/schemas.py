@@ -19,9 +19,9 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from app import querying
 from app.accounts.schemas import AccountFeedHealth
-from app.schemas import CodatShape, ErrorValidationItem, Money, PageMeta, PageQuery, Wire
+from app.kit import querying
+from app.kit.schemas import CodatShape, ErrorValidationItem, Money, PageMeta, PageQuery, Wire
 from app.transactions import tables
 
 MAX_ITEMS = 1000

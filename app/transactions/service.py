@@ -14,16 +14,17 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import clock, metrics, querying
+from app import clock, metrics
 from app.accounts import service as accounts
 from app.accounts.schemas import to_health_wire
 from app.certificates import service as certificates
 from app.companies import service as companies
 from app.db import parse_uuid, transaction
-from app.errors import BadRequest, NotFound
+from app.kit import querying
+from app.kit.errors import BadRequest, NotFound
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem, PageQuery
 from app.pendings import linking
-from app.principal import Principal
-from app.schemas import ErrorValidationItem, PageQuery
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
 from app.transactions.tables import PushOperation, PushRejection
 

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.api import Result
-from app.services import Services
+from app.kit.api import Result
+from app.kit.services import Services
 from app.tenants.auth import ClientCall, ClientOperations
 from app.webhooks import egress, schemas, service
 

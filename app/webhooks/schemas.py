@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas import Wire
+from app.kit.schemas import Wire
 
 EventType = Literal[
     "bankFeeds.sourceAccount.connected",

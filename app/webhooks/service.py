@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import parse_uuid
-from app.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
-from app.principal import Principal
-from app.schemas import ErrorValidationItem
+from app.kit.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from app.kit.principal import Principal
+from app.kit.schemas import ErrorValidationItem
 from app.webhooks import egress, repository, schemas
 from app.webhooks.tables import WebhookDelivery, WebhookEndpoint
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.errors import BadRequest
-from app.inputs import parse_json
+from app.kit.errors import BadRequest
+from app.kit.inputs import parse_json
 from app.transactions.rules import _ITEMS
 from app.transactions.schemas import BankTransactionIn, fast_items
 
@@ -111,7 +111,7 @@ def test_the_usual_push_takes_the_fast_path() -> None:
 )
 def test_fast_json_parse_agrees_with_the_standard_library(body: bytes) -> None:
     def slow() -> Any:
-        from app import inputs
+        from app.kit import inputs
 
         return inputs._parse_slowly(body)
 

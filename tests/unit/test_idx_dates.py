@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.idx.quickbooks import PACIFIC
+from app.devtools.quickbooks import PACIFIC
 from app.idx.service import bound, date_starts_at
 
 ZONES: list[tzinfo] = [

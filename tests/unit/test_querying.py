@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import column, table
 
-from app.errors import BadRequest
-from app.querying import MAX_CLAUSES, Field, order_by, parse
+from app.kit.errors import BadRequest
+from app.kit.querying import MAX_CLAUSES, Field, order_by, parse
 
 T = table("t", column("name"), column("created"), column("id"))
 FIELDS = {

@@ -8,8 +8,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_ignoring_conflicts
-from app.idempotency.tables import IdempotencyKey
-from app.principal import Caller
+from app.kit.idempotency.tables import IdempotencyKey
+from app.kit.principal import Caller
 
 
 def _is(principal: Caller, key: str) -> list[object]:

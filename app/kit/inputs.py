@@ -13,7 +13,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from app.errors import BadRequest, validation_items
+from app.kit.errors import BadRequest, validation_items
 
 A = TypeVar("A")
 M = TypeVar("M", bound=BaseModel)

@@ -11,7 +11,7 @@ import httpx
 from app import clock, migrate
 from app.accounts.jobs import detect, detect_stale_feeds
 from app.config import Settings, get_settings
-from app.idx.quickbooks import PullFailed, QuickBooks, nightly_after, retry_times
+from app.devtools.quickbooks import PullFailed, QuickBooks, nightly_after, retry_times
 from app.main import create_app
 from app.transactions.jobs import send_all
 

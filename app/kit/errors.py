@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.kit.schemas import ErrorMessage, ErrorValidation, ErrorValidationItem
 from app.logs import correlation_id
-from app.schemas import ErrorMessage, ErrorValidation, ErrorValidationItem
 
-log = logging.getLogger("app.errors")
+log = logging.getLogger("app.kit.errors")
 
 
 class ApiError(Exception):
@@ -160,7 +160,7 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
     return render(exc)
 
 
-_OURS = str(Path(__file__).resolve().parent)
+_OURS = str(Path(__file__).resolve().parents[1])  # app/
 
 
 def where(exc: BaseException) -> str:

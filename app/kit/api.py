@@ -26,10 +26,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.db import transaction
-from app.errors import ApiError, BadRequest, UnsupportedMediaType, validation_items
-from app.errors import render as render_error
-from app.idempotency import service as idempotency
-from app.inputs import (
+from app.kit.errors import ApiError, BadRequest, UnsupportedMediaType, validation_items
+from app.kit.errors import render as render_error
+from app.kit.idempotency import service as idempotency
+from app.kit.inputs import (
     JSON_TYPES,
     field_name,
     parse_json,
@@ -38,13 +38,13 @@ from app.inputs import (
     path_names,
     refuse_nul,
 )
+from app.kit.principal import Caller
+from app.kit.ratelimit import limits_of
+from app.kit.schemas import INCLUDE_HEADER, asked_to_include, included
+from app.kit.services import Services
 from app.logs import tenant_id
-from app.principal import Caller
-from app.ratelimit import limits_of
-from app.schemas import INCLUDE_HEADER, asked_to_include, included
-from app.services import Services
 
-log = logging.getLogger("app.api")
+log = logging.getLogger("app.kit.api")
 P = TypeVar("P", bound=Caller)  # who calls: a client's Principal, QuickBooks' IdxPrincipal
 A = TypeVar("A")  # the path parameters: a frozen dataclass of str fields, or None
 Q = TypeVar("Q", bound=BaseModel | None)  # the query: a pydantic model, or None

@@ -49,7 +49,7 @@ class Wire(BaseModel):
 
 # Codat's shapes exactly, by default (SPEC §5): our additions to a shape Codat defines are
 # served inline only to a request that opts in with this header, which a Codat client never
-# sends, e.g. `Bankfeeds-Include: feedHealth, timeZone`. app/api.py sets `included` per request.
+# sends, e.g. `Bankfeeds-Include: feedHealth, timeZone`. app/kit/api.py sets `included` per request.
 INCLUDE_HEADER = "Bankfeeds-Include"
 included: ContextVar[frozenset[str]] = ContextVar("bankfeeds_included", default=frozenset())
 

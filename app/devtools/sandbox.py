@@ -18,7 +18,7 @@ import httpx
 
 from app import instance
 from app.config import Settings
-from app.idx import quickbooks
+from app.devtools import quickbooks
 
 IDX = "/partners/intuit/idx"
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -312,7 +312,7 @@ def run_days(days: int, start_at: datetime | None) -> None:
     the detection runs, all through the settable clock. Needs no running server."""
     import asyncio
 
-    from app.idx.simulate import simulate
+    from app.devtools.simulate import simulate
 
     sandbox = _sandbox()
     # The settings `bankfeeds` read (its --data-dir applied), from click's context.

@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import parse_uuid
-from app.errors import BadRequest
+from app.kit.errors import BadRequest
 
 # Comparisons one query may hold: SQLite refuses a statement past its expression depth (a 503
 # once), and no list needs more.

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock
 from app.db import transaction
-from app.errors import BadRequest, Conflict, Unprocessable
-from app.idempotency import repository
-from app.principal import Caller
+from app.kit.errors import BadRequest, Conflict, Unprocessable
+from app.kit.idempotency import repository
+from app.kit.principal import Caller
 
 LEASE = timedelta(seconds=60)
 # Retry-After on a 409 for a key in flight: most requests finish well within this.

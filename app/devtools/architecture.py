@@ -1,7 +1,8 @@
 """The import graph of `app/`, read with `ast`, measured against the floors of
 docs/ARCHITECTURE.md: circles, imports that climb back up, and modules that grew too long.
 
-Run `python -m app.architecture` for the report; tests/test_architecture.py holds the limits.
+Run `python -m app.devtools.architecture` for the report; tests/test_architecture.py holds
+the limits.
 Function-level imports count like module-level ones: hiding an import in a function does not
 break a circle, it only hides it.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # app/
 # A module is as long as its one concern (STYLE.md): the measure only flags one past ~600 lines,
 # where a second concern has usually moved in.
 MAX_LINES = 600
@@ -26,26 +27,23 @@ FLOORS = ("edge", "routes", "services", "lifecycle", "events", "repository", "ta
 EXPLICIT: dict[str, str] = {
     "app.main": "edge",
     # The operation layer routes are declared with; it may know no domain above the repositories.
-    "app.api": "routes",
+    "app.kit.api": "routes",
+    # The rest of the kit sits on the ground floor with config, clock and db: the wire shapes
+    # every domain shares, the errors, reading inputs and queries, and the request guards.
+    "app.kit.schemas": "ground",
     "app.cli": "edge",
     "app.worker": "edge",
     "app.doctor": "edge",
-    "app.demo": "edge",
     "app.migrate": "edge",
     "app.openapi": "edge",
-    "app.config_reference": "edge",
-    "app.doc_reference": "edge",
     "app.instance": "edge",  # where a running `bankfeeds dev` is recorded
     "app.embedded_redis": "edge",
     "app.resilience": "edge",  # the worker's, around arq
-    "app.architecture": "edge",
-    "app.idx.sandbox": "edge",
-    "app.idx.simulate": "edge",
     "app.idx.auth": "routes",
     "app.tenants.auth": "routes",
     "app.portal.guard": "routes",
     "app.ops": "routes",
-    "app.services": "routes",  # what the lifespan builds once, handed to routes
+    "app.kit.services": "routes",  # what the lifespan builds once, handed to routes
     "app.portal.pages": "routes",
     "app.lifecycle": "lifecycle",
     # transactions' SQL, split by concern: pushes (repository.py), sends and IDX pages, history.
@@ -55,7 +53,7 @@ EXPLICIT: dict[str, str] = {
     "app.destruction": "lifecycle",
     "app.retention.rules": "tables",
     "app.tables": "tables",
-    "app.principal": "tables",
+    "app.kit.principal": "tables",
     "app.portal.messages": "tables",
     # Pure modules (no I/O, no session) sit with the wire shapes they compute over.
     "app.transactions.rules": "tables",
@@ -74,7 +72,6 @@ EXPLICIT: dict[str, str] = {
     "app.certificates.calendar": "services",
     "app.portal.feed_health": "services",
     "app.webhooks.delivery": "services",
-    "app.idx.quickbooks": "services",
     "app.idx.throttle": "services",
     "app.idx.paging": "services",  # where a page of a pull starts (batch counts, then a range scan)
 }
@@ -94,7 +91,7 @@ def floor_of(module: str) -> str:
     """The floor of a dotted module name; anything not named is ground (config, clock, db...)."""
     if module in EXPLICIT:
         return EXPLICIT[module]
-    if module.startswith("app.cli."):
+    if module.startswith(("app.cli.", "app.devtools.")):
         return "edge"
     last = module.rsplit(".", 1)[-1]
     if last.endswith("_routes"):
@@ -230,6 +227,49 @@ def climbing(graph: Graph) -> list[Import]:
     return out
 
 
+def package_of(module: str) -> str:
+    """The package a module belongs to: `app.accounts.service` -> `accounts`; a module at the
+    root of `app/` is a package of its own (`app.main` -> `main`)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def package_pairs(graph: Graph) -> list[tuple[str, str]]:
+    """Pairs of packages that import each other (each way through any of their modules)."""
+    edges = {
+        (package_of(i.source), package_of(i.target))
+        for i in graph.imports
+        if package_of(i.source) != package_of(i.target)
+    }
+    return sorted((a, b) for a, b in edges if a < b and (b, a) in edges)
+
+
+def foreign_repositories(graph: Graph) -> list[Import]:
+    """Imports of another package's repository module (its SQL), one per (source, target)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for imp in graph.imports:
+        last = imp.target.rsplit(".", 1)[-1]
+        foreign = package_of(imp.source) != package_of(imp.target)
+        if last.endswith("repository") and foreign and (imp.source, imp.target) not in seen:
+            seen.add((imp.source, imp.target))
+            out.append(imp)
+    return out
+
+
+def leaks(graph: Graph) -> list[Import]:
+    """Imports the house forbids outright: production code importing `app.devtools`, and the
+    kit importing anything but itself and the ground modules at the root of `app/`."""
+
+    def forbidden(source: str, target: str) -> bool:
+        if target.startswith("app.devtools"):
+            return source != "devtools"
+        ground_root = target.count(".") == 1 and floor_of(target) == "ground"
+        return source == "kit" and not target.startswith("app.kit") and not ground_root
+
+    return [imp for imp in graph.imports if forbidden(package_of(imp.source), imp.target)]
+
+
 def long_modules(graph: Graph, limit: int = MAX_LINES) -> dict[str, int]:
     lengths = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in graph.modules.items()}
     return {m: n for m, n in sorted(lengths.items()) if n > limit}
@@ -248,6 +288,15 @@ def report(graph: Graph) -> str:
     lines += [
         f"  {i.source} ({floor_of(i.source)}) -> {i.target} ({floor_of(i.target)})" for i in up
     ]
+    pairs = package_pairs(graph)
+    lines.append(f"package pairs that import each other: {len(pairs)}")
+    lines += [f"  {a} <-> {b}" for a, b in pairs]
+    foreign = foreign_repositories(graph)
+    lines.append(f"imports of another package's repository: {len(foreign)}")
+    lines += [f"  {i.source} -> {i.target}" for i in foreign]
+    bad = leaks(graph)
+    lines.append(f"imports of devtools from production, or of a domain from the kit: {len(bad)}")
+    lines += [f"  {i.source}:{i.line} -> {i.target}" for i in bad]
     long = long_modules(graph)
     lines.append(f"modules over {MAX_LINES} lines: {len(long)}")
     lines += [f"  {m}: {n}" for m, n in long.items()]

@@ -27,9 +27,9 @@ from starlette.requests import Request
 
 from app import clock
 from app.config import Settings
-from app.errors import TooManyRequests
+from app.kit.errors import TooManyRequests
 
-log = logging.getLogger("app.ratelimit")
+log = logging.getLogger("app.kit.ratelimit")
 
 # The headers an answer should carry; RequestContext puts a fresh dict here for each request.
 answer_headers: ContextVar[dict[str, str] | None] = ContextVar("rate_limit_headers", default=None)

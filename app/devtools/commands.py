@@ -1,4 +1,7 @@
-"""`bankfeeds demo`: a whole story against a running service."""
+"""The development commands, `bankfeeds demo` and `bankfeeds sandbox`.
+
+The production CLI never imports this package: it finds these commands through the
+`bankfeeds.commands` entry points (pyproject.toml), the way click plugins are found."""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import instance
 from app.cli.common import for_people, in_transaction, pass_settings
 from app.config import Settings
+from app.devtools import demo as story
+from app.devtools.sandbox import sandbox_group
 from app.tenants import service as tenants
+
+__all__ = ["demo", "sandbox_group"]
 
 
 @click.command()
@@ -26,7 +33,6 @@ def demo(settings: Settings, url: str | None) -> None:
     """Run the whole story against the running service, printing each step: tenant, company,
     connection, accounts, credentials, the sandbox QuickBooks links, a push dated relative to
     today, the daily send, QuickBooks shows the transactions, revoke, 401."""
-    from app import demo as story
     from app.worker import JOBS, build_ctx, shutdown
 
     settings = for_people(settings)

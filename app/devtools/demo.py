@@ -19,7 +19,7 @@ from typing import Any
 import click
 import httpx
 
-from app.idx.sandbox import Sandbox
+from app.devtools.sandbox import Sandbox
 
 MakeTenant = Callable[[str], dict[str, Any]]
 DailySend = Callable[[], dict[str, Any]]
