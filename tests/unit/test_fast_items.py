@@ -1,7 +1,7 @@
 """The push's fast item validation (msgspec) against the model it stands in for (pydantic),
 table-driven: whatever the fast path accepts, the model accepts with the same values; what it
 declines goes to the model, so no answer or error can differ. Also the JSON parser's fast path
-against the standard library's."""
+against the standard library's, and the push answer's encoder against the model's serializer."""
 
 from __future__ import annotations
 
@@ -124,3 +124,63 @@ def test_fast_json_parse_agrees_with_the_standard_library(body: bytes) -> None:
     except BadRequest as refused:
         got = ("refused", refused.message)
     assert json.dumps(got, default=repr) == json.dumps(want, default=repr)
+
+
+@pytest.mark.parametrize("include", [frozenset(), frozenset({"deliveredOnUtc"})])
+def test_push_answer_encodes_as_the_model_does(include: frozenset[str]) -> None:
+    """The push answer (msgspec for its echo) says what the model's own serializer says, with
+    and without the opt-in extension."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from pydantic import TypeAdapter
+
+    from app.kit.schemas import included
+    from app.transactions import schemas
+    from app.transactions.tables import PushOperation
+
+    now = datetime(2026, 12, 6, 7, 30, 1, 123456, tzinfo=UTC)
+    op = PushOperation(
+        key=uuid.uuid4(),
+        company_id=uuid.uuid4(),
+        connection_id=uuid.uuid4(),
+        account_pk=uuid.uuid4(),
+        account_id="acc-1",
+        status="Pending",
+        status_code=202,
+        transaction_count=3,
+        requested_at=now,
+        timeout_minutes=30,
+        deadline_at=now,
+        warnings=[{"itemId": "t-2", "message": "a Debit", "validatorName": "TransactionTypeSign"}],
+        delivered_at=now,
+    )
+    echo: list[schemas.BankTransactionEcho] = [
+        {"id": "t-1", "date": "2026-12-01", "description": "Café", "amount": Decimal("-4.50")},
+        {
+            "id": "t-2",
+            "date": "2026-12-02T10:21:00",
+            "description": "Pay",
+            "amount": Decimal("1E+2"),
+            "balance": Decimal("0.00"),
+            "transactionType": "Debit",
+        },
+        {
+            "id": "t-3",
+            "date": "2026-12-03",
+            "description": "x",
+            "amount": Decimal("123456789012.99"),
+        },
+    ]
+    wire = schemas.to_wire(op)
+    data = schemas.PushedData.model_construct(accountId="acc-1", transactions=echo)
+    answer = schemas.CreateBankTransactionsResponse.model_construct(**dict(wire), data=data)
+    token = included.set(include)
+    try:
+        fast = schemas.encode_push_answer(answer)
+        model = TypeAdapter(schemas.CreateBankTransactionsResponse).dump_json(answer, by_alias=True)
+    finally:
+        included.reset(token)
+    assert json.loads(fast, parse_float=Decimal) == json.loads(model, parse_float=Decimal)
+    assert list(json.loads(fast)) == list(json.loads(model))  # the same keys in the same order
+    assert ("deliveredOnUtc" in json.loads(fast)) == bool(include)
