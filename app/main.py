@@ -143,21 +143,22 @@ class RequestContext:
             metrics.observe_request(
                 template, scope["method"], status, time.perf_counter() - started
             )
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                        "address": ratelimit.address(Request(scope)),
-                    }
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # its fields cost a Request and its headers
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                            "address": ratelimit.address(Request(scope)),
+                        }
+                    },
+                )
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _content_length(scope)

@@ -13,6 +13,7 @@ import platform
 from typing import Any
 
 from bench import (
+    ab,
     certify,
     cost,
     export,
@@ -67,6 +68,7 @@ def main() -> None:
             "partition",
             "export",
             "certify",
+            "ab",
         ],
         nargs="?",
         default="push",
@@ -102,6 +104,12 @@ def main() -> None:
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
     )
+    parser.add_argument("--base", default="HEAD", help="ab: the git revision of side A")
+    parser.add_argument(
+        "--items", type=int, nargs="+", default=[1, 100, 1000], help="ab: push sizes"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="ab: windows per side and size")
+    parser.add_argument("--ab-clients", type=int, default=4, help="ab: clients per side")
     args = parser.parse_args()
     if args.scenario == "soak":  # not a latency table: a month simulated, with its invariants
         soak.run(args)
@@ -121,6 +129,7 @@ def main() -> None:
         "partition": scaling.partitioning,
         "export": export.run,
         "certify": certify.run,
+        "ab": ab.run,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -133,7 +142,9 @@ def main() -> None:
     # The scaling figures (wal, partition), export and certify are run on their own, not by
     # `all`; cost is in push.
     every = [
-        name for name in runners if name not in ("wal", "partition", "cost", "export", "certify")
+        name
+        for name in runners
+        if name not in ("wal", "partition", "cost", "export", "certify", "ab")
     ]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told

@@ -25,7 +25,6 @@ from app.kit.errors import BadRequest, NotFound
 from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem, PageQuery
 from app.pendings import linking
-from app.pendings.rules import Cleared
 from app.transactions import events, history_repository, repository, rules, schemas, send_repository
 from app.transactions.tables import (
     BankTransaction,
@@ -290,7 +289,7 @@ async def push(
             account.pk,
             account.account_id,
             body.transactions,
-            [Cleared(i.id, i.cleared_on, i.amount, i.description) for i in verdict.items],
+            verdict.items,
         )
         if link
         else None
