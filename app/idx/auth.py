@@ -13,7 +13,7 @@ from starlette.requests import Request
 from app.api import Call, Operations
 from app.credentials import service as credentials
 from app.errors import Unauthorized
-from app.idx.throttle import Throttle
+from app.idx import throttle as throttles
 from app.principal import IdxPrincipal
 from app.ratelimit import address as client_address
 from app.ratelimit import limits_of
@@ -64,22 +64,29 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
 async def idx_principal(
     request: Request, session: AsyncSession, services: Services
 ) -> IdxPrincipal:
-    """Partner key first: nothing sent without a valid one is counted against anyone's limits."""
+    """Every limit first, in one Redis round trip keyed by the partner key's digest (a refusal
+    takes no database connection and runs no query); then the partner key: nothing sent without
+    a valid one is counted as a failure against anyone's limits."""
     address = client_address(request)
     limits = limits_of(request)
     per_minute = services.settings.idx_requests_per_minute
     pair = username_password_from(request.headers.get("authorization"))
     key = partner_key_from(request.headers.get("x-partner-key"))
-    partner = await tenants_repo.partner_key(session, digest(key)) if key else None
+    key_hash = digest(key) if key else None
+    throttle = throttles.of(request)
+    attempt = None
+    if key_hash and pair:
+        window = limits.window("idx", f"{key_hash}:u:{pair[0]}")
+        attempt = await throttle.attempt(key_hash, pair[0], address, window)
+    partner = await tenants_repo.partner_key(session, key_hash) if key_hash else None
     if partner is None:
+        if attempt is not None:
+            await throttle.release(attempt)
         await limits.per_minute("idx-anon", address, per_minute)
         raise Unauthorized("Unauthorized: X-Partner-Key must be base64 of an active partner key.")
-    scope = f"{partner.id}:u:{pair[0]}" if pair else f"{partner.id}:a:{address}"
-    await limits.per_minute("idx", scope, per_minute)
-    if pair is None:
+    if pair is None or attempt is None:
+        await limits.per_minute("idx", f"{key_hash}:a:{address}", per_minute)
         raise Unauthorized("Unauthorized: send Authorization: Basic base64(username:password).")
-    throttle = Throttle(services.redis, services.settings)
-    attempt = await throttle.attempt(partner.id, pair[0], address)
     identity = credentials.PartnerIdentity(partner.id, partner.tenant_id, partner.environment)
     try:
         credential = await credentials.authenticate(

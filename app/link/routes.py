@@ -278,8 +278,23 @@ async def setup(request: Request) -> Response:
         return await _setup_page(session, visit, language)
 
 
+def _spent_key(request: Request) -> str | None:
+    """A "Get credentials" press is read with the session's spent mark (one round trip)."""
+    token = request.cookies.get(COOKIE)
+    if request.path_params.get("action") != "credentials" or not token:
+        return None
+    return service.spent_key(request.app.state.services.settings, token)
+
+
 async def post_action(request: Request) -> Response:
-    """Every form of the Link pages posts here: language, location, get and revoke credentials."""
+    """Every form of the Link pages posts here: language, location, get and revoke credentials.
+    A press on a session whose budget the database already said is spent is answered from the
+    mark `limited` read with the press's window: no database work (a refusal changes nothing,
+    so it needs no CSRF check either)."""
+    services: Services = request.app.state.services
+    spent = service.spent_from(getattr(request.state, "peeked", None))
+    if spent is not None:
+        return _spent_page(services, spent.language, spent.client)
     found = await _visit(request)
     if isinstance(found, Response):
         return found
@@ -292,8 +307,35 @@ async def post_action(request: Request) -> Response:
             "link/expired.html", language, status=403, forbidden=True, lang_base="/link/setup"
         )
     action = request.path_params["action"]
+    token = request.cookies.get(COOKIE, "")
+    answer = await _act(services, action, form, token, language)
+    if action in ("language", "location"):  # what a spent answer shows may have changed
+        await service.forget_spent(services.redis, services.settings, token)
+    return answer
+
+
+def _spent_page(services: Services, language: str, client: str) -> HTMLResponse:
+    """The session's budget is spent: say what to do instead (429)."""
+    limit = services.settings.link_credentials_per_session
+    return page(
+        "link/spent.html",
+        language,
+        status=429,
+        client=client,
+        credentials_spent=limit,
+        lang_base="/link/setup",
+    )
+
+
+async def _act(
+    services: Services,
+    action: str,
+    form: dict[str, str],
+    token: str,
+    language: str,
+) -> Response:
     async with transaction(services.sessions) as session:
-        visit = await service.visit(session, request.cookies.get(COOKIE))
+        visit = await service.visit(session, token)
         if visit is None:
             return page("link/expired.html", language, status=401, lang_base="/link/setup")
         record = visit.record
@@ -314,12 +356,12 @@ async def post_action(request: Request) -> Response:
         if action == "credentials":
             if not record.location_confirmed:
                 return await _setup_page(session, visit, language)
-            issued = await service.get_credentials(session, services.settings, visit)
-            if issued is None:  # the session's budget is spent: say what to do instead
-                limit = services.settings.link_credentials_per_session
-                answer = await _setup_page(session, visit, language, credentials_spent=limit)
-                answer.status_code = 429
-                return answer
+            issued = await service.get_credentials(
+                session, services.settings, services.redis, visit
+            )
+            if issued is None:  # spent: the next presses are answered from Redis
+                await service.remember_spent(services.redis, services.settings, token, visit)
+                return _spent_page(services, language, visit.tenant.name)
             username, password = issued
             return page(
                 "link/credentials.html",
@@ -362,14 +404,19 @@ async def logo(request: Request) -> Response:
     )
 
 
-def limited(handler: Endpoint) -> Endpoint:
-    """Pages and form posts count against the caller's address (theme, logo and static don't)."""
+def limited(handler: Endpoint, peek: Callable[[Request], str | None] | None = None) -> Endpoint:
+    """Pages and form posts count against the caller's address (theme, logo and static don't).
+    The Redis key `peek` names is read in the same round trip, for the handler
+    (`request.state.peeked`)."""
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
-            await limits_of(request).per_minute(
-                "link", address(request), services.settings.link_requests_per_minute
+            request.state.peeked = await limits_of(request).per_minute(
+                "link",
+                address(request),
+                services.settings.link_requests_per_minute,
+                peek=peek(request) if peek else None,
             )
         except TooManyRequests as exc:
             busy = page("link/busy.html", _language(request), status=429, **_after_post(request))
@@ -393,6 +440,6 @@ link_routes = [
     Route("/link/setup", limited(setup), methods=["GET"]),
     Route("/link/theme.css", theme, methods=["GET"]),
     Route("/link/logo", logo, methods=["GET"]),
-    Route("/link/{action:str}", limited(post_action), methods=["POST"]),
+    Route("/link/{action:str}", limited(post_action, _spent_key), methods=["POST"]),
     Mount("/link/static", StaticFiles(directory=STATIC), name="link-static"),
 ]
