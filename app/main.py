@@ -43,7 +43,7 @@ from app.errors import (
 from app.exports import routes as exports
 from app.feeds import routes as feeds
 from app.idx import routes as idx
-from app.idx.auth import idx_principal
+from app.idx.auth import idx_gate, idx_principal
 from app.link import routes as link
 from app.logs import correlation_id, setup_logging, tenant_id
 from app.pendings import routes as pendings
@@ -78,7 +78,9 @@ client_api: Api[Principal] = Api(
     ],
     security="auth_header",
 )
-idx_api: Api[IdxPrincipal] = Api(idx_principal, [idx.OPERATIONS], security="idx", prefix=idx.PREFIX)
+idx_api: Api[IdxPrincipal] = Api(
+    idx_principal, [idx.OPERATIONS], security="idx", prefix=idx.PREFIX, gate=idx_gate
+)
 
 
 class RequestContext:

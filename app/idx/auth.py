@@ -61,12 +61,26 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
     return username, password
 
 
+async def idx_gate(request: Request, services: Services) -> None:
+    """Every limit first, in one Redis round trip keyed by the partner key's digest, before the
+    request's session is even made: a refusal (429) takes no database connection and runs no
+    query. The reserved check is left for `idx_principal`."""
+    pair = username_password_from(request.headers.get("authorization"))
+    key = partner_key_from(request.headers.get("x-partner-key"))
+    if key and pair:
+        key_hash = digest(key)
+        window = limits_of(request).window("idx", f"{key_hash}:u:{pair[0]}")
+        address = client_address(request)
+        request.state.idx_attempt = await throttles.of(request).attempt(
+            key_hash, pair[0], address, window
+        )
+
+
 async def idx_principal(
     request: Request, session: AsyncSession, services: Services
 ) -> IdxPrincipal:
-    """Every limit first, in one Redis round trip keyed by the partner key's digest (a refusal
-    takes no database connection and runs no query); then the partner key: nothing sent without
-    a valid one is counted as a failure against anyone's limits."""
+    """After `idx_gate`: the partner key (nothing sent without a valid one is counted as a
+    failure against anyone's limits), then the credentials."""
     address = client_address(request)
     limits = limits_of(request)
     per_minute = services.settings.idx_requests_per_minute
@@ -74,10 +88,10 @@ async def idx_principal(
     key = partner_key_from(request.headers.get("x-partner-key"))
     key_hash = digest(key) if key else None
     throttle = throttles.of(request)
-    attempt = None
-    if key_hash and pair:
-        window = limits.window("idx", f"{key_hash}:u:{pair[0]}")
-        attempt = await throttle.attempt(key_hash, pair[0], address, window)
+    if key_hash and pair and getattr(request.state, "idx_attempt", None) is None:
+        await idx_gate(request, services)  # called on its own (not through the API's gate)
+    attempt: throttles.Attempt | None = getattr(request.state, "idx_attempt", None)
+    request.state.idx_attempt = None  # taken: given back or counted below, once
     partner = await tenants_repo.partner_key(session, key_hash) if key_hash else None
     if partner is None:
         if attempt is not None:
