@@ -92,7 +92,12 @@ async def idx_principal(
         await idx_gate(request, services)  # called on its own (not through the API's gate)
     attempt: throttles.Attempt | None = getattr(request.state, "idx_attempt", None)
     request.state.idx_attempt = None  # taken: given back or counted below, once
-    partner = await tenants_repo.partner_key(session, key_hash) if key_hash else None
+    try:
+        partner = await tenants_repo.partner_key(session, key_hash) if key_hash else None
+    except BaseException:  # e.g. a full pool (503): the reservation is given back all the same
+        if attempt is not None:
+            await throttle.release(attempt)
+        raise
     if partner is None:
         if attempt is not None:
             await throttle.release(attempt)
