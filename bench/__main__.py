@@ -1,6 +1,7 @@
-"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|export|
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|floods|export|
 certify] — prints a table of median, p99 and spread over several runs. `all` runs every scenario
-in turn (about 12 minutes) and prints one table (`export` and `certify` run on their own). `cost`
+in turn (about 12 minutes) and prints one table (`floods`, `export` and `certify` run on their
+own). `cost`
 (also the last section of `push`) prints CPU per request of every part from /proc, with bench's
 client and an independent one (docs/BENCHMARKS.md, session 8)."""
 
@@ -17,6 +18,7 @@ from bench import (
     certify,
     cost,
     export,
+    floods,
     load,
     more,
     push,
@@ -63,6 +65,7 @@ def main() -> None:
             "load",
             "signin",
             "slowclients",
+            "floods",
             "soak",
             "wal",
             "partition",
@@ -81,6 +84,12 @@ def main() -> None:
     parser.add_argument("--per-account", type=int, default=100, help="send: pending per account")
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
+    parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=65.0,
+        help="floods: the attacker's requests a second (0: no cap, 32 at once)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
@@ -125,6 +134,7 @@ def main() -> None:
         "load": load.run,
         "signin": signin.run,
         "slowclients": slowclients.run,
+        "floods": floods.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
         "export": export.run,
@@ -144,7 +154,7 @@ def main() -> None:
     every = [
         name
         for name in runners
-        if name not in ("wal", "partition", "cost", "export", "certify", "ab")
+        if name not in ("wal", "partition", "cost", "floods", "export", "certify", "ab")
     ]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told

@@ -89,6 +89,9 @@ AnyHandler: TypeAlias = Callable[[Call[Any, Any, Any, Any]], Awaitable[object]]
 Authenticator: TypeAlias = Callable[[Request, AsyncSession, Services], Awaitable[P]]
 AfterError = Callable[[async_sessionmaker[AsyncSession], ApiError], Awaitable[None]]
 Prepare = Callable[[Request, Services], Awaitable[None]]
+# Runs first, before any session or transaction is made: refuses (raising ApiError) what needs
+# no database to refuse, e.g. the IDX limits in one Redis round trip (app/idx/auth.py).
+Gate = Callable[[Request, Services], Awaitable[None]]
 
 
 def _check_params(path: str, params: type[object] | None) -> None:
@@ -269,8 +272,10 @@ class Api(Generic[P]):
         *,
         security: str,
         prefix: str = "",
+        gate: Gate | None = None,
     ) -> None:
         self.authenticate = authenticate
+        self.gate = gate
         self.security = security
         self.prefix = prefix
         self.operations: list[Operation] = [
@@ -290,7 +295,9 @@ class Api(Generic[P]):
         )
         return [
             Route(
-                p, _endpoint(by_path[p], self.authenticate), methods=[o.method for o in by_path[p]]
+                p,
+                _endpoint(by_path[p], self.authenticate, self.gate),
+                methods=[o.method for o in by_path[p]],
             )
             for p in ordered
         ]
@@ -389,7 +396,7 @@ async def _run_idempotent(
 
 
 def _endpoint(
-    ops: list[Operation], authenticate: Authenticator[Caller]
+    ops: list[Operation], authenticate: Authenticator[Caller], gate: Gate | None
 ) -> Callable[[Request], Awaitable[Response]]:
     by_method = {op.method: op for op in ops}
 
@@ -398,6 +405,8 @@ def _endpoint(
         services: Services = request.app.state.services
         key = request.headers.get("idempotency-key") if op.idempotent else None
         try:
+            if gate is not None:
+                await gate(request, services)
             if key is not None:
                 return await _run_idempotent(request, op, authenticate, services, key)
             return await _run(request, op, authenticate, services)
