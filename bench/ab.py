@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpu
+from bench.drive import drive
 from bench.harness import (
     BENCH_LIMITS,
     PG,
@@ -35,7 +36,6 @@ from bench.harness import (
     run_client,
     summary,
 )
-from bench.push import drive
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -162,7 +162,7 @@ async def account_pks(schema: str, count: int) -> list[uuid.UUID]:
 
 
 def ingest_vs_copy(args: Any) -> dict[str, Any]:
-    from bench.push import ingest
+    from bench.drive import ingest
 
     results: dict[str, Any] = {}
     with server(extra_env=BENCH_LIMITS) as srv:
