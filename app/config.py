@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     idx_ip_lock_after: int = Field(
         default=50, ge=2, description="Failed IDX sign-ins from one address before it is locked."
     )
+    idx_ip_unlisted_checks_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="Look-ups a minute, per partner key and address past "
+        "BANKFEEDS_IDX_IP_LOCK_AFTER, of usernames not marked as issued in Redis (a set made "
+        "while Redis was down); any other unmarked username from there is refused (429) "
+        "without touching the database.",
+    )
     idx_failure_window_seconds: int = Field(
         default=900, ge=1, description="How long failed IDX sign-ins are remembered."
     )

@@ -32,7 +32,7 @@ from app.db import OUTAGE_CLASSES, make_engine, make_sessionmaker
 from app.exports import routes as exports
 from app.feeds import routes as feeds
 from app.idx import routes as idx
-from app.idx.auth import idx_principal
+from app.idx.auth import idx_gate, idx_principal
 from app.kit import ratelimit
 from app.kit.api import Api
 from app.kit.errors import (
@@ -80,7 +80,9 @@ client_api: Api[Principal] = Api(
     ],
     security="auth_header",
 )
-idx_api: Api[IdxPrincipal] = Api(idx_principal, [idx.OPERATIONS], security="idx", prefix=idx.PREFIX)
+idx_api: Api[IdxPrincipal] = Api(
+    idx_principal, [idx.OPERATIONS], security="idx", prefix=idx.PREFIX, gate=idx_gate
+)
 
 
 class RequestContext:
@@ -143,21 +145,22 @@ class RequestContext:
             metrics.observe_request(
                 template, scope["method"], status, time.perf_counter() - started
             )
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                        "address": ratelimit.address(Request(scope)),
-                    }
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # its fields cost a Request and its headers
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                            "address": ratelimit.address(Request(scope)),
+                        }
+                    },
+                )
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _content_length(scope)

@@ -1,6 +1,7 @@
-"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|export|
+"""python -m bench [all|push|cost|send|copy|idx|detect|link|load|signin|slowclients|floods|export|
 certify] — prints a table of median, p99 and spread over several runs. `all` runs every scenario
-in turn (about 12 minutes) and prints one table (`export` and `certify` run on their own). `cost`
+in turn (about 12 minutes) and prints one table (`floods`, `export` and `certify` run on their
+own). `cost`
 (also the last section of `push`) prints CPU per request of every part from /proc, with bench's
 client and an independent one (docs/BENCHMARKS.md, session 8)."""
 
@@ -13,9 +14,11 @@ import platform
 from typing import Any
 
 from bench import (
+    ab,
     certify,
     cost,
     export,
+    floods,
     load,
     more,
     push,
@@ -62,11 +65,13 @@ def main() -> None:
             "load",
             "signin",
             "slowclients",
+            "floods",
             "soak",
             "wal",
             "partition",
             "export",
             "certify",
+            "ab",
         ],
         nargs="?",
         default="push",
@@ -79,6 +84,12 @@ def main() -> None:
     parser.add_argument("--per-account", type=int, default=100, help="send: pending per account")
     parser.add_argument("--rows", type=int, default=1_000_000, help="idx: sent rows on the account")
     parser.add_argument("--rate", type=float, default=200.0, help="load: requests per second")
+    parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=65.0,
+        help="floods: the attacker's requests a second (0: no cap, 32 at once)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--workers", type=int, default=1, help="push: API processes (bankfeeds serve --workers)"
@@ -102,6 +113,12 @@ def main() -> None:
     parser.add_argument(
         "--redis", default=os.environ.get("REDIS_URL", ""), help="soak: Redis URL (else embedded)"
     )
+    parser.add_argument("--base", default="HEAD", help="ab: the git revision of side A")
+    parser.add_argument(
+        "--items", type=int, nargs="+", default=[1, 100, 1000], help="ab: push sizes"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="ab: windows per side and size")
+    parser.add_argument("--ab-clients", type=int, default=4, help="ab: clients per side")
     args = parser.parse_args()
     if args.scenario == "soak":  # not a latency table: a month simulated, with its invariants
         soak.run(args)
@@ -117,10 +134,12 @@ def main() -> None:
         "load": load.run,
         "signin": signin.run,
         "slowclients": slowclients.run,
+        "floods": floods.run,
         "wal": scaling.wal_rates,
         "partition": scaling.partitioning,
         "export": export.run,
         "certify": certify.run,
+        "ab": ab.run,
     }
     results: dict[str, Any] = {}
     plan = None
@@ -133,7 +152,9 @@ def main() -> None:
     # The scaling figures (wal, partition), export and certify are run on their own, not by
     # `all`; cost is in push.
     every = [
-        name for name in runners if name not in ("wal", "partition", "cost", "export", "certify")
+        name
+        for name in runners
+        if name not in ("wal", "partition", "cost", "floods", "export", "certify", "ab")
     ]
     for scenario in every if args.scenario == "all" else [args.scenario]:
         # Detection is measured on 100,000 accounts and the load held for 60 s unless told

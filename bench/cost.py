@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from bench import cpu, independent
+from bench.drive import Drive, drive, drive_requests
 from bench.harness import (
     BENCH_LIMITS,
     PG,
@@ -36,7 +37,6 @@ from bench.harness import (
     summary,
     toronto_today,
 )
-from bench.push import Drive, drive, drive_requests
 
 COST_LIMITS = {**BENCH_LIMITS, "BANKFEEDS_IDX_REQUESTS_PER_MINUTE": "10000000"}
 SHAPES = (("1-item push", 1), ("100-item push", 100), ("1000-item push", 1000), ("IDX page", 0))

@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.transactions.repository import _COPY_COLUMNS
 from bench.cpu import cpu_seconds
 from bench.harness import (
     BENCH_LIMITS,
@@ -34,9 +33,24 @@ from bench.send import bench_company
 DSN = PG.replace("postgresql+asyncpg://", "postgresql://")
 
 
+# The columns of ceiling_batches' records: those of a push's rows (app.transactions.repository
+# ROW_COLUMNS) a typical push fills.
+CEILING_COLUMNS = (
+    "account_pk",
+    "transaction_id",
+    "cleared_on",
+    "description",
+    "amount",
+    "balance",
+    "transaction_type",
+    "accepted_at",
+    "push_operation_key",
+)
+
+
 def ceiling_batches(pk: uuid.UUID, tag: str, count: int) -> list[list[tuple[Any, ...]]]:
-    """`count` 1,000-row batches for one account, shaped exactly as a push's COPY writes them
-    (the same nine columns and kinds of value: varying amounts and balances, a type, the push
+    """`count` 1,000-row batches for one account, shaped as a push's rows
+    (the nine columns and kinds of value: varying amounts and balances, a type, the push
     operation's key). Built before the clock starts: the ceiling times COPY, not Python."""
     today, now = date.today(), datetime.now(UTC)
     batches = []
@@ -103,11 +117,11 @@ async def copy_ceiling(
             async with conn.transaction():
                 if text:
                     await conn.copy_to_table(
-                        "bank_transactions", source=io.BytesIO(rows), columns=_COPY_COLUMNS
+                        "bank_transactions", source=io.BytesIO(rows), columns=CEILING_COLUMNS
                     )
                 else:
                     await conn.copy_records_to_table(
-                        "bank_transactions", records=rows, columns=_COPY_COLUMNS
+                        "bank_transactions", records=rows, columns=CEILING_COLUMNS
                     )
             done += 1000
 
@@ -148,7 +162,7 @@ async def account_pks(schema: str, count: int) -> list[uuid.UUID]:
 
 
 def ingest_vs_copy(args: Any) -> dict[str, Any]:
-    from bench.push import ingest
+    from bench.drive import ingest
 
     results: dict[str, Any] = {}
     with server(extra_env=BENCH_LIMITS) as srv:

@@ -40,7 +40,7 @@ async def _wal() -> asyncpg.Record:
 def wal_rates(args: Any) -> dict[str, Any]:
     """Accepted tx/s with 4 clients pushing 1,000-item pushes, and what PostgreSQL wrote for
     them (pg_stat_wal is cluster-wide: other work on the same server counts too)."""
-    from bench.push import ingest
+    from bench.drive import ingest
 
     tx, wal_mb, per_row, fpi = [], [], [], []
     with server(extra_env=BENCH_LIMITS) as srv:

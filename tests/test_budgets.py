@@ -12,12 +12,14 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from redis.asyncio.connection import AbstractConnection
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -27,6 +29,8 @@ from app.credentials import service as credentials_service
 from app.credentials.tables import Credential
 from app.db import make_engine, transaction
 from app.kit.errors import TooManyRequests
+from app.kit.services import Services
+from app.main import create_app
 from app.webhooks import events as webhooks
 from tests.helpers.builders import TenantKeys, linked_on, make_tenant
 from tests.helpers.clients import Api, Idx, assert_error, csrf_of
@@ -403,3 +407,139 @@ async def test_an_idx_username_flood_costs_no_argon2_past_the_address_limit(
         assert (await idx.get("/accounts")).status_code == 200, "QuickBooks still gets in"
     assert sum(answers.values()) == 320 and answers[429] >= 320 - 10 - 32, answers
     assert decoys <= 10 + 32, f"{decoys} decoy hashes for 320 guesses"
+
+
+# ---- a refused flood request costs no database work and one Redis round trip ------------------
+
+PROXY = "203.0.113.50"  # the in-process app's peer, trusted to name the caller (X-Forwarded-For)
+
+
+@contextlib.asynccontextmanager
+async def flood_app(
+    settings: Settings, **changes: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+    """An app of its own (own Redis prefix) behind a trusted proxy, and its services."""
+    prefix = f"{settings.redis_prefix}fl{secrets.token_hex(3)}:"
+    own = settings.model_copy(
+        update={"redis_prefix": prefix, "trusted_proxies": f"{PROXY}/32", **changes}
+    )
+    application = create_app(own)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=(PROXY, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            yield http, application.state.services
+
+
+@contextlib.contextmanager
+def costs(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """What the app spends meanwhile: connections taken from its pool, SQL statements, and
+    Redis round trips (a command, a script or a pipeline sent is one)."""
+    spent: Counter[str] = Counter()
+    engine = services.engine.sync_engine
+
+    def connection(*_: Any) -> None:
+        spent["connections"] += 1
+
+    def statement(*_: Any) -> None:
+        spent["statements"] += 1
+
+    send = AbstractConnection.send_packed_command
+
+    async def round_trip(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        spent["redis"] += 1
+        await send(self, *args, **kwargs)
+
+    event.listen(engine, "checkout", connection)
+    event.listen(engine, "before_cursor_execute", statement)
+    with monkeypatch.context() as patched:
+        patched.setattr(AbstractConnection, "send_packed_command", round_trip)
+        try:
+            yield spent
+        finally:
+            event.remove(engine, "checkout", connection)
+            event.remove(engine, "before_cursor_execute", statement)
+
+
+async def test_refused_idx_requests_cost_one_redis_round_trip_and_no_database(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the address limit, a username never issued; a locked username; a spent window: each
+    refusal is decided by one Redis script before the partner key is looked up (no connection
+    taken, no statement run). QuickBooks' right credentials still pass from the flooding
+    address."""
+    clock.freeze(NOW)  # one minute's windows, however slow the machine
+    limits = {
+        "idx_ip_lock_after": 3,
+        "idx_ip_unlisted_checks_per_minute": 2,
+        "idx_throttle_after": 2,
+        "idx_lock_after": 2,
+        "idx_requests_per_minute": 4,
+    }
+    async with flood_app(settings, **limits) as (http, services):
+        quickbooks, _ = await linked_on(http, sessions)
+
+        async def sign_in(username: str, address: str, password: str = "guess") -> httpx.Response:
+            idx = Idx(http, username, password, quickbooks.partner_key)
+            headers = {**idx.headers, "X-Forwarded-For": address}
+            return await http.get("/partners/intuit/idx/accounts", headers=headers)
+
+        flooder = "198.51.100.7"
+        for i in range(3):  # the address reaches its limit, each guess looked up
+            assert (await sign_in(f"RAND-{i}", flooder)).status_code == 401
+        for i in range(2):  # past it: two unlisted usernames a minute are still looked up
+            assert_error(await sign_in(f"MORE-{i}", flooder), 429)
+        with costs(services, monkeypatch) as flood:
+            for _ in range(20):
+                assert_error(await sign_in(f"RAND-{secrets.token_hex(4)}", flooder), 429)
+        assert flood == {"redis": 20}, flood
+
+        for _ in range(2):  # a username locked (from another address)
+            assert (await sign_in("LOCK-ED", "198.51.100.8")).status_code == 401
+        with costs(services, monkeypatch) as locked:
+            assert_error(await sign_in("LOCK-ED", "198.51.100.8"), 429)
+        assert locked == {"redis": 1}, locked
+
+        for _ in range(4):  # a username's window spent (its last tries refused by the lock)
+            await sign_in("BUSY-BUSY", "198.51.100.9")
+        with costs(services, monkeypatch) as window:
+            busy = assert_error(await sign_in("BUSY-BUSY", "198.51.100.9"), 429)
+        assert window == {"redis": 1}, window
+        assert "in a minute" in str(busy), busy
+
+        right = await sign_in(quickbooks.username, flooder, quickbooks.password)
+        assert right.status_code == 200, "QuickBooks still gets in from the flooded address"
+
+
+async def test_a_press_on_a_spent_link_session_costs_no_database_work(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the database has said a session's budget is spent, further presses (from any
+    address) are answered from Redis: one round trip (the press's window), no connection, the
+    explanation in the page's language."""
+    async with flood_app(settings) as (http, services):
+        tenant = await make_tenant(sessions)
+        token, connection_id = await _ready_link(http, Api(http, tenant.headers))
+        for _ in range(3):
+            _shown(await http.post("/link/credentials", data={"csrf": token}))
+        told = await http.post("/link/credentials", data={"csrf": token})  # the database's word
+        assert told.status_code == 429 and 'id="credentials-spent"' in told.text
+        with costs(services, monkeypatch) as flood:
+            presses = [
+                await http.post(
+                    "/link/credentials",
+                    data={"csrf": token},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                )
+                for i in range(10)
+            ]
+        assert flood == {"redis": 10}, flood
+        for r in presses:
+            assert r.status_code == 429 and 'id="credentials-spent"' in r.text, r.text[:300]
+            assert tenant.name in r.text and '<code id="password">' not in r.text
+        assert await _sets_of(sessions, connection_id) == 3
+        french = await http.post("/link/language", data={"csrf": token, "lang": "fr"})
+        assert french.status_code == 303
+        for _ in range(2):  # the database again (the page changed), then Redis: both French
+            spent = await http.post("/link/credentials", data={"csrf": token})
+            assert spent.status_code == 429
+            assert "le nombre maximal de jeux d'identifiants" in spent.text

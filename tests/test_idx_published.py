@@ -112,8 +112,8 @@ async def test_payee_and_reference_reach_quickbooks(
             tx("p3", day(-1)),
             tx("p4", day(-1), counterparty="   ", reference=""),
         ]
-        # Both write paths: one small push (PostgreSQL's one statement) and a large one (COPY,
-        # or executemany on SQLite).
+        # A small push and a large one (one write path at every size: payee and reference
+        # travel in the rows' JSON parameter like every other column).
         r = await feed.push(items)
         assert r.status_code == 200, r.text
         bulk = [

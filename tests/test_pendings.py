@@ -246,8 +246,8 @@ async def test_a_retry_with_the_same_key_stores_nothing_twice(linkable: Linkable
 
 
 async def test_links_on_every_write_path(linkable: Linkable) -> None:
-    """A small push (one statement on PostgreSQL) and a big one (COPY; executemany on SQLite)
-    link in their own transaction alike; a refused big push links nothing."""
+    """A small push and a big one (the one write, `store_push`, at two sizes) link in their own
+    transaction alike; a refused big push links nothing."""
     feed = await connect(linkable)
     await post_holds(feed, [hold("big-same", day(-1), "-1.00"), hold("big-ref", day(-1), "-2.00")])
     items = [tx(f"b{i:03}", day(0), "-1.00") for i in range(250)]

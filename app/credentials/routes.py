@@ -32,6 +32,7 @@ async def generate_credentials(
     username, password = await service.generate(
         call.session,
         call.services.settings,
+        call.services.redis,
         call.principal,
         call.path.company_id,
         call.path.connection_id,

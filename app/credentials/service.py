@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
 import uuid
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from passlib.context import CryptContext
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, hashing
@@ -28,6 +31,8 @@ from app.connections.tables import Connection
 from app.credentials import repository
 from app.credentials.tables import Credential
 from app.kit.principal import Principal
+
+log = logging.getLogger("app.credentials")
 
 # argon2id at OWASP's recommended floor: ~20 ms a check, 19 MiB.
 HASHER = CryptContext(
@@ -102,30 +107,41 @@ verified = VerifiedCache()
 async def generate(
     session: AsyncSession,
     settings: Settings,
+    redis: Redis,
     principal: Principal,
     company_id: str,
     connection_id: str,
 ) -> tuple[str, str]:
-    connection = await connections.get(session, principal, company_id, connection_id)
-    return await generate_for(session, settings, connection)
-
-
-async def generate_for(
-    session: AsyncSession, settings: Settings, connection: Connection
-) -> tuple[str, str]:
     """A new set for the connection: (username, password), the password never stored."""
-    _, username, password = await issue(session, settings, connection)
+    connection = await connections.get(session, principal, company_id, connection_id)
+    _, username, password = await issue(session, settings, redis, connection)
     return username, password
 
 
+def name_mark(settings: Settings, username: str) -> str:
+    """The Redis key that says this service issued `username` (hashed, never in the clear): the
+    IDX throttle looks no unmarked username up from an address past its limit (app/idx/throttle)."""
+    hashed = hashlib.sha256(f"name:{username}".encode()).hexdigest()[:32]
+    return f"{settings.redis_prefix}idx:name:{hashed}"
+
+
+async def _mark(settings: Settings, redis: Redis, username: str) -> None:
+    """Mark a new set's username for as long as it can be claimed (a sign-in renews it)."""
+    try:
+        await redis.set(name_mark(settings, username), 1, ex=settings.credentials_ttl_hours * 3600)
+    except (RedisError, OSError) as exc:  # still usable: unmarked names are looked up, budgeted
+        log.warning("could not mark a new set of credentials (%s)", type(exc).__name__)
+
+
 async def issue(
-    session: AsyncSession, settings: Settings, connection: Connection
+    session: AsyncSession, settings: Settings, redis: Redis, connection: Connection
 ) -> tuple[uuid.UUID, str, str]:
     """A new set for the connection: (its id, username, password)."""
     password = new_password()
     password_hash = await hashing.run(HASHER.hash, password)
     now = clock.now()
     username = new_username()
+    await _mark(settings, redis, username)
     credential = Credential(
         connection_id=connection.id,
         username=username,

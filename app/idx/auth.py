@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.credentials import service as credentials
-from app.idx.throttle import Throttle
+from app.idx import throttle as throttles
 from app.kit.api import Call, Operations
 from app.kit.errors import Unauthorized
 from app.kit.principal import IdxPrincipal
@@ -19,6 +19,7 @@ from app.kit.ratelimit import address as client_address
 from app.kit.ratelimit import limits_of
 from app.kit.services import Services
 from app.tenants import service as tenants
+from app.tenants.service import digest
 
 A = TypeVar("A")
 Q = TypeVar("Q", bound=BaseModel | None)
@@ -60,25 +61,51 @@ def username_password_from(header: str | None) -> tuple[str, str] | None:
     return username, password
 
 
+async def idx_gate(request: Request, services: Services) -> None:
+    """Every limit first, in one Redis round trip keyed by the partner key's digest, before the
+    request's session is even made: a refusal (429) takes no database connection and runs no
+    query. The reserved check is left for `idx_principal`."""
+    pair = username_password_from(request.headers.get("authorization"))
+    key = partner_key_from(request.headers.get("x-partner-key"))
+    if key and pair:
+        key_hash = digest(key)
+        window = limits_of(request).window("idx", f"{key_hash}:u:{pair[0]}")
+        address = client_address(request)
+        request.state.idx_attempt = await throttles.of(request).attempt(
+            key_hash, pair[0], address, window
+        )
+
+
 async def idx_principal(
     request: Request, session: AsyncSession, services: Services
 ) -> IdxPrincipal:
-    """Partner key first: nothing sent without a valid one is counted against anyone's limits."""
+    """After `idx_gate`: the partner key (nothing sent without a valid one is counted as a
+    failure against anyone's limits), then the credentials."""
     address = client_address(request)
     limits = limits_of(request)
     per_minute = services.settings.idx_requests_per_minute
     pair = username_password_from(request.headers.get("authorization"))
     key = partner_key_from(request.headers.get("x-partner-key"))
-    partner = await tenants.partner_key(session, key) if key else None
+    key_hash = digest(key) if key else None
+    throttle = throttles.of(request)
+    if key_hash and pair and getattr(request.state, "idx_attempt", None) is None:
+        await idx_gate(request, services)  # called on its own (not through the API's gate)
+    attempt: throttles.Attempt | None = getattr(request.state, "idx_attempt", None)
+    request.state.idx_attempt = None  # taken: given back or counted below, once
+    try:
+        partner = await tenants.partner_key_by_digest(session, key_hash) if key_hash else None
+    except BaseException:  # e.g. a full pool (503): the reservation is given back all the same
+        if attempt is not None:
+            await throttle.release(attempt)
+        raise
     if partner is None:
+        if attempt is not None:
+            await throttle.release(attempt)
         await limits.per_minute("idx-anon", address, per_minute)
         raise Unauthorized("Unauthorized: X-Partner-Key must be base64 of an active partner key.")
-    scope = f"{partner.id}:u:{pair[0]}" if pair else f"{partner.id}:a:{address}"
-    await limits.per_minute("idx", scope, per_minute)
-    if pair is None:
+    if pair is None or attempt is None:
+        await limits.per_minute("idx", f"{key_hash}:a:{address}", per_minute)
         raise Unauthorized("Unauthorized: send Authorization: Basic base64(username:password).")
-    throttle = Throttle(services.redis, services.settings)
-    attempt = await throttle.attempt(partner.id, pair[0], address)
     identity = credentials.PartnerIdentity(partner.id, partner.tenant_id, partner.environment)
     try:
         credential = await credentials.authenticate(

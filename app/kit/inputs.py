@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
@@ -69,10 +70,26 @@ SURROGATE_REFUSED = (
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+# Parses what it can ~3x faster than the standard library (exact decimals too); anything it
+# refuses (a BOM, NaN, a lone surrogate escape, malformed JSON) is parsed again by `json`, whose
+# answer or error message stands, so the fast path never changes what a body means.
+_FAST = msgspec.json.Decoder(float_hook=Decimal)
+_NUL_ESCAPE = b"\\u0000"
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse_json(raw: bytes) -> Any:
     """JSON in UTF-8 (RFC 8259; a leading BOM is allowed), with exact decimals (never floats)
     and a message that says where it broke. Strings PostgreSQL cannot store (a NUL, an unpaired
     surrogate) are refused here, with a 400."""
+    try:
+        data = _FAST.decode(raw)
+    except Exception:  # refused or not understood: the standard library decides, as always
+        return _parse_slowly(raw)
+    return _storable_strings(data, _NUL_ESCAPE in raw, bool(_SURROGATE_BYTES.search(raw)))
+
+
+def _parse_slowly(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -87,9 +104,15 @@ def parse_json(raw: bytes) -> Any:
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from exc
-    if "\\u0000" in text and any("\x00" in t for t in _strings(data)):
+    return _storable_strings(data, "\\u0000" in text, bool(_SURROGATE_ESCAPE.search(text)))
+
+
+def _storable_strings(data: Any, nul_escape: bool, surrogate_escape: bool) -> Any:
+    """The strings are scanned only when the body holds the escape that could make them
+    unstorable (a NUL or a surrogate can come from nothing else in strict UTF-8)."""
+    if nul_escape and any("\x00" in t for t in _strings(data)):
         raise BadRequest(NUL_REFUSED)
-    if _SURROGATE_ESCAPE.search(text) and not all(_storable(t) for t in _strings(data)):
+    if surrogate_escape and not all(_storable(t) for t in _strings(data)):
         raise BadRequest(SURROGATE_REFUSED)
     return data
 

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
@@ -49,12 +50,16 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {used, 1}
 """
-# KEYS: window counter. ARGV: window ttl (s). Returns the requests counted in the window.
+# KEYS: window counter[, a key to read in the same round trip]. ARGV: window ttl (s).
+# Returns {the requests counted in the window[, the key's value if it has one]}.
 _WINDOW = """
 local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return used
+if KEYS[2] then return {used, redis.call('GET', KEYS[2])} end
+return {used}
 """
+# A window's counter outlives its minute by one, then goes.
+WINDOW_TTL_SECONDS = 120
 # A slot not given back (a process killed mid-request) stops counting after this long.
 SLOT_TTL_MS = 120_000
 # A slot given back is sent to Redis with this process's next `enter_tenant` (one round trip for
@@ -175,25 +180,50 @@ class RateLimits:
         except (RedisError, OSError) as exc:
             log.warning("could not give back rate-limit slots (%s)", type(exc).__name__)
 
-    async def per_minute(self, kind: str, ident: str, limit: int) -> None:
-        """A fixed one-minute window per caller (hashed: usernames never sit in Redis)."""
+    def window(self, kind: str, ident: str) -> Window:
+        """The caller's current one-minute window (hashed: usernames never sit in Redis)."""
         now = clock.now()
-        window = int(now.timestamp()) // 60
+        minute = int(now.timestamp()) // 60
         hashed = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        return Window(self._key(kind, hashed, str(minute)), minute, int(now.timestamp()))
+
+    async def per_minute(
+        self, kind: str, ident: str, limit: int, peek: str | None = None
+    ) -> bytes | None:
+        """A fixed one-minute window per caller, counted in one round trip; 429 past `limit`.
+        Answers the value of the key `peek`, read in the same round trip (None if it has none)."""
+        window = self.window(kind, ident)
         try:
-            used = int(await self._window(keys=[self._key(kind, hashed, str(window))], args=[120]))
+            used, *peeked = await self._window(
+                keys=[window.key] if peek is None else [window.key, peek],
+                args=[WINDOW_TTL_SECONDS],
+            )
         except (RedisError, OSError) as exc:
             log.warning("rate limits unavailable (%s); not limiting", type(exc).__name__)
-            return
+            return None
+        window.count(int(used), limit)
+        return peeked[0] if peeked else None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A fixed one-minute window: its Redis counter, the minute and the second it was read."""
+
+    key: str
+    minute: int
+    now: int
+
+    def count(self, used: int, limit: int) -> None:
+        """Report the window in the answer's headers; 429 once `used` is past `limit`."""
         _set_headers(
             {
                 "X-Rate-Limit-Limit": str(limit),
                 "X-Rate-Limit-Remaining": str(max(0, limit - used)),
-                "X-Rate-Limit-Reset": str((window + 1) * 60),
+                "X-Rate-Limit-Reset": str((self.minute + 1) * 60),
             }
         )
         if used > limit:
-            wait = (window + 1) * 60 - int(now.timestamp())
+            wait = (self.minute + 1) * 60 - self.now
             raise TooManyRequests(
                 f"More than {limit} requests in a minute; retry after {wait} seconds.",
                 retry_after=wait,

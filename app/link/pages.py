@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -222,12 +223,12 @@ async def post_action(call: PageCall) -> Response:
     if action == "credentials":
         if not record.location_confirmed:
             return await _setup_page(call, visit, language)
-        issued = await service.get_credentials(call.session, settings, visit)
-        if issued is None:  # the session's budget is spent: say what to do instead
-            limit = settings.link_credentials_per_session
-            answer = await _setup_page(call, visit, language, credentials_spent=limit)
-            answer.status_code = 429
-            return answer
+        redis = call.services.redis
+        issued = await service.get_credentials(call.session, settings, redis, visit)
+        if issued is None:  # spent: the next presses are answered from Redis
+            token = call.request.cookies.get(COOKIE, "")
+            await service.remember_spent(redis, settings, token, visit)
+            return _spent_page(call.services, language, visit.tenant.name)
         username, password = issued
         return page(
             "link/credentials.html",
@@ -268,15 +269,62 @@ async def logo(call: PageCall) -> Response:
     )
 
 
-def limited(handler: pages.Endpoint) -> pages.Endpoint:
+def _spent_key(request: Request) -> str | None:
+    """A "Get credentials" press is read with the session's spent mark (one round trip)."""
+    token = request.cookies.get(COOKIE)
+    if request.path_params.get("action") != "credentials" or not token:
+        return None
+    return service.spent_key(pages.services_of(request).settings, token)
+
+
+def _spent_page(services: Services, language: str, client: str) -> HTMLResponse:
+    """The session's budget is spent: say what to do instead (429)."""
+    limit = services.settings.link_credentials_per_session
+    return page(
+        "link/spent.html",
+        language,
+        status=429,
+        client=client,
+        credentials_spent=limit,
+        lang_base="/link/setup",
+    )
+
+
+def spent_first(handler: pages.Endpoint) -> pages.Endpoint:
+    """A press on a session whose budget the database already said is spent is answered from
+    the mark `limited` read with the press's window: no database work (a refusal changes
+    nothing, so it needs no CSRF check either). A change of language or location clears the
+    mark once its transaction is over (what a spent answer shows may have changed)."""
+
+    async def endpoint(request: Request) -> Response:
+        services = pages.services_of(request)
+        spent = service.spent_from(getattr(request.state, "peeked", None))
+        if spent is not None:
+            return _spent_page(services, spent.language, spent.client)
+        answer = await handler(request)
+        if request.path_params["action"] in ("language", "location"):
+            token = request.cookies.get(COOKIE, "")
+            await service.forget_spent(services.redis, services.settings, token)
+        return answer
+
+    return endpoint
+
+
+def limited(
+    handler: pages.Endpoint, peek: Callable[[Request], str | None] | None = None
+) -> pages.Endpoint:
     """Pages and form posts count against the caller's address (theme, logo and static don't),
-    before any database work."""
+    before any database work. The Redis key `peek` names is read in the same round trip, for
+    the handler (`request.state.peeked`)."""
 
     async def endpoint(request: Request) -> Response:
         services = pages.services_of(request)
         try:
-            await limits_of(request).per_minute(
-                "link", address(request), services.settings.link_requests_per_minute
+            request.state.peeked = await limits_of(request).per_minute(
+                "link",
+                address(request),
+                services.settings.link_requests_per_minute,
+                peek=peek(request) if peek else None,
             )
         except TooManyRequests as exc:
             busy = page("link/busy.html", language_of(request), status=429, **_after_post(request))
@@ -299,7 +347,11 @@ def _routes() -> list[Route | Mount]:
         Route("/link/setup", limited(in_transaction(setup)), methods=["GET"]),
         Route("/link/theme.css", in_transaction(theme), methods=["GET"]),
         Route("/link/logo", in_transaction(logo), methods=["GET"]),
-        Route("/link/{action:str}", limited(in_transaction(post_action)), methods=["POST"]),
+        Route(
+            "/link/{action:str}",
+            limited(spent_first(in_transaction(post_action)), _spent_key),
+            methods=["POST"],
+        ),
         Mount("/link/static", StaticFiles(directory=STATIC), name="link-static"),
     ]
 

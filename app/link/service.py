@@ -3,11 +3,15 @@ SMB confirms a US or Canadian location; branding per tenant and environment."""
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, contrast
@@ -28,6 +32,7 @@ from app.link.tables import LinkSession, LinkSettings
 from app.tenants.service import digest
 from app.tenants.tables import Tenant
 
+log = logging.getLogger("app.link")
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
 
@@ -174,7 +179,7 @@ async def accounts(session: AsyncSession, visit: Visit) -> list[SourceAccount]:
 
 
 async def get_credentials(
-    session: AsyncSession, settings: Settings, visit: Visit
+    session: AsyncSession, settings: Settings, redis: Redis, visit: Visit
 ) -> tuple[str, str] | None:
     """A new set for the visited connection, or None once the session has made
     `link_credentials_per_session` sets. The budget is taken before the set is hashed (a spent
@@ -185,11 +190,64 @@ async def get_credentials(
         return None
     if not await repository.reserve_credentials(session, token_hash, limit):
         return None
-    credential_id, username, password = await credentials.issue(session, settings, visit.connection)
+    credential_id, username, password = await credentials.issue(
+        session, settings, redis, visit.connection
+    )
     previous = await repository.remember_credential(session, token_hash, credential_id)
     if previous is not None:
         await credentials.revoke_unclaimed(session, previous)
     return username, password
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What the cheap "budget spent" answer shows, kept in Redis once the database said so."""
+
+    language: str
+    client: str
+
+
+def spent_key(settings: Settings, token: str) -> str:
+    """The Redis key that says this session's "Get credentials" budget is spent (hashed)."""
+    return f"{settings.redis_prefix}link:spent:{digest(token)[:32]}"
+
+
+async def remember_spent(redis: Redis, settings: Settings, token: str, visit: Visit) -> None:
+    """The database said this session's budget is spent: say so in Redis until the session
+    ends, so the next presses are answered without any database work. Spent never becomes
+    unspent (the budget only grows), so the mark can only repeat the database's answer."""
+    until = visit.record.expires_at
+    seconds = int((until - clock.now()).total_seconds())
+    if seconds < 1:
+        return
+    value = {"language": visit.record.language, "client": visit.tenant.name}
+    value["until"] = until.isoformat()
+    try:
+        await redis.set(spent_key(settings, token), json.dumps(value), ex=seconds)
+    except (RedisError, OSError) as exc:  # the database answers every press instead
+        log.warning("could not remember a spent Link session (%s)", type(exc).__name__)
+
+
+async def forget_spent(redis: Redis, settings: Settings, token: str) -> None:
+    """The page changed (its language, the location): the next press asks the database."""
+    try:
+        await redis.delete(spent_key(settings, token))
+    except (RedisError, OSError) as exc:
+        log.warning("could not forget a spent Link session (%s)", type(exc).__name__)
+
+
+def spent_from(raw: bytes | str | None) -> Spent | None:
+    """The spent mark read with the press's rate-limit window (one round trip), if it is
+    still within its session (by the app clock)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        until = datetime.fromisoformat(value["until"])
+        spent = Spent(str(value["language"]), str(value["client"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return spent if clock.now() < until else None
 
 
 async def revoke(session: AsyncSession, visit: Visit) -> int:

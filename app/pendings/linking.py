@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,6 @@ from app.kit.principal import Principal
 from app.kit.schemas import ErrorValidationItem
 from app.pendings import events, repository, rules, schemas
 from app.pendings.tables import EXPIRED, POSTED, PendingLink, PendingSuggestion, PendingTransaction
-from app.transactions.rules import Accepted
 
 AUTO = "auto"
 
@@ -211,6 +210,19 @@ class PushLinks:
             await events.suggested(session, scope, pid, tid, reason, subscribers)
 
 
+class Pushed(Protocol):
+    """A cleared item of a push as the transactions' rules accepted it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def cleared_on(self) -> date: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def description(self) -> str: ...
+
+
 async def plan_push(
     session: AsyncSession,
     principal: Principal,
@@ -219,27 +231,40 @@ async def plan_push(
     account_pk: uuid.UUID,
     account_id: str,
     raw_items: Sequence[Any],
-    accepted: Sequence[Accepted],
+    accepted: Sequence[Pushed],
 ) -> PushLinks:
     """The push's links (`transactions.service.LINKS`), read with its account locked. Holds
     read: those named by an item (its id or pendingTransactionId) and, in auto mode, every held
-    one."""
+    one. A push that names no pending and whose account holds none it could link to (the usual
+    push) costs one small query."""
     extras = _extras(raw_items)
+    refs = {ref for ref, _ in extras.values() if ref}
+    named = {i.id for i in accepted} | refs
+    if not await repository.may_link(session, principal.tenant_id, account_pk, named):
+        if not extras:
+            return PushLinks(account_pk, None)
+        holds: dict[str, rules.Hold] = {}
+        rows: list[PendingTransaction] = []
+        auto = False  # no hold to match: the mode changes nothing
+    else:
+        auto = await repository.matching(session, principal.tenant_id) == AUTO
+        rows = await repository.pendings(
+            session, account_pk, named, with_held=auto, for_update=True
+        )
+        holds = {
+            r.pending_id: rules.Hold(
+                r.pending_id, r.status, r.authorized_on, r.amount, r.description
+            )
+            for r in rows
+        }
     items = [
         rules.Cleared(i.id, i.cleared_on, i.amount, i.description, *extras.get(i.id, (None, False)))
         for i in accepted
     ]
-    named = {i.id for i in items} | {i.pending_ref for i in items if i.pending_ref}
-    auto = await repository.matching(session, principal.tenant_id) == AUTO
-    rows = await repository.pendings(session, account_pk, named, with_held=auto, for_update=True)
     scope = events.Scope(
         principal.tenant_id, principal.environment, company_id, "", connection_id, account_id
     )
     found = PushLinks(account_pk, scope, {r.pending_id: r for r in rows})
-    holds = {
-        r.pending_id: rules.Hold(r.pending_id, r.status, r.authorized_on, r.amount, r.description)
-        for r in rows
-    }
     found.plan = rules.plan(items, holds, auto=auto)
     return found
 

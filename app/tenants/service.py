@@ -164,3 +164,8 @@ async def authenticate(session: AsyncSession, header: str | None) -> Principal |
 async def partner_key(session: AsyncSession, key: str) -> PartnerKey | None:
     """The active partner key `key` (as sent in X-Partner-Key), if any."""
     return await repository.partner_key(session, digest(key))
+
+
+async def partner_key_by_digest(session: AsyncSession, key_hash: str) -> PartnerKey | None:
+    """The active partner key whose digest is `key_hash` (the IDX gate has digested it once)."""
+    return await repository.partner_key(session, key_hash)

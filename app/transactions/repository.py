@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Dialect,
+    Integer,
     String,
+    Table,
     any_,
     bindparam,
     cast,
@@ -22,17 +26,18 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
+    true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import SourceAccount
 from app.companies.tables import Company
 from app.companies.zone import ZONE_OF
 from app.connections.tables import Connection
-from app.db import Direct, driver, driver_errors, uuid_param
+from app.db import Direct, dialect_insert, json_item, json_rows, uuid_param
 from app.kit import scope
 from app.kit.principal import Principal
 from app.tenants.tables import Tenant
@@ -61,71 +66,127 @@ async def accepted_ids(
     return set((await session.execute(stmt)).scalars())
 
 
-# The columns a push writes, in the order of insert_many's records.
-_COPY_COLUMNS = tuple(
-    "account_pk transaction_id cleared_on description amount balance transaction_type "  # noqa: SIM905
-    "accepted_at push_operation_key payee_name reference_number".split()
-)
+class DuplicateTransaction(Exception):
+    """An id of the push is already stored for the account (the unique constraint said so)."""
 
 
-# Up to this many items a push is one INSERT of its rows as one JSON parameter (fewer round
-# trips than a savepoint and a COPY); above it, COPY's bulk speed wins.
-UNNEST_MAX_ITEMS = 200
-_UNNEST_INSERT = (
-    "INSERT INTO bank_transactions (account_pk, transaction_id, cleared_on, description, "
-    "amount, balance, transaction_type, accepted_at, push_operation_key, payee_name, "
-    "reference_number) "
-    "SELECT $1::uuid, r->>0, (r->>1)::date, r->>2, (r->>3)::numeric, (r->>4)::numeric, r->>5, "
-    "$3::timestamptz, $4::uuid, r->>6, r->>7 "
-    "FROM json_array_elements($2::json) AS r "
-    "ON CONFLICT (account_pk, transaction_id) DO NOTHING"
-)
-_FORGET_PUSH = "DELETE FROM bank_transactions WHERE account_pk = $1 AND push_operation_key = $2"
-# A small push whole, on PostgreSQL, in one round trip: its rows (as _UNNEST_INSERT), then, only
-# if every row went in, its operation row and the account's latest date (and balance). The
-# sub-statements of one WITH share a snapshot, so the two conditional writes test the count of
-# rows the first one returned, not the table.
-_PUSH_WHOLE = (
-    "WITH added AS (" + _UNNEST_INSERT + " RETURNING 1), "  # noqa: S608 (constants only)
-    "counted AS (SELECT count(*) AS n FROM added), "
-    "operation AS (INSERT INTO push_operations (key, company_id, connection_id, account_pk, "
-    "account_id, status, status_code, transaction_count, requested_at, timeout_minutes, "
-    "deadline_at, warnings) SELECT $4::uuid, $5::uuid, $6::uuid, $1::uuid, $7::text, "
-    "$8::text, $9::int, $10::int, $3::timestamptz, $11::int, $12::timestamptz, $13::json "
-    "FROM counted WHERE n = $10::int), "
-    "account AS (UPDATE source_accounts SET latest_cleared_on = $14::date, "
-    "balance = CASE WHEN $15::boolean THEN $16::numeric ELSE balance END, "
-    "modified_date = CASE WHEN $15::boolean THEN $3::timestamptz ELSE modified_date END "
-    "FROM counted WHERE pk = $1::uuid AND n = $10::int) "
-    "SELECT n FROM counted"
-)
+# (each a mapped class's Table; typed as a FromClause)
+_ROWS: Table = BankTransaction.__table__  # type: ignore[assignment]
+_OPERATIONS: Table = PushOperation.__table__  # type: ignore[assignment]
+_ACCOUNTS: Table = SourceAccount.__table__  # type: ignore[assignment]
+# A push's rows: each item gives these columns (from the `Accepted` field named beside each);
+# the push gives the rest (`_PUSH_VALUES`, one value for every row).
+_ITEM_FIELDS = {
+    _ROWS.c.transaction_id: "id",
+    _ROWS.c.cleared_on: "cleared_on",
+    _ROWS.c.description: "description",
+    _ROWS.c.amount: "amount",
+    _ROWS.c.balance: "balance",
+    _ROWS.c.transaction_type: "transaction_type",
+    _ROWS.c.payee_name: "payee_name",
+    _ROWS.c.reference_number: "reference_number",
+}
+_PUSH_VALUES = (_ROWS.c.account_pk, _ROWS.c.accepted_at, _ROWS.c.push_operation_key)
+# Every column a push writes (for tools that load rows shaped as a push's: bench).
+ROW_COLUMNS = tuple(c.name for c in (*_ITEM_FIELDS, *_PUSH_VALUES))
+_item_values = attrgetter(*_ITEM_FIELDS.values())
 
 
-def _rows_json(items: Sequence[Accepted]) -> str:
-    """The push's rows as the one JSON parameter _UNNEST_INSERT reads ($2): [id, cleared-on,
-    description, amount, balance, type, payee, reference] each, amounts as exact decimal text.
-    One text value costs the driver less than six arrays (asyncpg encodes each element; numeric
-    ones dearly) and the server less too (measured, 100 rows: 150 against 240 µs of client CPU,
-    90 against 120 µs of server CPU)."""
-    return json.dumps(
-        [
-            [
-                i.id,
-                i.cleared_on.isoformat(),
-                i.description,
-                str(i.amount),
-                None if i.balance is None else str(i.balance),
-                i.transaction_type,
-                i.payee_name,
-                i.reference_number,
-            ]
-            for i in items
-        ]
+def _add_rows(dialect: Dialect) -> Any:
+    """INSERT INTO bank_transactions (...) SELECT ... FROM <the rows parameter, one JSON array
+    of arrays> ON CONFLICT (account_pk, transaction_id) DO NOTHING: every size of push in one
+    statement; a known id is skipped, so the count of rows it wrote tells."""
+    rows = json_rows(bindparam("rows", type_=String)).table_valued("value").alias("r")
+    values: list[Any] = [json_item(rows.c.value, n, c.type) for n, c in enumerate(_ITEM_FIELDS)]
+    values += [bindparam(f"push_{c.key}", type_=c.type) for c in _PUSH_VALUES]
+    # WHERE true: SQLite would read the ON of ON CONFLICT as a join's.
+    source = select(*values).select_from(rows).where(true())
+    return (
+        dialect_insert(dialect, _ROWS)
+        .from_select([*_ITEM_FIELDS, *_PUSH_VALUES], source)
+        .on_conflict_do_nothing(index_elements=[_ROWS.c.account_pk, _ROWS.c.transaction_id])
     )
 
 
-class DuplicateTransaction(Exception):
-    """An id of the push is already stored for the account (the unique constraint said so)."""
+# The operation row's values, and the account's new latest date (with or without its balance).
+_OPERATION_VALUES = [bindparam(f"op_{c.key}", type_=c.type) for c in _OPERATIONS.c]
+_ACCOUNT_KEYS = (
+    frozenset({"latest_cleared_on"}),
+    frozenset({"latest_cleared_on", "balance", "modified_date"}),
+)
+
+
+def _account_values(keys: frozenset[str]) -> dict[Any, Any]:
+    return {_ACCOUNTS.c[k]: bindparam(f"set_{k}", type_=_ACCOUNTS.c[k].type) for k in sorted(keys)}
+
+
+def _whole_push(keys: frozenset[str]) -> Callable[[Dialect], Any]:
+    """PostgreSQL: the three writes as one statement (one round trip): WITH added AS (the rows
+    RETURNING 1), counted AS (their count), operation AS (INSERT ... SELECT the operation's
+    values FROM counted WHERE n = the push's count), account AS (UPDATE ... FROM counted WHERE
+    n = ...) SELECT n. The sub-statements of one WITH share a snapshot, so the two conditional
+    writes test the count of rows the first returned, not the table."""
+
+    def build(dialect: Dialect) -> Any:
+        added = _add_rows(dialect).returning(literal_column("1")).cte("added")
+        counted = select(func.count().label("n")).select_from(added).cte("counted")
+        whole = counted.c.n == bindparam("op_transaction_count", type_=Integer)
+        operation = insert(_OPERATIONS).from_select(
+            list(_OPERATIONS.c), select(*_OPERATION_VALUES).where(whole)
+        )
+        account = (
+            update(_ACCOUNTS)
+            .where(_ACCOUNTS.c.pk == uuid_param("push_account_pk"), whole)
+            .values(_account_values(keys))
+        )
+        return select(counted.c.n).add_cte(operation.cte("operation"), account.cte("account"))
+
+    return build
+
+
+_WHOLE_PUSH = {keys: Direct(_whole_push(keys)) for keys in _ACCOUNT_KEYS}
+# SQLite (no INSERT or UPDATE inside WITH): the same writes one after another.
+_ADD_ROWS = Direct(_add_rows)
+_ADD_OPERATION = Direct(
+    insert(_OPERATIONS).values(dict(zip(_OPERATIONS.c, _OPERATION_VALUES, strict=True)))
+)
+_MOVE_ACCOUNT = {
+    keys: Direct(
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.pk == uuid_param("push_account_pk"))
+        .values(_account_values(keys))
+    )
+    for keys in _ACCOUNT_KEYS
+}
+_FORGET_ROWS = Direct(
+    delete(_ROWS).where(
+        _ROWS.c.account_pk == uuid_param("push_account_pk"),
+        _ROWS.c.push_operation_key == uuid_param("push_push_operation_key"),
+    )
+)
+# The rows parameter's encoders, per dialect: each item column's bind processor (exact cents on
+# SQLite, ISO dates), then JSON (decimals and dates as their text).
+_ENCODERS: dict[str, list[tuple[int, Any]]] = {}
+
+
+def _rows_param(dialect: Dialect, items: Sequence[Accepted]) -> str:
+    """The push's rows as the one text parameter `_add_rows` reads: a JSON array of one array
+    per item, in `_ITEM_FIELDS` order. One text value costs the driver less than an array per
+    column (asyncpg encodes each element; numeric ones dearly) and less than a parameter per
+    value on either dialect."""
+    encoders = _ENCODERS.get(dialect.name)
+    if encoders is None:
+        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in _ITEM_FIELDS]
+        encoders = _ENCODERS[dialect.name] = [(n, p) for n, p in enumerate(processors) if p]
+    if len(_ITEM_FIELDS) == 1:  # attrgetter of one name gives the value, not a tuple
+        raise AssertionError("a push's rows have more than one column")
+    rows: list[Any] = list(map(_item_values, items))
+    if encoders:
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for n, process in encoders:
+            columns[n] = map(process, columns[n])
+        rows = list(zip(*columns, strict=True))
+    return json.dumps(rows, default=str, separators=(",", ":"))
 
 
 async def store_push(
@@ -134,97 +195,34 @@ async def store_push(
     items: Sequence[Accepted],
     account_values: dict[str, Any],
 ) -> None:
-    """A whole accepted push, inside the request's transaction: its pending rows, its operation
-    row and the account's new latest date (and balance). On PostgreSQL a push of up to
-    UNNEST_MAX_ITEMS items is one statement (_PUSH_WHOLE); otherwise the rows go in through
-    `insert_many` and the rest through `record_push`. A duplicate id raises DuplicateTransaction
-    with nothing of the push left and the transaction usable."""
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql" or len(items) > UNNEST_MAX_ITEMS:
-        key, at = operation.key, operation.requested_at
-        await insert_many(session, operation.account_pk, key, at, items)
-        await record_push(session, operation, account_values)
-        return
-    asyncpg_connection = await driver(connection)
-    with_balance = "balance" in account_values
-    async with driver_errors(connection, _PUSH_WHOLE):
-        stored = await asyncpg_connection.fetchval(
-            _PUSH_WHOLE,
-            operation.account_pk,
-            _rows_json(items),
-            operation.requested_at,
-            operation.key,
-            operation.company_id,
-            operation.connection_id,
-            operation.account_id,
-            operation.status,
-            operation.status_code,
-            operation.transaction_count,
-            operation.timeout_minutes,
-            operation.deadline_at,
-            json.dumps(operation.warnings),  # as SQLAlchemy's JSON type writes it
-            account_values["latest_cleared_on"],
-            with_balance,
-            account_values.get("balance"),
-        )
-        if stored != len(items):  # some ids were known: nothing but those rows was written
-            await asyncpg_connection.execute(_FORGET_PUSH, operation.account_pk, operation.key)
-            raise DuplicateTransaction
-
-
-async def insert_many(
-    session: AsyncSession,
-    account_pk: uuid.UUID,
-    operation_key: uuid.UUID,
-    accepted_at: datetime,
-    items: Sequence[Accepted],
-) -> None:
-    """A whole push's rows at once, pending, inside the request's transaction (committed or
-    rolled back with everything else). On PostgreSQL a small push is one INSERT ... SELECT FROM
-    unnest(arrays) ON CONFLICT DO NOTHING (one round trip); a large one is COPY (the fastest
-    bulk path) in a savepoint; elsewhere executemany in a savepoint. A duplicate id raises
-    DuplicateTransaction with nothing of the push left and the transaction usable."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql" and len(items) <= UNNEST_MAX_ITEMS:
-        asyncpg_connection = await driver(connection)
-        async with driver_errors(connection, _UNNEST_INSERT):
-            status = await asyncpg_connection.execute(
-                _UNNEST_INSERT, account_pk, _rows_json(items), accepted_at, operation_key
-            )
-            if int(status.rsplit(" ", 1)[1]) != len(items):  # "INSERT 0 <rows>": some known
-                await asyncpg_connection.execute(_FORGET_PUSH, account_pk, operation_key)
-                raise DuplicateTransaction
-        return
-    records = [
-        (
-            account_pk,
-            i.id,
-            i.cleared_on,
-            i.description,
-            i.amount,
-            i.balance,
-            i.transaction_type,
-            accepted_at,
-            operation_key,
-            i.payee_name,
-            i.reference_number,
-        )
-        for i in items
-    ]
-    try:
-        async with session.begin_nested():
-            connection = await session.connection()
-            if connection.dialect.name != "postgresql":
-                rows = [dict(zip(_COPY_COLUMNS, r, strict=True)) for r in records]
-                await session.execute(insert(BankTransaction), rows)
-                return
-            asyncpg_connection = await driver(connection)
-            async with driver_errors(connection, "COPY bank_transactions"):
-                await asyncpg_connection.copy_records_to_table(
-                    BankTransaction.__tablename__, records=records, columns=_COPY_COLUMNS
-                )
-    except IntegrityError as exc:
-        raise DuplicateTransaction from exc
+    """The one write of an accepted push, inside the request's transaction, at every size: its
+    rows (pending, from one JSON parameter), its operation row and the account's new latest
+    date (and balance), as statements built from the tables and run by `Direct`. On PostgreSQL
+    the three are one WITH statement (`_whole_push`, one round trip); SQLite runs the same
+    three one after another. A known id raises DuplicateTransaction with nothing of the push
+    left and the transaction usable (no savepoint: the conflicting rows are skipped, the others
+    deleted again)."""
+    dialect = session.get_bind().dialect  # no round through the greenlet
+    keys = frozenset(account_values)
+    params = {
+        "rows": _rows_param(dialect, items),
+        "push_account_pk": operation.account_pk,
+        "push_accepted_at": operation.requested_at,
+        "push_push_operation_key": operation.key,
+        **{f"op_{c.key}": getattr(operation, c.key) for c in _OPERATIONS.c},
+        **{f"set_{k}": v for k, v in account_values.items()},
+    }
+    if dialect.name == "postgresql":
+        row = await _WHOLE_PUSH[keys].first(session, params)
+        added = row[0] if row else 0
+    else:
+        added = await _ADD_ROWS.execute(session, params)
+        if added == len(items):
+            await _ADD_OPERATION.execute(session, params)
+            await _MOVE_ACCOUNT[keys].execute(session, params)
+    if added != len(items):  # some ids were known: nothing but those rows was written
+        await _FORGET_ROWS.execute(session, params)
+        raise DuplicateTransaction
 
 
 # Built once: every read of a company's pushes (and of one of them) runs it.
@@ -343,20 +341,6 @@ async def push_target(
     pk, account, status, start, latest, company, connection, zone, overdue = row
     return PushTarget(
         PushAccount(pk, account, status, start, latest), company, connection, zone, overdue
-    )
-
-
-async def record_push(
-    session: AsyncSession, operation: PushOperation, account_values: dict[str, Any]
-) -> None:
-    """The operation row and the account's new latest date (and balance) in two statements."""
-    values = {c.key: getattr(operation, c.key) for c in PushOperation.__table__.columns}
-    await session.execute(insert(PushOperation), [values])
-    await session.execute(
-        update(SourceAccount)
-        .where(SourceAccount.pk == operation.account_pk)
-        .values(**account_values)
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -9,6 +9,7 @@ from app import clock
 from app.access import service as access
 from app.accounts import service as accounts
 from app.companies import service as companies
+from app.kit.api import Encoded
 from app.kit.schemas import AccountPath, CompanyPath, page_meta
 from app.tenants.auth import ClientCall, ClientOperations
 from app.transactions import options, schemas, service
@@ -45,12 +46,15 @@ def _ids(path: AccountPath) -> tuple[str, str, str]:
 )
 async def create_bank_transactions(
     call: ClientCall[AccountPath, schemas.PushQuery, service.PushEnvelope],
-) -> schemas.CreateBankTransactionsResponse:
+) -> Encoded:
     """Pushes cleared transactions to one connected account. The push is judged whole against
     QuickBooks' rules; if any item fails, nothing is stored and every problem is listed. Accepted
     transactions wait as pending until the daily send (or QuickBooks' Update). Send an
     Idempotency-Key header to make retries safe."""
-    return await service.push(call.session, call.principal, *_ids(call.path), call.body, call.query)
+    answer = await service.push(
+        call.session, call.principal, *_ids(call.path), call.body, call.query
+    )
+    return Encoded(schemas.encode_push_answer(answer))
 
 
 @OPERATIONS.operation(

@@ -28,7 +28,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.kit.money import amount_text
 from app.kit.schemas import ErrorValidationItem
-from app.transactions.schemas import MAX_ITEMS, BankTransactionIn, local_date
+from app.transactions.schemas import (
+    MAX_ITEMS,
+    BankTransactionIn,
+    FastItem,
+    fast_items,
+    local_date,
+)
 
 BACKFILL_DAYS = 7
 MAX_INTEGER_DIGITS = 13
@@ -132,7 +138,7 @@ def _parse(raw: Any, index: int, verdict: Verdict) -> BankTransactionIn | None:
         return None
 
 
-def _cleared_on(item: BankTransactionIn, ident: str, verdict: Verdict) -> date | None:
+def _cleared_on(item: BankTransactionIn | FastItem, ident: str, verdict: Verdict) -> date | None:
     if item.status is not None and item.status.strip().lower() == "pending":
         verdict.error(
             ident,
@@ -197,10 +203,14 @@ def judge(
     seen: set[str] = set()
     previous: date | None = None
     accepted: list[Accepted] = []
-    try:  # one call into pydantic-core for the whole push; item by item only to report errors
-        parsed: list[BankTransactionIn | None] = list(_ITEMS.validate_python(raw_items))
-    except ValidationError:
-        parsed = [_parse(raw, index, verdict) for index, raw in enumerate(raw_items)]
+    # One call into msgspec for the whole push; when it declines, one into pydantic-core; item by
+    # item only to report errors.
+    parsed: Sequence[BankTransactionIn | FastItem | None] | None = fast_items(raw_items)
+    if parsed is None:
+        try:
+            parsed = _ITEMS.validate_python(raw_items)
+        except ValidationError:
+            parsed = [_parse(raw, index, verdict) for index, raw in enumerate(raw_items)]
     for item in parsed:
         if item is None:
             continue
@@ -286,8 +296,8 @@ def judge(
                 item.balance,
                 item.transactionType,
                 item.date or item.clearedOnDate or cleared.isoformat(),
-                trimmed(item.counterparty, PAYEE_MAX),
-                trimmed(item.reference, REFERENCE_MAX),
+                None if item.counterparty is None else trimmed(item.counterparty, PAYEE_MAX),
+                None if item.reference is None else trimmed(item.reference, REFERENCE_MAX),
             )
         )
     if not verdict.errors:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Literal, NotRequired, get_args
+from typing import Annotated, Any, Literal, NotRequired, get_args
 
+import msgspec
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -105,6 +107,45 @@ class BankTransactionIn(BaseModel):
     cleared: bool | None = Field(default=None, description="If sent, must be true.")
 
 
+class FastItem(msgspec.Struct):
+    """BankTransactionIn's fields and constraints for msgspec, which validates a push's items
+    about three times faster. Only a strict subset of what the model takes passes here (exact
+    types; decimals the JSON parser made; `\\Z` where pydantic's regex engine reads `$` as the
+    end): anything else goes through the model, whose answer and errors stand. A unit test holds
+    the two to the same results (tests/unit/test_fast_items.py)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    amount: Decimal
+    date: Annotated[str, msgspec.Meta(pattern=_LOCAL.pattern[:-1] + r"\Z")] | None = None
+    clearedOnDate: Annotated[str, msgspec.Meta(pattern=_LOCAL.pattern[:-1] + r"\Z")] | None = None
+    balance: Decimal | None = None
+    transactionType: TransactionType | None = None
+    counterparty: str | None = None
+    reference: str | None = None
+    reconciled: bool | None = None
+    status: str | None = None
+    cleared: bool | None = None
+
+
+def _exact_number(value: Any) -> bool:
+    """A JSON number as the parser made it (msgspec would also take a string for a decimal)."""
+    return type(value) is Decimal or type(value) is int
+
+
+def fast_items(raw_items: Sequence[Any]) -> list[FastItem] | None:
+    """The items validated by msgspec, or None: then the model decides (and says why)."""
+    try:
+        items = msgspec.convert(raw_items, list[FastItem], strict=True)
+    except (msgspec.ValidationError, TypeError, ValueError):
+        return None
+    for raw in raw_items:
+        balance = raw.get("balance")
+        if not _exact_number(raw["amount"]) or not (balance is None or _exact_number(balance)):
+            return None
+    return items
+
+
 class CreateBankTransactions(BaseModel):
     model_config = ConfigDict(extra="ignore", title="Create bank transactions")
 
@@ -179,6 +220,22 @@ class PushedData(Wire):
 
 class CreateBankTransactionsResponse(PushOperation):
     data: PushedData
+
+
+# Decimals as JSON numbers written from their exact text (never through a float).
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def encode_push_answer(answer: CreateBankTransactionsResponse) -> bytes:
+    """The push answer as JSON: the operation through its model (Codat's shape, the opt-in
+    extensions), the echo of up to 1000 items by msgspec (about ten times faster than the
+    model's serializer calling a Python function for each amount)."""
+    head = answer.model_dump(mode="json", by_alias=True, exclude={"data"})
+    head["data"] = {
+        "accountId": answer.data.accountId,
+        "transactions": answer.data.transactions,
+    }
+    return _ENCODER.encode(head)
 
 
 class PushOperations(PageMeta):

@@ -56,6 +56,15 @@ async def begin(
     ttl_hours: int,
 ) -> Stored | None:
     """Claim the key for this request, or return the answer already stored for it."""
+    async with transaction(sessions) as session:
+        return await claim(session, principal, key, print_, ttl_hours)
+
+
+async def claim(
+    session: AsyncSession, principal: Caller, key: str, print_: str, ttl_hours: int
+) -> Stored | None:
+    """`begin` inside the caller's transaction, which must commit before the work starts (the
+    request's edge authenticates the caller in the same one)."""
     now = clock.now()
     fresh = {
         "tenant_id": principal.tenant_id,
@@ -68,35 +77,34 @@ async def begin(
         "created_at": now,
         "expires_at": now + timedelta(hours=ttl_hours),
     }
-    async with transaction(sessions) as session:
-        if await repository.insert_if_absent(session, fresh):
-            return None
-        row = await repository.locked(session, principal, key)
-        if (
-            row is None
-            or row.expires_at <= now
-            or (row.state == "in_flight" and row.created_at <= now - LEASE)
-        ):
-            if row is not None:
-                await session.delete(row)
-                await session.flush()
-            await repository.insert_if_absent(session, fresh)
-            return None
-        if row.fingerprint != print_:
-            raise Unprocessable(
-                "This Idempotency-Key was already used with a different request; "
-                "use a new key for a new request."
-            )
-        if row.state == "in_flight":
-            # At the latest, the claim's lease runs out and a retry takes the key over.
-            left = (row.created_at + LEASE - now).total_seconds()
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                retry=True,
-                headers={"Retry-After": str(max(1, min(math.ceil(left), RETRY_AFTER_MAX)))},
-            )
-        assert row.status_code is not None and row.body is not None
-        return Stored(row.status_code, row.body)
+    if await repository.insert_if_absent(session, fresh):
+        return None
+    row = await repository.locked(session, principal, key)
+    if (
+        row is None
+        or row.expires_at <= now
+        or (row.state == "in_flight" and row.created_at <= now - LEASE)
+    ):
+        if row is not None:
+            await session.delete(row)
+            await session.flush()
+        await repository.insert_if_absent(session, fresh)
+        return None
+    if row.fingerprint != print_:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request; "
+            "use a new key for a new request."
+        )
+    if row.state == "in_flight":
+        # At the latest, the claim's lease runs out and a retry takes the key over.
+        left = (row.created_at + LEASE - now).total_seconds()
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            retry=True,
+            headers={"Retry-After": str(max(1, min(math.ceil(left), RETRY_AFTER_MAX)))},
+        )
+    assert row.status_code is not None and row.body is not None
+    return Stored(row.status_code, row.body)
 
 
 async def finish(
