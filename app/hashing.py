@@ -88,14 +88,19 @@ class _Ticket:
 _pool = Pool()
 
 
-def configure(threads: int, queue: int, wait_seconds: float) -> Pool:
-    """The process's pool for these settings (rebuilt only when they change)."""
+def configure(threads: int, queue: int, wait_seconds: float) -> Callable[[], None]:
+    """The process's pool for these settings (rebuilt only when they change). Returns what
+    brings the previous settings back (an app calls it when it stops)."""
+    before = (_pool.threads, _pool.queue, _pool.wait_seconds)
+    _use(threads or os.cpu_count() or 1, queue, wait_seconds)
+    return lambda: _use(*before)
+
+
+def _use(threads: int, queue: int, wait_seconds: float) -> None:
     global _pool
-    wanted = (threads or os.cpu_count() or 1, queue, wait_seconds)
-    if (_pool.threads, _pool.queue, _pool.wait_seconds) != wanted:
+    if (_pool.threads, _pool.queue, _pool.wait_seconds) != (threads, queue, wait_seconds):
         old, _pool = _pool, Pool(threads, queue, wait_seconds)
         old.close()
-    return _pool
 
 
 async def run(fn: Callable[..., T], *args: object, first: bool = False) -> T:

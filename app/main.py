@@ -227,7 +227,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         engine = make_engine(settings)
         vault.configure(settings)  # the keys that seal webhook secrets at rest
-        hashing.configure(
+        # This app's hashing pool; the one before it comes back when the app stops (an app with
+        # limits of its own inside another's life, as in the tests, leaves the other's intact).
+        restore = hashing.configure(
             settings.hash_concurrency, settings.hash_queue, settings.hash_wait_seconds
         )
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
@@ -244,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.limits.give_back()  # the last requests' in-flight slots
             await redis.aclose()
             await engine.dispose()
+            restore()
 
     async def openapi_json(request: Request) -> Response:
         if not document:
