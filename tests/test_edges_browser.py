@@ -154,6 +154,8 @@ async def test_reserve_errors_dates_chart_and_zones_in_the_portal(
             assert await message.is_visible() and await message.inner_text()
         await page.keyboard.press("Tab")  # the summary's link to the field
         await page.keyboard.press("Enter")
+        # A same-page link's navigation can land after the key press returns: wait for it.
+        await page.wait_for_function("location.hash === '#reserve-from'", timeout=5000)
         assert page.url.endswith("#reserve-from")
         await audit(page, f"edges-reserve-error-{language}", shot=True)
         # Corrected by keyboard, then reviewed and confirmed: the re-serve is listed.
